@@ -1,0 +1,345 @@
+import { ErrorCode, Reason, StockflowError } from './errors.ts';
+import { isValidId } from './master-data.ts';
+
+/**
+ * Channel rules: what each demand-side channel may see of the stock.
+ *
+ * Resolution (documented in docs/engine.md):
+ * - A buffer, exclusion or pickup-buffer rule names any of channel, locationType, location, sku,
+ *   skuGroup; a field left out matches everything. The most specific matching rule wins, with
+ *   weights sku 16 > skuGroup 8 > location 4 > locationType 2 > channel 1 (so every combination
+ *   of fields has its own rank and two rules can never tie; the same combination twice is an
+ *   error).
+ * - A buffer holds back max(units, ceil(percent% of onHand)).
+ * - Priority: a channel's effective buffer is the largest buffer of itself and of every channel
+ *   with a higher priority (smaller number), so a lower-priority channel never sees more than a
+ *   higher-priority one at the same location and the own web shop sells the last units.
+ * - A cap (per channel, optionally per sku or skuGroup) limits what the channel sees:
+ *   min(value, units, floor(percent% of value)), on the network value and on each location value.
+ * - The per-location view (topic `sku@location`, e.g. BOPIS) also subtracts the location's
+ *   pickup buffer.
+ */
+export interface ChannelInput {
+  readonly id: string;
+  /** 1 is the highest priority. */
+  readonly priority: number;
+  /** Default time-to-live of this channel's reservations. */
+  readonly reservationTtlMs?: number | undefined;
+}
+
+export interface Selector {
+  readonly channel?: string | undefined;
+  readonly locationType?: string | undefined;
+  readonly location?: string | undefined;
+  readonly sku?: string | undefined;
+  readonly skuGroup?: string | undefined;
+}
+
+export interface QuantityRule {
+  readonly units?: number | undefined;
+  readonly percent?: number | undefined;
+}
+
+export type BufferRule = Selector & QuantityRule;
+export type ExclusionRule = Selector & { readonly channel: string };
+export type CapRule = {
+  readonly channel: string;
+  readonly sku?: string | undefined;
+  readonly skuGroup?: string | undefined;
+} & QuantityRule;
+export type PickupBufferRule = {
+  readonly location?: string | undefined;
+  readonly locationType?: string | undefined;
+} & QuantityRule;
+
+export interface RulesInput {
+  readonly channels: readonly ChannelInput[];
+  readonly buffers?: readonly BufferRule[] | undefined;
+  readonly exclusions?: readonly ExclusionRule[] | undefined;
+  readonly caps?: readonly CapRule[] | undefined;
+  readonly pickupBuffers?: readonly PickupBufferRule[] | undefined;
+}
+
+export const DEFAULT_RESERVATION_TTL_MS = 10 * 60_000;
+
+/** What a rule resolves to for one channel at one position. */
+interface Quantity {
+  readonly units: number;
+  readonly percent: number;
+}
+
+const NO_QUANTITY: Quantity = Object.freeze({ units: 0, percent: 0 });
+
+interface Subject {
+  readonly channel: string;
+  readonly locationType: string;
+  readonly location: string;
+  readonly sku: string;
+  readonly skuGroup: string;
+}
+
+const FIELDS = ['channel', 'locationType', 'location', 'sku', 'skuGroup'] as const;
+const WEIGHT = { channel: 1, locationType: 2, location: 4, sku: 16, skuGroup: 8 } as const;
+
+/** A set of rules of one kind, indexed by the combination of fields each names. */
+class RuleIndex<R extends Selector, T> {
+  /** Shapes (bit masks of named fields) in order of decreasing specificity. */
+  private readonly shapes: number[] = [];
+  private readonly byKey = new Map<string, T>();
+
+  constructor(
+    private readonly kind: string,
+    rules: readonly R[],
+    project: (rule: R) => T,
+  ) {
+    const shapeSet = new Set<number>();
+    for (const rule of rules) {
+      const shape = shapeOf(rule);
+      const key = keyOf(shape, rule);
+      if (this.byKey.has(key)) {
+        throw new StockflowError(
+          ErrorCode.BAD_REQUEST,
+          `${kind}: two rules name the same ${describe(rule)}`,
+          { details: { rule } },
+        );
+      }
+      this.byKey.set(key, project(rule));
+      shapeSet.add(shape);
+    }
+    this.shapes = [...shapeSet].sort((a, b) => specificity(b) - specificity(a));
+  }
+
+  get size(): number {
+    return this.byKey.size;
+  }
+
+  /** The most specific rule that matches, or undefined. */
+  match(subject: Subject): T | undefined {
+    for (const shape of this.shapes) {
+      const hit = this.byKey.get(keyOf(shape, subject));
+      if (hit !== undefined) return hit;
+    }
+    return undefined;
+  }
+}
+
+function shapeOf(selector: Selector): number {
+  let shape = 0;
+  FIELDS.forEach((field, bit) => {
+    if (selector[field] !== undefined) shape |= 1 << bit;
+  });
+  return shape;
+}
+
+function specificity(shape: number): number {
+  let score = 0;
+  FIELDS.forEach((field, bit) => {
+    if (shape & (1 << bit)) score += WEIGHT[field];
+  });
+  return score;
+}
+
+function keyOf(shape: number, selector: Selector): string {
+  let key = '';
+  for (let bit = 0; bit < FIELDS.length; bit++) {
+    const field = FIELDS[bit] as (typeof FIELDS)[number];
+    key += shape & (1 << bit) ? (selector[field] ?? '') : '';
+    key += '\u0000';
+  }
+  return key;
+}
+
+function describe(selector: Selector): string {
+  const parts = FIELDS.filter((f) => selector[f] !== undefined).map((f) => `${f}=${selector[f]}`);
+  return parts.length === 0 ? 'everything' : parts.join(', ');
+}
+
+function quantityOf(rule: QuantityRule, where: string): Quantity {
+  const units = rule.units ?? 0;
+  const percent = rule.percent ?? 0;
+  if (!Number.isInteger(units) || units < 0) {
+    throw new StockflowError(ErrorCode.BAD_REQUEST, `${where}: units must be a whole number >= 0`, {
+      reason: Reason.INVALID_QUANTITY,
+    });
+  }
+  if (!Number.isFinite(percent) || percent < 0 || percent > 100) {
+    throw new StockflowError(ErrorCode.BAD_REQUEST, `${where}: percent must be within 0..100`, {
+      reason: Reason.INVALID_QUANTITY,
+    });
+  }
+  return { units, percent };
+}
+
+interface Cap {
+  readonly units: number;
+  readonly percent: number;
+}
+
+/** Channel settings after validation, in priority order. */
+export interface Channel {
+  readonly id: string;
+  readonly index: number;
+  readonly priority: number;
+  readonly reservationTtlMs: number;
+}
+
+/**
+ * Compiled, immutable rules. A new document gives a new ChannelRules with a higher version; the
+ * engine re-evaluates every position against it and re-publishes what changed.
+ */
+export class ChannelRules {
+  readonly version: number;
+  readonly channels: readonly Channel[];
+  private readonly channelIndex = new Map<string, Channel>();
+  private readonly buffers: RuleIndex<BufferRule, Quantity>;
+  private readonly exclusions: RuleIndex<ExclusionRule, true>;
+  private readonly pickup: RuleIndex<PickupBufferRule, Quantity>;
+  private readonly caps: RuleIndex<CapRule, Cap>;
+  /** For each channel index, the indexes of channels whose buffers it must respect (itself included). */
+  private readonly dominatedBy: readonly (readonly number[])[];
+  readonly source: RulesInput;
+
+  constructor(input: RulesInput, version: number) {
+    this.version = version;
+    if (input.channels.length === 0) {
+      throw new StockflowError(ErrorCode.BAD_REQUEST, 'rules: at least one channel is required');
+    }
+    const channels: Channel[] = [];
+    for (const c of input.channels) {
+      if (!isValidId(c.id)) {
+        throw new StockflowError(ErrorCode.BAD_REQUEST, `rules: bad channel id ${String(c.id)}`, {
+          reason: Reason.INVALID_ID,
+        });
+      }
+      if (this.channelIndex.has(c.id)) {
+        throw new StockflowError(ErrorCode.BAD_REQUEST, `rules: channel ${c.id} is listed twice`);
+      }
+      if (!Number.isInteger(c.priority) || c.priority < 1) {
+        throw new StockflowError(
+          ErrorCode.BAD_REQUEST,
+          `rules: channel ${c.id}: priority must be a whole number >= 1`,
+        );
+      }
+      const ttl = c.reservationTtlMs ?? DEFAULT_RESERVATION_TTL_MS;
+      if (!Number.isInteger(ttl) || ttl < 1_000) {
+        throw new StockflowError(
+          ErrorCode.BAD_REQUEST,
+          `rules: channel ${c.id}: reservationTtlMs must be a whole number >= 1000`,
+          { reason: Reason.INVALID_TTL },
+        );
+      }
+      const channel: Channel = {
+        id: c.id,
+        index: channels.length,
+        priority: c.priority,
+        reservationTtlMs: ttl,
+      };
+      channels.push(channel);
+      this.channelIndex.set(c.id, channel);
+    }
+    this.channels = Object.freeze(channels);
+    this.dominatedBy = channels.map((c) =>
+      channels.filter((h) => h.priority <= c.priority).map((h) => h.index),
+    );
+    const known = (rule: { channel?: string | undefined }, kind: string): void => {
+      if (rule.channel !== undefined && !this.channelIndex.has(rule.channel)) {
+        throw new StockflowError(
+          ErrorCode.BAD_REQUEST,
+          `rules: ${kind} names unknown channel ${rule.channel}`,
+          { reason: Reason.UNKNOWN_CHANNEL },
+        );
+      }
+    };
+    const buffers = input.buffers ?? [];
+    buffers.forEach((r) => {
+      known(r, 'buffer');
+    });
+    this.buffers = new RuleIndex('buffers', buffers, (r) =>
+      quantityOf(r, `buffer for ${describe(r)}`),
+    );
+    const exclusions = input.exclusions ?? [];
+    exclusions.forEach((r) => {
+      known(r, 'exclusion');
+    });
+    this.exclusions = new RuleIndex('exclusions', exclusions, () => true as const);
+    const caps = input.caps ?? [];
+    caps.forEach((r) => {
+      known(r, 'cap');
+    });
+    this.caps = new RuleIndex('caps', caps, (r) => {
+      const q = quantityOf(r, `cap for ${describe(r)}`);
+      return {
+        units: r.units === undefined ? Infinity : q.units,
+        percent: r.percent === undefined ? 100 : q.percent,
+      };
+    });
+    const pickup = input.pickupBuffers ?? [];
+    this.pickup = new RuleIndex('pickupBuffers', pickup, (r) =>
+      quantityOf(r, `pickup buffer for ${describe(r)}`),
+    );
+    this.source = input;
+  }
+
+  channel(id: string): Channel | undefined {
+    return this.channelIndex.get(id);
+  }
+
+  /**
+   * Resolves the rules for one position into a flat array, 3 numbers per channel:
+   * [excluded (0|1), effective buffer units, effective buffer percent, ...] then the location's
+   * pickup buffer units and percent. Positions cache it per rules version, so the hot path does arithmetic only.
+   */
+  resolve(sku: string, skuGroup: string, location: string, locationType: string): Float64Array {
+    const n = this.channels.length;
+    const out = new Float64Array(n * 3 + 2);
+    const own: Quantity[] = [];
+    for (const channel of this.channels) {
+      const subject: Subject = { channel: channel.id, locationType, location, sku, skuGroup };
+      own.push(this.buffers.match(subject) ?? NO_QUANTITY);
+      out[channel.index * 3] = this.exclusions.match(subject) === undefined ? 0 : 1;
+    }
+    for (const channel of this.channels) {
+      let units = 0;
+      let percent = 0;
+      for (const h of this.dominatedBy[channel.index] ?? []) {
+        const q = own[h] ?? NO_QUANTITY;
+        if (q.units > units) units = q.units;
+        if (q.percent > percent) percent = q.percent;
+      }
+      out[channel.index * 3 + 1] = units;
+      out[channel.index * 3 + 2] = percent;
+    }
+    const pickup =
+      this.pickup.match({ channel: '', locationType, location, sku: '', skuGroup: '' }) ??
+      NO_QUANTITY;
+    out[n * 3] = pickup.units;
+    out[n * 3 + 1] = pickup.percent;
+    return out;
+  }
+
+  /** The cap of a channel for a SKU, or null when none applies. */
+  cap(channel: Channel, sku: string, skuGroup: string): Cap | null {
+    return (
+      this.caps.match({ channel: channel.id, locationType: '', location: '', sku, skuGroup }) ??
+      null
+    );
+  }
+}
+
+/** Buffer in units for a resolved (units, percent) pair at a given onHand. */
+export function bufferUnits(units: number, percent: number, onHand: number): number {
+  if (percent === 0 || onHand <= 0) return units;
+  const byPercent = Math.ceil((onHand * percent) / 100);
+  return byPercent > units ? byPercent : units;
+}
+
+export function applyCap(value: number, cap: Cap | null): number {
+  if (cap === null || value <= 0) return value;
+  let out = value;
+  if (cap.units < out) out = cap.units;
+  if (cap.percent < 100) {
+    const byPercent = Math.floor((value * cap.percent) / 100);
+    if (byPercent < out) out = byPercent;
+  }
+  return out;
+}

@@ -1,0 +1,128 @@
+import type { RulesInput } from './channel-rules.ts';
+import type { CommandResult, ReservationState } from './commands.ts';
+import type { Location, LocationInput } from './master-data.ts';
+import { Reservation, ReservationLine } from './reservation.ts';
+import type { Position } from './position.ts';
+import type { SkuBook } from './sku-book.ts';
+
+/**
+ * The engine's whole state as plain data (what persistence snapshots and restores). Reserved and
+ * allocated quantities are not stored: they are derived from the reservations and the order
+ * allocations on import, so a snapshot cannot hold counters that disagree with their sources.
+ */
+export interface EngineState {
+  readonly format: 1;
+  readonly takenAt: number;
+  readonly rules: RulesInput;
+  readonly locations: readonly LocationInput[];
+  readonly skus: readonly SkuState[];
+}
+
+export interface SkuState {
+  readonly sku: string;
+  readonly group: string;
+  readonly positions: readonly PositionState[];
+  readonly reservations: readonly ReservationRecord[];
+  /** [id, fingerprint, result], oldest first. */
+  readonly recentOps: readonly (readonly [string, string, CommandResult])[];
+}
+
+export interface PositionState {
+  readonly location: string;
+  readonly onHand: number;
+  /** null before the first absolute feed. */
+  readonly feedAsOf: number | null;
+  /** [orderId, qty] allocated at this position. */
+  readonly orders: readonly (readonly [string, number])[];
+}
+
+export interface ReservationRecord {
+  readonly id: string;
+  readonly channel: string;
+  readonly qty: number;
+  readonly location: string | null;
+  /** [location, qty] */
+  readonly lines: readonly (readonly [string, number])[];
+  readonly expiresAt: number;
+  readonly state: ReservationState;
+  readonly orderId: string | null;
+  readonly endedAt: number;
+}
+
+export function exportState(
+  books: Iterable<SkuBook>,
+  rules: RulesInput,
+  locations: LocationInput[],
+  takenAt: number,
+): EngineState {
+  const skus: SkuState[] = [];
+  for (const book of books) {
+    skus.push({
+      sku: book.sku,
+      group: book.group,
+      positions: book.positions.map((p) => ({
+        location: p.location.id,
+        onHand: p.onHand,
+        feedAsOf: p.feedAsOf === -Infinity ? null : p.feedAsOf,
+        orders: p.orders === null ? [] : [...p.orders.entries()],
+      })),
+      reservations: [...book.reservations.values()].map((r) => ({
+        id: r.id,
+        channel: r.channel,
+        qty: r.qty,
+        location: r.requestedLocation,
+        lines: r.lines.map((l) => [l.position.location.id, l.qty] as const),
+        expiresAt: r.expiresAt,
+        state: r.state,
+        orderId: r.orderId,
+        endedAt: r.endedAt,
+      })),
+      recentOps: [...book.recentOpEntries()].map(
+        ([id, op]) => [id, op.fingerprint, op.result] as const,
+      ),
+    });
+  }
+  return { format: 1, takenAt, rules, locations, skus };
+}
+
+export interface ImportTarget {
+  addBook(sku: string, group: string): SkuBook;
+  location(id: string): Location | undefined;
+  /** Registers a restored reservation (owner index and expiry schedule). */
+  claim(reservation: Reservation, book: SkuBook): void;
+  positionAdded(p: Position): void;
+  readonly idempotencyWindow: number;
+  readonly tombstoneTtlMs: number;
+}
+
+export function importState(state: EngineState, target: ImportTarget): void {
+  for (const s of state.skus) {
+    const book = target.addBook(s.sku, s.group);
+    for (const ps of s.positions) {
+      const location = target.location(ps.location);
+      if (location === undefined) throw new Error(`state names unknown location ${ps.location}`);
+      const p = book.addPosition(location, target);
+      p.onHand = ps.onHand;
+      p.feedAsOf = ps.feedAsOf ?? -Infinity;
+      for (const [orderId, qty] of ps.orders) p.addOrderQty(orderId, qty);
+    }
+    for (const rs of s.reservations) {
+      const lines = rs.lines.map(([loc, qty]) => {
+        const p = book.byLocation.get(loc);
+        if (p === undefined) throw new Error(`reservation ${rs.id} names unknown position ${loc}`);
+        return new ReservationLine(p, qty);
+      });
+      const r = new Reservation(rs.id, s.sku, rs.channel, rs.qty, rs.location, lines, rs.expiresAt);
+      r.state = rs.state;
+      r.orderId = rs.orderId;
+      r.endedAt = rs.endedAt;
+      r.dueAt = rs.state === 'held' ? rs.expiresAt : rs.endedAt + target.tombstoneTtlMs;
+      book.reservations.set(r.id, r);
+      target.claim(r, book);
+    }
+    for (const [id, fingerprint, result] of s.recentOps) {
+      book.restoreRecentOp(id, fingerprint, result, target.idempotencyWindow);
+    }
+    book.repair();
+  }
+}

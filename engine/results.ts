@@ -1,0 +1,31 @@
+import type {
+  CommandResult,
+  ErrorResult,
+  OkResult,
+  PositionView,
+  ReservationView,
+} from './commands.ts';
+import type { ErrorCode, Reason } from './errors.ts';
+
+/** Result constructors: every result of a kind is built here, so each keeps one object shape. */
+export function ok(
+  applied: boolean,
+  position: PositionView | null,
+  reservation: ReservationView | null,
+  duplicate = false,
+): OkResult {
+  return { ok: true, applied, duplicate, position, reservation };
+}
+
+export function fail(
+  code: ErrorCode,
+  reason: Reason | null,
+  message: string,
+  available: number | null = null,
+): ErrorResult {
+  return { ok: false, code, reason, message, available };
+}
+
+export function asDuplicate(result: CommandResult): CommandResult {
+  return result.ok ? ok(false, result.position, result.reservation, true) : result;
+}

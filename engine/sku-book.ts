@@ -1,0 +1,529 @@
+import type {
+  AdjustCommand,
+  Command,
+  CommandResult,
+  ConfirmCommand,
+  DeallocateCommand,
+  ExpireCommand,
+  ReleaseCommand,
+  ReserveCommand,
+  SetOnHandCommand,
+  ShipCommand,
+} from './commands.ts';
+import { applyCap, bufferUnits, type Channel, type ChannelRules } from './channel-rules.ts';
+import { ErrorCode, Reason } from './errors.ts';
+import type { Location } from './master-data.ts';
+import { Position } from './position.ts';
+import { Reservation, ReservationLine } from './reservation.ts';
+import { asDuplicate, fail, ok } from './results.ts';
+
+/** What a book needs from the engine around it. */
+export interface BookContext {
+  readonly rules: ChannelRules;
+  readonly maxReservationTtlMs: number;
+  readonly tombstoneTtlMs: number;
+  readonly idempotencyWindow: number;
+  now(): number;
+  location(id: string): Location | undefined;
+  /** (Re)schedules a reservation in the engine's expiry structure at its `dueAt`. */
+  schedule(reservation: Reservation): void;
+  /** Forgets a purged reservation id engine-wide. */
+  forget(reservationId: string, book: SkuBook): void;
+  /** A number some channel may see changed in this book. */
+  changed(book: SkuBook): void;
+  /** A feed older than the position's newest was ignored. */
+  staleFeed(): void;
+  /** A position was created (the engine indexes positions by location). */
+  positionAdded(p: Position): void;
+}
+
+class RecentOp {
+  constructor(
+    readonly fingerprint: string,
+    readonly result: CommandResult,
+  ) {}
+}
+
+/** A live availability topic of this SKU: a channel's network value or one location's value. */
+export class Watch {
+  subscribers = 0;
+  last = -1;
+  seq = 0;
+
+  constructor(
+    readonly channel: string,
+    readonly location: string | null,
+    readonly topic: string,
+  ) {}
+}
+
+/**
+ * Everything the engine knows about one SKU: its positions (one per location), its reservations
+ * and each channel's availability, kept incrementally. A book is only ever mutated inside the
+ * turn of the actor that owns it, one command at a time, so it needs no locks.
+ */
+export class SkuBook {
+  readonly sku: string;
+  group: string;
+  /** The actor (partition) that owns this book. */
+  readonly partition: number;
+  readonly positions: Position[] = [];
+  readonly byLocation = new Map<string, Position>();
+  readonly reservations = new Map<string, Reservation>();
+  private readonly recentOps = new Map<string, RecentOp>();
+  /** Commands routed to this book and not yet answered (the mailbox bound counts these). */
+  pending = 0;
+  /** Queued for the next delta flush. */
+  queued = false;
+  watches: Map<string, Watch> | null = null;
+  // Views: contribution of each position to each channel's network availability.
+  private viewVersion = -1;
+  private contrib: number[][] = [];
+  private netSum: number[] = [];
+  private caps: (ReturnType<ChannelRules['cap']> | undefined)[] = [];
+  private capsVersion = -1;
+  private readonly stale: Position[] = [];
+
+  constructor(sku: string, group: string, partition: number) {
+    this.sku = sku;
+    this.group = group;
+    this.partition = partition;
+  }
+
+  // ---- commands -------------------------------------------------------------------------
+
+  apply(cmd: Command, ctx: BookContext): CommandResult {
+    switch (cmd.op) {
+      case 'reserve':
+        return this.reserve(cmd, ctx);
+      case 'release':
+        return this.release(cmd, ctx);
+      case 'confirm':
+        return this.confirm(cmd, ctx);
+      case 'setOnHand':
+        return this.setOnHand(cmd, ctx);
+      case 'adjust':
+        return (
+          this.once(cmd.adjustmentId, adjustPrint(cmd)) ??
+          this.record(cmd.adjustmentId, adjustPrint(cmd), this.adjust(cmd, ctx), ctx)
+        );
+      case 'deallocate':
+        return (
+          this.once(cmd.requestId, movePrint(cmd)) ??
+          this.record(cmd.requestId, movePrint(cmd), this.deallocate(cmd, ctx), ctx)
+        );
+      case 'ship':
+        return (
+          this.once(cmd.shipmentId, movePrint(cmd)) ??
+          this.record(cmd.shipmentId, movePrint(cmd), this.ship(cmd, ctx), ctx)
+        );
+      case 'expire':
+        return this.expire(cmd, ctx);
+    }
+  }
+
+  private setOnHand(cmd: SetOnHandCommand, ctx: BookContext): CommandResult {
+    const p = this.positionAt(cmd.location, ctx);
+    if (p === undefined) return unknownLocation(cmd.location);
+    if (cmd.asOf <= p.feedAsOf) {
+      ctx.staleFeed();
+      return ok(false, p.view(), null);
+    }
+    p.feedAsOf = cmd.asOf;
+    if (p.onHand !== cmd.onHand) {
+      p.onHand = cmd.onHand;
+      this.touch(p, ctx);
+    }
+    return ok(true, p.view(), null);
+  }
+
+  private adjust(cmd: AdjustCommand, ctx: BookContext): CommandResult {
+    const p = this.positionAt(cmd.location, ctx);
+    if (p === undefined) return unknownLocation(cmd.location);
+    if (cmd.asOf !== undefined && cmd.asOf <= p.feedAsOf) {
+      ctx.staleFeed();
+      return ok(false, p.view(), null);
+    }
+    p.onHand += cmd.delta;
+    this.touch(p, ctx);
+    return ok(true, p.view(), null);
+  }
+
+  private reserve(cmd: ReserveCommand, ctx: BookContext): CommandResult {
+    const existing = this.reservations.get(cmd.reservationId);
+    if (existing !== undefined) {
+      return existing.sameRequest(cmd.channel, cmd.sku, cmd.qty, cmd.location ?? null)
+        ? ok(false, null, existing.view(), true)
+        : fail(
+            ErrorCode.CONFLICT,
+            Reason.ID_REUSED,
+            `reservation ${cmd.reservationId} exists with other content`,
+          );
+    }
+    const channel = ctx.rules.channel(cmd.channel);
+    if (channel === undefined) {
+      return fail(ErrorCode.NOT_FOUND, Reason.UNKNOWN_CHANNEL, `unknown channel ${cmd.channel}`);
+    }
+    const ttl = cmd.ttlMs ?? channel.reservationTtlMs;
+    const now = ctx.now();
+    let lines: ReservationLine[];
+    if (cmd.location !== undefined) {
+      const location = ctx.location(cmd.location);
+      if (location === undefined) return unknownLocation(cmd.location);
+      const p = this.byLocation.get(cmd.location);
+      if (p === undefined) return insufficient(0, null);
+      const available = this.locationValue(channel, p, ctx.rules);
+      if (cmd.qty > available) return insufficient(available, this.excludedAt(channel, p, ctx));
+      lines = [new ReservationLine(p, cmd.qty)];
+    } else {
+      const available = this.networkValue(channel, ctx.rules);
+      if (cmd.qty > available) return insufficient(available, null);
+      lines = this.split(channel, cmd.qty);
+    }
+    for (const line of lines) {
+      line.position.reserved += line.qty;
+      this.touch(line.position, ctx);
+    }
+    const reservation = new Reservation(
+      cmd.reservationId,
+      this.sku,
+      channel.id,
+      cmd.qty,
+      cmd.location ?? null,
+      lines,
+      now + ttl,
+    );
+    this.reservations.set(reservation.id, reservation);
+    ctx.schedule(reservation);
+    return ok(
+      true,
+      lines.length === 1 ? (lines[0] as ReservationLine).position.view() : null,
+      reservation.view(),
+    );
+  }
+
+  private release(cmd: ReleaseCommand, ctx: BookContext): CommandResult {
+    const r = this.reservations.get(cmd.reservationId);
+    if (r === undefined) return unknownReservation(cmd.reservationId);
+    if (r.state === 'held') {
+      this.end(r, 'released', ctx);
+      return ok(true, null, r.view());
+    }
+    if (r.state === 'confirmed') return notHeld(r);
+    return ok(false, null, r.view(), true);
+  }
+
+  private confirm(cmd: ConfirmCommand, ctx: BookContext): CommandResult {
+    const r = this.reservations.get(cmd.reservationId);
+    if (r === undefined) return unknownReservation(cmd.reservationId);
+    if (r.state === 'confirmed') {
+      return r.orderId === cmd.orderId
+        ? ok(false, null, r.view(), true)
+        : fail(
+            ErrorCode.CONFLICT,
+            Reason.ID_REUSED,
+            `reservation ${r.id} is already confirmed for order ${String(r.orderId)}`,
+          );
+    }
+    if (r.state !== 'held') return notHeld(r);
+    for (const line of r.lines) {
+      line.position.reserved -= line.qty;
+      line.position.addOrderQty(cmd.orderId, line.qty);
+      this.touch(line.position, ctx);
+    }
+    r.orderId = cmd.orderId;
+    this.finish(r, 'confirmed', ctx);
+    return ok(true, null, r.view());
+  }
+
+  private deallocate(cmd: DeallocateCommand, ctx: BookContext): CommandResult {
+    const p = this.byLocation.get(cmd.location);
+    const held = p === undefined ? 0 : p.orderQty(cmd.orderId);
+    if (p === undefined || held < cmd.qty) return noAllocation(cmd, held);
+    p.addOrderQty(cmd.orderId, -cmd.qty);
+    this.touch(p, ctx);
+    return ok(true, p.view(), null);
+  }
+
+  private ship(cmd: ShipCommand, ctx: BookContext): CommandResult {
+    const p = this.byLocation.get(cmd.location);
+    const held = p === undefined ? 0 : p.orderQty(cmd.orderId);
+    if (p === undefined || held < cmd.qty) return noAllocation(cmd, held);
+    p.addOrderQty(cmd.orderId, -cmd.qty);
+    p.onHand -= cmd.qty;
+    this.touch(p, ctx);
+    return ok(true, p.view(), null);
+  }
+
+  private expire(cmd: ExpireCommand, ctx: BookContext): CommandResult {
+    const r = this.reservations.get(cmd.reservationId);
+    if (r === undefined) return ok(false, null, null);
+    if (r.state === 'held') {
+      if (r.expiresAt > cmd.at) return ok(false, null, r.view());
+      this.end(r, 'expired', ctx, cmd.at);
+      return ok(true, null, r.view());
+    }
+    if (r.endedAt + ctx.tombstoneTtlMs <= cmd.at) {
+      this.reservations.delete(r.id);
+      ctx.forget(r.id, this);
+      return ok(true, null, null);
+    }
+    return ok(false, null, r.view());
+  }
+
+  private end(r: Reservation, state: 'released' | 'expired', ctx: BookContext, at?: number): void {
+    for (const line of r.lines) {
+      line.position.reserved -= line.qty;
+      this.touch(line.position, ctx);
+    }
+    this.finish(r, state, ctx, at);
+  }
+
+  private finish(
+    r: Reservation,
+    state: 'released' | 'expired' | 'confirmed',
+    ctx: BookContext,
+    at?: number,
+  ): void {
+    r.state = state;
+    r.endedAt = at ?? ctx.now();
+    r.dueAt = r.endedAt + ctx.tombstoneTtlMs;
+    ctx.schedule(r);
+  }
+
+  /** The answer to a repeated id: the first answer again, or CONFLICT for other content. */
+  private once(id: string, fingerprint: string): CommandResult | null {
+    const seen = this.recentOps.get(id);
+    if (seen === undefined) return null;
+    return seen.fingerprint === fingerprint
+      ? asDuplicate(seen.result)
+      : fail(ErrorCode.CONFLICT, Reason.ID_REUSED, `id ${id} was used with other content`);
+  }
+
+  /** Remembers a successful id-keyed command, so a retry is answered without a second effect. */
+  private record(
+    id: string,
+    fingerprint: string,
+    result: CommandResult,
+    ctx: BookContext,
+  ): CommandResult {
+    if (result.ok) this.remember(id, new RecentOp(fingerprint, result), ctx.idempotencyWindow);
+    return result;
+  }
+
+  private remember(id: string, op: RecentOp, window: number): void {
+    this.recentOps.set(id, op);
+    if (this.recentOps.size > window) {
+      const oldest = this.recentOps.keys().next();
+      if (oldest.done !== true) this.recentOps.delete(oldest.value);
+    }
+  }
+
+  // ---- positions and views ----------------------------------------------------------------
+
+  private positionAt(locationId: string, ctx: BookContext): Position | undefined {
+    const existing = this.byLocation.get(locationId);
+    if (existing !== undefined) return existing;
+    const location = ctx.location(locationId);
+    if (location === undefined) return undefined;
+    return this.addPosition(location, ctx);
+  }
+
+  addPosition(location: Location, ctx: Pick<BookContext, 'positionAdded'>): Position {
+    const p = new Position(this.sku, location, this.positions.length);
+    this.positions.push(p);
+    this.byLocation.set(location.id, p);
+    ctx.positionAdded(p);
+    if (this.viewVersion !== -1) {
+      for (const column of this.contrib) column.push(0);
+    }
+    return p;
+  }
+
+  private touch(p: Position, ctx: BookContext): void {
+    if (!p.dirty) {
+      p.dirty = true;
+      this.stale.push(p);
+    }
+    ctx.changed(this);
+  }
+
+  /** Marks every position for re-evaluation (rules or master data changed). */
+  invalidate(): void {
+    for (const p of this.positions) p.rulesVersion = -1;
+    this.viewVersion = -1;
+    this.capsVersion = -1;
+  }
+
+  private rulesOf(p: Position, rules: ChannelRules): Float64Array {
+    if (p.rulesVersion !== rules.version || p.rules === null) {
+      p.rules = rules.resolve(this.sku, this.group, p.location.id, p.location.type);
+      p.rulesVersion = rules.version;
+    }
+    return p.rules;
+  }
+
+  /** What position p adds to the channel's network availability (before the network cap). */
+  private contribution(channel: Channel, p: Position, rules: ChannelRules): number {
+    const r = this.rulesOf(p, rules);
+    const base = channel.index * 3;
+    if (r[base] === 1) return 0;
+    const v = p.free - bufferUnits(r[base + 1] ?? 0, r[base + 2] ?? 0, p.onHand);
+    return v > 0 ? v : 0;
+  }
+
+  private capOf(channel: Channel, rules: ChannelRules): ReturnType<ChannelRules['cap']> {
+    if (this.capsVersion !== rules.version) {
+      this.capsVersion = rules.version;
+      this.caps = rules.channels.map(() => undefined);
+    }
+    let cap = this.caps[channel.index];
+    if (cap === undefined) {
+      cap = rules.cap(channel, this.sku, this.group);
+      this.caps[channel.index] = cap;
+    }
+    return cap;
+  }
+
+  /** The channel's view of one location: after buffers, the pickup buffer and the cap. */
+  locationValue(channel: Channel, p: Position, rules: ChannelRules): number {
+    const r = this.rulesOf(p, rules);
+    const n = rules.channels.length * 3;
+    const v =
+      this.contribution(channel, p, rules) - bufferUnits(r[n] ?? 0, r[n + 1] ?? 0, p.onHand);
+    return applyCap(v > 0 ? v : 0, this.capOf(channel, rules));
+  }
+
+  /** The channel's network availability of this SKU. */
+  networkValue(channel: Channel, rules: ChannelRules): number {
+    this.refresh(rules);
+    return applyCap(this.netSum[channel.index] ?? 0, this.capOf(channel, rules));
+  }
+
+  /** Brings the per-channel contributions and network sums up to date, incrementally. */
+  private refresh(rules: ChannelRules): void {
+    const channels = rules.channels;
+    if (this.viewVersion !== rules.version) {
+      this.viewVersion = rules.version;
+      this.contrib = channels.map(() => new Array<number>(this.positions.length).fill(0));
+      this.netSum = channels.map(() => 0);
+      for (const p of this.positions) {
+        if (!p.dirty) {
+          p.dirty = true;
+          this.stale.push(p);
+        }
+      }
+    }
+    const stale = this.stale;
+    if (stale.length === 0) return;
+    for (const p of stale) {
+      p.dirty = false;
+      for (const channel of channels) {
+        const column = this.contrib[channel.index] as number[];
+        const next = this.contribution(channel, p, rules);
+        const prev = column[p.index] ?? 0;
+        if (next !== prev) {
+          column[p.index] = next;
+          this.netSum[channel.index] = (this.netSum[channel.index] ?? 0) + next - prev;
+        }
+      }
+    }
+    stale.length = 0;
+  }
+
+  /** Default split of a network reservation: most available location first, ties by id. */
+  private split(channel: Channel, qty: number): ReservationLine[] {
+    const column = this.contrib[channel.index] as number[];
+    const candidates = this.positions
+      .filter((p) => (column[p.index] ?? 0) > 0)
+      .sort(
+        (a, b) =>
+          (column[b.index] ?? 0) - (column[a.index] ?? 0) ||
+          (a.location.id < b.location.id ? -1 : 1),
+      );
+    const lines: ReservationLine[] = [];
+    let remaining = qty;
+    for (const p of candidates) {
+      if (remaining === 0) break;
+      const take = Math.min(remaining, column[p.index] ?? 0);
+      lines.push(new ReservationLine(p, take));
+      remaining -= take;
+    }
+    return lines;
+  }
+
+  private excludedAt(channel: Channel, p: Position, ctx: BookContext): Reason | null {
+    return this.rulesOf(p, ctx.rules)[channel.index * 3] === 1 ? Reason.LOCATION_EXCLUDED : null;
+  }
+
+  /** Current value of a topic: the network value, or one location's value. */
+  value(channelId: string, location: string | null, rules: ChannelRules): number {
+    const channel = rules.channel(channelId);
+    if (channel === undefined) return 0;
+    if (location === null) return this.networkValue(channel, rules);
+    const p = this.byLocation.get(location);
+    return p === undefined ? 0 : this.locationValue(channel, p, rules);
+  }
+
+  /**
+   * Re-derives reserved and allocated from the reservations and order allocations, the book's
+   * source of truth, after an actor failure left a command half-applied.
+   */
+  repair(): void {
+    for (const p of this.positions) {
+      p.reserved = 0;
+      let allocated = 0;
+      if (p.orders !== null) for (const q of p.orders.values()) allocated += q;
+      p.allocated = allocated;
+    }
+    for (const r of this.reservations.values()) {
+      if (r.state === 'held') for (const line of r.lines) line.position.reserved += line.qty;
+    }
+    this.invalidate();
+  }
+
+  /** Recent idempotency ids, oldest first (persistence keeps them with the state). */
+  recentOpEntries(): IterableIterator<[string, RecentOp]> {
+    return this.recentOps.entries();
+  }
+
+  restoreRecentOp(id: string, fingerprint: string, result: CommandResult, window: number): void {
+    this.remember(id, new RecentOp(fingerprint, result), window);
+  }
+}
+
+function adjustPrint(cmd: AdjustCommand): string {
+  return `adjust|${cmd.location}|${cmd.delta}|${cmd.asOf ?? ''}`;
+}
+
+function movePrint(cmd: DeallocateCommand | ShipCommand): string {
+  return `${cmd.op}|${cmd.orderId}|${cmd.location}|${cmd.qty}`;
+}
+
+function unknownLocation(id: string): CommandResult {
+  return fail(ErrorCode.NOT_FOUND, Reason.UNKNOWN_LOCATION, `unknown location ${id}`);
+}
+
+function unknownReservation(id: string): CommandResult {
+  return fail(ErrorCode.NOT_FOUND, Reason.UNKNOWN_RESERVATION, `unknown reservation ${id}`);
+}
+
+function notHeld(r: Reservation): CommandResult {
+  return fail(
+    ErrorCode.CONFLICT,
+    Reason.RESERVATION_NOT_HELD,
+    `reservation ${r.id} is ${r.state}, not held`,
+  );
+}
+
+function insufficient(available: number, reason: Reason | null): CommandResult {
+  return fail(ErrorCode.INSUFFICIENT_STOCK, reason, `only ${available} available`, available);
+}
+
+function noAllocation(cmd: DeallocateCommand | ShipCommand, held: number): CommandResult {
+  return fail(
+    ErrorCode.CONFLICT,
+    Reason.UNKNOWN_ALLOCATION,
+    `order ${cmd.orderId} has ${held} of ${cmd.sku} allocated at ${cmd.location}, asked for ${cmd.qty}`,
+  );
+}
