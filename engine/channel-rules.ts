@@ -140,7 +140,8 @@ function specificity(shape: number): number {
 }
 
 function keyOf(shape: number, selector: Selector): string {
-  let key = '';
+  // The shape leads the key: a SKU without a group must not hit the rule that names nothing.
+  let key = `${shape}\u0000`;
   for (let bit = 0; bit < FIELDS.length; bit++) {
     const field = FIELDS[bit] as (typeof FIELDS)[number];
     key += shape & (1 << bit) ? (selector[field] ?? '') : '';

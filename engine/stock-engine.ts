@@ -128,7 +128,7 @@ export class StockEngine implements BookContext {
   private readonly locations = new Map<string, Location>();
   private readonly positionsAt = new Map<string, Position[]>();
   /** Which book owns each reservation id (claimed when a reserve is accepted for routing). */
-  private readonly reservationOwner = new Map<string, SkuBook>();
+  private readonly reservationOwner = new Map<string, ReservationClaim>();
   private readonly actors: PartitionActors;
   private readonly expiry: ReservationExpiry;
   private readonly conflation: DeltaConflation;
@@ -205,7 +205,7 @@ export class StockEngine implements BookContext {
       case 'release':
       case 'confirm':
       case 'expire':
-        book = this.reservationOwner.get(cmd.reservationId);
+        book = this.reservationOwner.get(cmd.reservationId)?.book;
         if (book === undefined) {
           return fail(
             ErrorCode.NOT_FOUND,
@@ -225,9 +225,12 @@ export class StockEngine implements BookContext {
       return fail(ErrorCode.BUSY, Reason.MAILBOX_FULL, `sku ${book.sku} is busy, retry shortly`);
     }
     if (cmd.op === 'reserve') {
-      const owner = this.reservationOwner.get(cmd.reservationId);
-      if (owner === undefined) this.reservationOwner.set(cmd.reservationId, book);
-      else if (owner !== book) {
+      const claim = this.reservationOwner.get(cmd.reservationId);
+      if (claim === undefined) {
+        this.reservationOwner.set(cmd.reservationId, new ReservationClaim(book, 1));
+      } else if (claim.book === book) {
+        claim.inflight++;
+      } else {
         return fail(
           ErrorCode.CONFLICT,
           Reason.ID_REUSED,
@@ -254,14 +257,22 @@ export class StockEngine implements BookContext {
         result = fail(ErrorCode.INTERNAL, Reason.ACTOR_FAILED, 'internal error; state restored');
       }
       e.book.pending--;
-      if (e.cmd.op === 'reserve' && !result.ok && !e.book.reservations.has(e.cmd.reservationId)) {
-        this.reservationOwner.delete(e.cmd.reservationId);
-      }
+      if (e.cmd.op === 'reserve') this.settleClaim(e.cmd.reservationId, e.book);
       try {
         e.sink.deliver(result, e.tag, e.cmd);
       } catch (error) {
         this.log.error({ err: error, op: e.cmd.op }, 'result sink threw');
       }
+    }
+  }
+
+  /** A reserve was answered: an id that ended up holding nothing is free again. */
+  private settleClaim(reservationId: string, book: SkuBook): void {
+    const claim = this.reservationOwner.get(reservationId);
+    if (claim === undefined) return;
+    claim.inflight--;
+    if (claim.inflight === 0 && !book.reservations.has(reservationId)) {
+      this.reservationOwner.delete(reservationId);
     }
   }
 
@@ -285,9 +296,9 @@ export class StockEngine implements BookContext {
   }
 
   forget(reservationId: string, book: SkuBook): void {
-    if (this.reservationOwner.get(reservationId) === book) {
-      this.reservationOwner.delete(reservationId);
-    }
+    const claim = this.reservationOwner.get(reservationId);
+    // A reserve of the same id already on its way keeps the claim; it settles it when answered.
+    if (claim?.book === book && claim.inflight === 0) this.reservationOwner.delete(reservationId);
   }
 
   changed(book: SkuBook): void {
@@ -421,7 +432,7 @@ export class StockEngine implements BookContext {
   }
 
   reservation(reservationId: string): ReservationView | null {
-    const book = this.reservationOwner.get(reservationId);
+    const book = this.reservationOwner.get(reservationId)?.book;
     return book?.reservations.get(reservationId)?.view() ?? null;
   }
 
@@ -547,7 +558,7 @@ export class StockEngine implements BookContext {
       },
       location: (id) => this.locations.get(id),
       claim: (reservation, book) => {
-        this.reservationOwner.set(reservation.id, book);
+        this.reservationOwner.set(reservation.id, new ReservationClaim(book, 0));
         this.expiry.schedule(reservation);
       },
       positionAdded: (p) => {
@@ -591,6 +602,14 @@ export class StockEngine implements BookContext {
     this.conflation.stop();
     this.actors.stop(() => fail(ErrorCode.UNAVAILABLE, Reason.STOPPED, 'engine is stopped'));
   }
+}
+
+/** The owner of a reservation id, and how many reserves of that id are still in flight. */
+class ReservationClaim {
+  constructor(
+    readonly book: SkuBook,
+    public inflight: number,
+  ) {}
 }
 
 class NullSink implements ResultSink<null> {
