@@ -13,6 +13,8 @@ import type { SkuBook } from './sku-book.ts';
 export interface EngineState {
   readonly format: 1;
   readonly takenAt: number;
+  /** Journal sequence of the last rules or master-data record included. */
+  readonly metaLsn: number;
   readonly rules: RulesInput;
   readonly locations: readonly LocationInput[];
   readonly skus: readonly SkuState[];
@@ -21,6 +23,8 @@ export interface EngineState {
 export interface SkuState {
   readonly sku: string;
   readonly group: string;
+  /** Journal sequence of the last record applied to this SKU's book. */
+  readonly lsn: number;
   readonly positions: readonly PositionState[];
   readonly reservations: readonly ReservationRecord[];
   /** [id, fingerprint, result], oldest first. */
@@ -49,40 +53,44 @@ export interface ReservationRecord {
   readonly endedAt: number;
 }
 
+export function exportBook(book: SkuBook): SkuState {
+  return {
+    sku: book.sku,
+    group: book.group,
+    lsn: book.lsn,
+    positions: book.positions.map((p) => ({
+      location: p.location.id,
+      onHand: p.onHand,
+      feedAsOf: p.feedAsOf === -Infinity ? null : p.feedAsOf,
+      orders: p.orders === null ? [] : [...p.orders.entries()],
+    })),
+    reservations: [...book.reservations.values()].map((r) => ({
+      id: r.id,
+      channel: r.channel,
+      qty: r.qty,
+      location: r.requestedLocation,
+      lines: r.lines.map((l) => [l.position.location.id, l.qty] as const),
+      expiresAt: r.expiresAt,
+      state: r.state,
+      orderId: r.orderId,
+      endedAt: r.endedAt,
+    })),
+    recentOps: [...book.recentOpEntries()].map(
+      ([id, op]) => [id, op.fingerprint, op.result] as const,
+    ),
+  };
+}
+
 export function exportState(
   books: Iterable<SkuBook>,
   rules: RulesInput,
   locations: LocationInput[],
   takenAt: number,
+  metaLsn: number,
 ): EngineState {
   const skus: SkuState[] = [];
-  for (const book of books) {
-    skus.push({
-      sku: book.sku,
-      group: book.group,
-      positions: book.positions.map((p) => ({
-        location: p.location.id,
-        onHand: p.onHand,
-        feedAsOf: p.feedAsOf === -Infinity ? null : p.feedAsOf,
-        orders: p.orders === null ? [] : [...p.orders.entries()],
-      })),
-      reservations: [...book.reservations.values()].map((r) => ({
-        id: r.id,
-        channel: r.channel,
-        qty: r.qty,
-        location: r.requestedLocation,
-        lines: r.lines.map((l) => [l.position.location.id, l.qty] as const),
-        expiresAt: r.expiresAt,
-        state: r.state,
-        orderId: r.orderId,
-        endedAt: r.endedAt,
-      })),
-      recentOps: [...book.recentOpEntries()].map(
-        ([id, op]) => [id, op.fingerprint, op.result] as const,
-      ),
-    });
-  }
-  return { format: 1, takenAt, rules, locations, skus };
+  for (const book of books) skus.push(exportBook(book));
+  return { format: 1, takenAt, metaLsn, rules, locations, skus };
 }
 
 export interface ImportTarget {
@@ -95,9 +103,11 @@ export interface ImportTarget {
   readonly tombstoneTtlMs: number;
 }
 
-export function importState(state: EngineState, target: ImportTarget): void {
-  for (const s of state.skus) {
+/** Adds the books of a state (whole, or one snapshot chunk at a time). */
+export function importBooks(skus: readonly SkuState[], target: ImportTarget): void {
+  for (const s of skus) {
     const book = target.addBook(s.sku, s.group);
+    book.lsn = s.lsn;
     for (const ps of s.positions) {
       const location = target.location(ps.location);
       if (location === undefined) throw new Error(`state names unknown location ${ps.location}`);

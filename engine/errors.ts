@@ -41,6 +41,7 @@ export const Reason = {
   MAILBOX_FULL: 'MAILBOX_FULL',
   ACTOR_FAILED: 'ACTOR_FAILED',
   STOPPED: 'STOPPED',
+  STORE_UNAVAILABLE: 'STORE_UNAVAILABLE',
 } as const;
 
 export type Reason = (typeof Reason)[keyof typeof Reason];

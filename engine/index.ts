@@ -4,9 +4,12 @@ export type {
   Availability,
   EngineOptions,
   EngineStats,
+  SnapshotCursor,
+  SnapshotHeader,
   SnapshotSummary,
   WatchSnapshot,
 } from './stock-engine.ts';
+export type { JournalEntry, JournalRecord, JournalWriter } from './journal.ts';
 export { COMMAND_OPS } from './commands.ts';
 export type {
   AdjustCommand,

@@ -16,6 +16,7 @@ import type { Location } from './master-data.ts';
 import { Position } from './position.ts';
 import { Reservation, ReservationLine } from './reservation.ts';
 import { asDuplicate, fail, ok } from './results.ts';
+import type { UndoLog } from './undo-log.ts';
 
 /** What a book needs from the engine around it. */
 export interface BookContext {
@@ -35,9 +36,11 @@ export interface BookContext {
   staleFeed(): void;
   /** A position was created (the engine indexes positions by location). */
   positionAdded(p: Position): void;
+  /** Where changes are recorded until they are durable; null when there is no journal. */
+  readonly undo: UndoLog | null;
 }
 
-class RecentOp {
+export class RecentOp {
   constructor(
     readonly fingerprint: string,
     readonly result: CommandResult,
@@ -75,6 +78,9 @@ export class SkuBook {
   pending = 0;
   /** Queued for the next delta flush. */
   queued = false;
+  /** Journal sequence of the last record applied to this book (0: none). Replay skips records
+   * at or below it, so a snapshot taken while commands run can be completed from the journal. */
+  lsn = 0;
   watches: Map<string, Watch> | null = null;
   // Views: contribution of each position to each channel's network availability.
   private viewVersion = -1;
@@ -129,6 +135,7 @@ export class SkuBook {
       ctx.staleFeed();
       return ok(false, p.view(), null);
     }
+    ctx.undo?.position(this, p);
     p.feedAsOf = cmd.asOf;
     if (p.onHand !== cmd.onHand) {
       p.onHand = cmd.onHand;
@@ -144,6 +151,7 @@ export class SkuBook {
       ctx.staleFeed();
       return ok(false, p.view(), null);
     }
+    ctx.undo?.position(this, p);
     p.onHand += cmd.delta;
     this.touch(p, ctx);
     return ok(true, p.view(), null);
@@ -181,6 +189,7 @@ export class SkuBook {
       lines = this.split(channel, cmd.qty);
     }
     for (const line of lines) {
+      ctx.undo?.position(this, line.position);
       line.position.reserved += line.qty;
       this.touch(line.position, ctx);
     }
@@ -194,6 +203,7 @@ export class SkuBook {
       now + ttl,
     );
     this.reservations.set(reservation.id, reservation);
+    ctx.undo?.reservationAdded(this, reservation);
     ctx.schedule(reservation);
     return ok(
       true,
@@ -227,12 +237,14 @@ export class SkuBook {
     }
     if (r.state !== 'held') return notHeld(r);
     for (const line of r.lines) {
+      ctx.undo?.position(this, line.position);
+      ctx.undo?.orderQty(line.position, cmd.orderId);
       line.position.reserved -= line.qty;
       line.position.addOrderQty(cmd.orderId, line.qty);
       this.touch(line.position, ctx);
     }
-    r.orderId = cmd.orderId;
     this.finish(r, 'confirmed', ctx);
+    r.orderId = cmd.orderId; // after finish, which records the fields for undo
     return ok(true, null, r.view());
   }
 
@@ -240,6 +252,8 @@ export class SkuBook {
     const p = this.byLocation.get(cmd.location);
     const held = p === undefined ? 0 : p.orderQty(cmd.orderId);
     if (p === undefined || held < cmd.qty) return noAllocation(cmd, held);
+    ctx.undo?.position(this, p);
+    ctx.undo?.orderQty(p, cmd.orderId);
     p.addOrderQty(cmd.orderId, -cmd.qty);
     this.touch(p, ctx);
     return ok(true, p.view(), null);
@@ -249,6 +263,8 @@ export class SkuBook {
     const p = this.byLocation.get(cmd.location);
     const held = p === undefined ? 0 : p.orderQty(cmd.orderId);
     if (p === undefined || held < cmd.qty) return noAllocation(cmd, held);
+    ctx.undo?.position(this, p);
+    ctx.undo?.orderQty(p, cmd.orderId);
     p.addOrderQty(cmd.orderId, -cmd.qty);
     p.onHand -= cmd.qty;
     this.touch(p, ctx);
@@ -264,6 +280,7 @@ export class SkuBook {
       return ok(true, null, r.view());
     }
     if (r.endedAt + ctx.tombstoneTtlMs <= cmd.at) {
+      ctx.undo?.reservationDeleted(this, r);
       this.reservations.delete(r.id);
       ctx.forget(r.id, this);
       return ok(true, null, null);
@@ -273,6 +290,7 @@ export class SkuBook {
 
   private end(r: Reservation, state: 'released' | 'expired', ctx: BookContext, at?: number): void {
     for (const line of r.lines) {
+      ctx.undo?.position(this, line.position);
       line.position.reserved -= line.qty;
       this.touch(line.position, ctx);
     }
@@ -285,6 +303,7 @@ export class SkuBook {
     ctx: BookContext,
     at?: number,
   ): void {
+    ctx.undo?.reservation(r);
     r.state = state;
     r.endedAt = at ?? ctx.now();
     r.dueAt = r.endedAt + ctx.tombstoneTtlMs;
@@ -300,23 +319,40 @@ export class SkuBook {
       : fail(ErrorCode.CONFLICT, Reason.ID_REUSED, `id ${id} was used with other content`);
   }
 
-  /** Remembers a successful id-keyed command, so a retry is answered without a second effect. */
+  /** Remembers an applied id-keyed command, so a retry is answered without a second effect. */
   private record(
     id: string,
     fingerprint: string,
     result: CommandResult,
     ctx: BookContext,
   ): CommandResult {
-    if (result.ok) this.remember(id, new RecentOp(fingerprint, result), ctx.idempotencyWindow);
+    // Only what changed state is remembered (and journaled); a stale delta asked again is simply
+    // found stale again.
+    if (result.ok && result.applied) {
+      this.remember(id, new RecentOp(fingerprint, result), ctx.idempotencyWindow, ctx.undo);
+    }
     return result;
   }
 
-  private remember(id: string, op: RecentOp, window: number): void {
+  private remember(id: string, op: RecentOp, window: number, undo: UndoLog | null): void {
     this.recentOps.set(id, op);
+    undo?.recentOp(this, id, null);
     if (this.recentOps.size > window) {
-      const oldest = this.recentOps.keys().next();
-      if (oldest.done !== true) this.recentOps.delete(oldest.value);
+      const oldest = this.recentOps.entries().next();
+      if (oldest.done !== true) {
+        const [oldId, oldOp] = oldest.value;
+        this.recentOps.delete(oldId);
+        undo?.recentOp(this, oldId, oldOp);
+      }
     }
+  }
+
+  dropRecentOp(id: string): void {
+    this.recentOps.delete(id);
+  }
+
+  putRecentOp(id: string, op: RecentOp): void {
+    this.recentOps.set(id, op);
   }
 
   // ---- positions and views ----------------------------------------------------------------
@@ -326,7 +362,9 @@ export class SkuBook {
     if (existing !== undefined) return existing;
     const location = ctx.location(locationId);
     if (location === undefined) return undefined;
-    return this.addPosition(location, ctx);
+    const p = this.addPosition(location, ctx);
+    ctx.undo?.positionCreated(this, p);
+    return p;
   }
 
   addPosition(location: Location, ctx: Pick<BookContext, 'positionAdded'>): Position {
@@ -341,11 +379,29 @@ export class SkuBook {
   }
 
   private touch(p: Position, ctx: BookContext): void {
+    this.restale(p);
+    ctx.changed(this);
+  }
+
+  /** Takes back the newest position (its creation was undone). */
+  removeNewestPosition(p: Position): boolean {
+    if (this.positions[this.positions.length - 1] !== p) return false;
+    this.positions.pop();
+    this.byLocation.delete(p.location.id);
+    if (p.dirty) {
+      const i = this.stale.indexOf(p);
+      if (i !== -1) this.stale.splice(i, 1);
+    }
+    this.invalidate();
+    return true;
+  }
+
+  /** Marks a position whose numbers were restored for re-evaluation. */
+  restale(p: Position): void {
     if (!p.dirty) {
       p.dirty = true;
       this.stale.push(p);
     }
-    ctx.changed(this);
   }
 
   /** Marks every position for re-evaluation (rules or master data changed). */
@@ -488,7 +544,7 @@ export class SkuBook {
   }
 
   restoreRecentOp(id: string, fingerprint: string, result: CommandResult, window: number): void {
-    this.remember(id, new RecentOp(fingerprint, result), window);
+    this.remember(id, new RecentOp(fingerprint, result), window, null);
   }
 }
 

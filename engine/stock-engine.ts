@@ -19,7 +19,16 @@ import type { Reservation } from './reservation.ts';
 import { ReservationExpiry } from './reservation-expiry.ts';
 import { fail } from './results.ts';
 import { SkuBook, Watch, type BookContext } from './sku-book.ts';
-import { exportState, importState, type EngineState } from './engine-state.ts';
+import {
+  exportBook,
+  exportState,
+  importBooks,
+  type EngineState,
+  type SkuState,
+} from './engine-state.ts';
+import { CommitPipeline } from './commit-pipeline.ts';
+import type { JournalEntry, JournalRecord, JournalWriter } from './journal.ts';
+import { rollback, type UndoEntry, type UndoLog, type UndoTarget } from './undo-log.ts';
 
 export interface EngineOptions {
   readonly rules: RulesInput;
@@ -116,7 +125,7 @@ function fnv1a(text: string): number {
  * The stock engine: SKU books owned by actors, commands in, results and availability deltas out.
  * See docs/engine.md for the model and README.md for the API in brief.
  */
-export class StockEngine implements BookContext {
+export class StockEngine implements BookContext, UndoTarget {
   readonly clock: Clock;
   readonly log: Logger;
   rules: ChannelRules;
@@ -138,6 +147,17 @@ export class StockEngine implements BookContext {
   private busyRejections = 0;
   private actorFailures = 0;
   private stopped = false;
+  /** Group commit to the journal; null when the engine runs in memory only. */
+  private pipeline: CommitPipeline | null = null;
+  undo: UndoLog | null = null;
+  /** The engine's time while a batch or a replayed record is applied (one instant per batch). */
+  private frozenNow: number | null = null;
+  /** Journal sequence of the last rules or master-data record applied. */
+  private metaLsn = 0;
+  private resyncTimer: ReturnType<Clock['schedule']> | null = null;
+  private resyncDelayMs = 100;
+  /** Journal statistics for metrics. */
+  readonly journalStats = { commits: 0, records: 0, lastCommitMs: 0, failures: 0, resyncs: 0 };
 
   constructor(options: EngineOptions) {
     this.clock = options.clock ?? new SystemClock();
@@ -198,6 +218,13 @@ export class StockEngine implements BookContext {
 
   private route(cmd: Command): SkuBook | ErrorResult {
     if (this.stopped) return fail(ErrorCode.UNAVAILABLE, Reason.STOPPED, 'engine is stopped');
+    if (this.pipeline?.broken === true) {
+      return fail(
+        ErrorCode.UNAVAILABLE,
+        Reason.STORE_UNAVAILABLE,
+        'the journal is unavailable; retry',
+      );
+    }
     const invalid = validateCommand(cmd, this.maxReservationTtlMs);
     if (invalid !== null) return invalid;
     let book: SkuBook | undefined;
@@ -243,26 +270,46 @@ export class StockEngine implements BookContext {
 
   /** Runs inside a partition actor's turn. */
   private runBatch(batch: readonly Envelope[]): void {
+    const pipeline = this.pipeline;
+    this.frozenNow = this.clock.now();
     for (const e of batch) {
       let result: CommandResult;
-      try {
-        result = e.book.apply(e.cmd, this);
-      } catch (error) {
-        // A bug, not an outcome: contain it to this command, restore the book's counters from
-        // its reservations and allocations, and keep the actor serving.
-        this.actorFailures++;
-        this.log.error({ err: error, op: e.cmd.op, sku: e.book.sku }, 'command failed in actor');
-        e.book.repair();
-        this.changed(e.book);
-        result = fail(ErrorCode.INTERNAL, Reason.ACTOR_FAILED, 'internal error; state restored');
+      if (pipeline?.broken === true) {
+        result = fail(
+          ErrorCode.UNAVAILABLE,
+          Reason.STORE_UNAVAILABLE,
+          'the journal is unavailable; retry',
+        );
+      } else {
+        try {
+          result = e.book.apply(e.cmd, this);
+        } catch (error) {
+          // A bug, not an outcome: contain it to this command, restore the book's counters from
+          // its reservations and allocations, and keep the actor serving.
+          this.actorFailures++;
+          this.log.error({ err: error, op: e.cmd.op, sku: e.book.sku }, 'command failed in actor');
+          e.book.repair();
+          this.changed(e.book);
+          result = fail(ErrorCode.INTERNAL, Reason.ACTOR_FAILED, 'internal error; state restored');
+        }
+        if (pipeline !== null && result.ok && result.applied) {
+          this.undo?.lsn(e.book);
+          e.book.lsn = pipeline.record({ type: 'command', cmd: e.cmd }, this.frozenNow);
+        }
       }
       e.book.pending--;
       if (e.cmd.op === 'reserve') this.settleClaim(e.cmd.reservationId, e.book);
-      try {
-        e.sink.deliver(result, e.tag, e.cmd);
-      } catch (error) {
-        this.log.error({ err: error, op: e.cmd.op }, 'result sink threw');
-      }
+      if (pipeline === null) this.deliver(e, result);
+      else pipeline.hold(e, result);
+    }
+    this.frozenNow = null;
+  }
+
+  private deliver(e: Envelope, result: CommandResult): void {
+    try {
+      e.sink.deliver(result, e.tag, e.cmd);
+    } catch (error) {
+      this.log.error({ err: error, op: e.cmd.op }, 'result sink threw');
     }
   }
 
@@ -284,7 +331,7 @@ export class StockEngine implements BookContext {
   // ---- BookContext ---------------------------------------------------------------------------
 
   now(): number {
-    return this.clock.now();
+    return this.frozenNow ?? this.clock.now();
   }
 
   location(id: string): Location | undefined {
@@ -332,6 +379,10 @@ export class StockEngine implements BookContext {
 
   // ---- master data and rules -----------------------------------------------------------------
 
+  /**
+   * Adds or updates locations. With a journal the change is applied at once and durable when
+   * `durable()` resolves; while the journal is unavailable it is refused (UNAVAILABLE).
+   */
   upsertLocations(list: readonly LocationInput[]): void {
     for (const input of list) {
       if (!isValidId(input.id) || typeof input.type !== 'string' || input.type.length === 0) {
@@ -340,21 +391,30 @@ export class StockEngine implements BookContext {
         });
       }
     }
+    this.beforeMeta();
+    this.applyLocations(list);
+    this.journalMeta({ type: 'locations', locations: list });
+  }
+
+  private applyLocations(list: readonly LocationInput[]): void {
     for (const input of list) {
       const existing = this.locations.get(input.id);
+      this.undo?.location(input.id, existing);
       if (existing === undefined) {
         this.locations.set(input.id, new Location(input));
         continue;
       }
       const retyped = existing.type !== input.type;
       existing.update(input);
-      if (retyped) {
-        for (const p of this.positionsAt.get(input.id) ?? [])
-          this.reevaluate(this.books.get(p.sku));
-      }
+      if (retyped) this.reevaluateAt(input.id);
     }
   }
 
+  private reevaluateAt(locationId: string): void {
+    for (const p of this.positionsAt.get(locationId) ?? []) this.reevaluate(this.books.get(p.sku));
+  }
+
+  /** Adds SKUs (an empty book each) or changes their group. */
   upsertProducts(list: readonly ProductInput[]): void {
     for (const input of list) {
       if (!isValidId(input.sku)) {
@@ -363,13 +423,21 @@ export class StockEngine implements BookContext {
         });
       }
     }
+    this.beforeMeta();
+    this.applyProducts(list);
+    this.journalMeta({ type: 'products', products: list });
+  }
+
+  private applyProducts(list: readonly ProductInput[]): void {
     for (const input of list) {
       const group = input.group ?? '';
       const existing = this.books.get(input.sku);
       if (existing === undefined) {
         const partition = fnv1a(input.sku) % this.actors.count;
         this.books.set(input.sku, new SkuBook(input.sku, group, partition));
+        this.undo?.product(input.sku, null, group);
       } else if (existing.group !== group) {
+        this.undo?.product(input.sku, existing, existing.group);
         existing.group = group;
         this.reevaluate(existing);
       }
@@ -380,9 +448,30 @@ export class StockEngine implements BookContext {
    * when the document is invalid. Every changed availability is re-published at once. */
   setRules(input: RulesInput): void {
     const next = new ChannelRules(input, this.rules.version + 1);
+    this.beforeMeta();
+    this.installRules(next);
+    this.journalMeta({ type: 'rules', rules: input });
+  }
+
+  private installRules(next: ChannelRules): void {
+    this.undo?.rules(this.rules);
     this.rules = next;
     for (const book of this.books.values()) this.reevaluate(book);
     this.conflation.flush();
+  }
+
+  private beforeMeta(): void {
+    if (this.pipeline?.broken === true) {
+      throw new StockflowError(ErrorCode.UNAVAILABLE, 'the journal is unavailable; retry', {
+        reason: Reason.STORE_UNAVAILABLE,
+      });
+    }
+  }
+
+  private journalMeta(entry: JournalEntry): void {
+    if (this.pipeline === null) return;
+    this.undo?.metaLsn(this.metaLsn);
+    this.metaLsn = this.pipeline.record(entry, this.clock.now());
   }
 
   private reevaluate(book: SkuBook | undefined): void {
@@ -535,25 +624,39 @@ export class StockEngine implements BookContext {
       this.rules.source,
       this.locationList(),
       this.clock.now(),
+      this.metaLsn,
     );
   }
 
-  /** Replaces all state with an exported one. Only valid on an idle engine. */
+  /** Replaces all state with an exported one. Only valid on an idle engine without a journal. */
   importState(state: EngineState): void {
-    if (this.actors.inflight > 0) {
-      throw new StockflowError(ErrorCode.CONFLICT, 'importState needs an idle engine');
+    this.beginImport(state);
+    this.importChunk(state.skus);
+  }
+
+  /**
+   * Starts replacing all state: rules, locations and the meta sequence from `header`, no books.
+   * Follow with `importChunk` for the books (a snapshot is loaded chunk by chunk), then `replay`.
+   */
+  beginImport(header: Pick<EngineState, 'rules' | 'locations' | 'metaLsn'>): void {
+    if (this.actors.inflight > 0 || this.pipeline !== null) {
+      throw new StockflowError(ErrorCode.CONFLICT, 'import needs an idle engine without a journal');
     }
-    this.setRules(state.rules);
-    this.upsertLocations(state.locations);
+    this.installRules(new ChannelRules(header.rules, this.rules.version + 1));
     this.books.clear();
     this.positionsAt.clear();
     this.reservationOwner.clear();
     this.expiry.clear();
     this.positionCount = 0;
     this.watchedTopics = 0;
-    importState(state, {
+    this.applyLocations(header.locations);
+    this.metaLsn = header.metaLsn;
+  }
+
+  importChunk(skus: readonly SkuState[]): void {
+    importBooks(skus, {
       addBook: (sku, group) => {
-        this.upsertProducts([{ sku, group }]);
+        this.applyProducts([{ sku, group }]);
         return this.books.get(sku) as SkuBook;
       },
       location: (id) => this.locations.get(id),
@@ -567,6 +670,233 @@ export class StockEngine implements BookContext {
       idempotencyWindow: this.idempotencyWindow,
       tombstoneTtlMs: this.tombstoneTtlMs,
     });
+  }
+
+  // ---- journal --------------------------------------------------------------------------------------
+
+  /**
+   * Applies journal records on top of the current state, in order, at the time each carries.
+   * A record at or below its book's (or the master data's) sequence is already contained in the
+   * state and skipped. Used by recovery (snapshot + journal tail) and after a journal outage.
+   */
+  replay(records: Iterable<JournalRecord>): { applied: number; skipped: number; lastSeq: number } {
+    const undo = this.undo;
+    this.undo = null;
+    let applied = 0;
+    let skipped = 0;
+    let lastSeq = 0;
+    try {
+      for (const record of records) {
+        lastSeq = record.seq;
+        this.frozenNow = record.at;
+        if (this.replayOne(record)) applied++;
+        else skipped++;
+      }
+    } finally {
+      this.frozenNow = null;
+      this.undo = undo;
+    }
+    return { applied, skipped, lastSeq };
+  }
+
+  private replayOne(record: JournalRecord): boolean {
+    const entry = record.entry;
+    if (entry.type !== 'command') {
+      if (record.seq <= this.metaLsn) return false;
+      if (entry.type === 'rules')
+        this.installRules(new ChannelRules(entry.rules, this.rules.version + 1));
+      else if (entry.type === 'locations') this.applyLocations(entry.locations);
+      else this.applyProducts(entry.products);
+      this.metaLsn = record.seq;
+      return true;
+    }
+    const cmd = entry.cmd;
+    const book =
+      cmd.op === 'release' || cmd.op === 'confirm' || cmd.op === 'expire'
+        ? this.reservationOwner.get(cmd.reservationId)?.book
+        : this.books.get(cmd.sku);
+    if (book === undefined) {
+      this.log.warn({ seq: record.seq, op: cmd.op }, 'journal record names nothing known; skipped');
+      return false;
+    }
+    if (record.seq <= book.lsn) return false;
+    const result = book.apply(cmd, this);
+    book.lsn = record.seq;
+    if (cmd.op === 'reserve' && result.ok && !this.reservationOwner.has(cmd.reservationId)) {
+      this.reservationOwner.set(cmd.reservationId, new ReservationClaim(book, 0));
+    }
+    return true;
+  }
+
+  /**
+   * From now on every change is journaled through `writer` and acknowledged only once durable.
+   * `durableSeq` is the last sequence the store holds (recovery replayed up to it).
+   */
+  attachJournal(writer: JournalWriter, durableSeq: number): void {
+    if (this.pipeline !== null)
+      throw new StockflowError(ErrorCode.CONFLICT, 'journal already attached');
+    const pipeline = new CommitPipeline(
+      writer,
+      {
+        rollback: (entries) => {
+          this.rollback(entries);
+        },
+        deliver: (envelope, result) => {
+          this.deliver(envelope, result);
+        },
+        failed: (error) => {
+          this.journalStats.failures++;
+          this.log.error(
+            { err: error, durableSeq: pipeline.durableSeq },
+            'journal write failed; refusing changes until the store is back',
+          );
+          this.scheduleResync(writer);
+        },
+        committed: (count, ms) => {
+          this.journalStats.commits++;
+          this.journalStats.records += count;
+          this.journalStats.lastCommitMs = ms;
+        },
+      },
+      durableSeq,
+      () => this.clock.now(),
+    );
+    this.pipeline = pipeline;
+    this.undo = pipeline.undo;
+  }
+
+  /** Resolves when everything applied so far is durable (at once without a journal). */
+  durable(): Promise<void> {
+    return this.pipeline === null ? Promise.resolve() : this.pipeline.durable();
+  }
+
+  /** Journal state for readiness and metrics. */
+  journal(): { attached: boolean; available: boolean; durableSeq: number; nextSeq: number } {
+    const p = this.pipeline;
+    return {
+      attached: p !== null,
+      available: p === null || !p.broken,
+      durableSeq: p?.durableSeq ?? 0,
+      nextSeq: p?.nextSeq ?? 1,
+    };
+  }
+
+  private rollback(entries: readonly UndoEntry[]): void {
+    const undo = this.undo;
+    this.undo = null;
+    try {
+      rollback(entries, this);
+    } finally {
+      this.undo = undo;
+    }
+  }
+
+  private scheduleResync(writer: JournalWriter): void {
+    if (this.stopped || this.resyncTimer !== null) return;
+    const delay = this.resyncDelayMs;
+    this.resyncDelayMs = Math.min(delay * 2, 5_000);
+    this.resyncTimer = this.clock.schedule(this.clock.now() + delay, () => {
+      this.resyncTimer = null;
+      const pipeline = this.pipeline;
+      if (pipeline === null || this.stopped) return;
+      writer.resync(pipeline.durableSeq).then(
+        (records) => {
+          const replayed = this.replay(records);
+          pipeline.resume(records.length > 0 ? replayed.lastSeq : pipeline.durableSeq);
+          this.rearmExpiry();
+          this.resyncDelayMs = 100;
+          this.journalStats.resyncs++;
+          this.log.info(
+            { replayed: replayed.applied, durableSeq: pipeline.durableSeq },
+            'journal available again',
+          );
+        },
+        (error: unknown) => {
+          this.log.warn({ err: error }, 'journal still unavailable');
+          this.scheduleResync(writer);
+        },
+      );
+    });
+  }
+
+  /** Puts every reservation back in the expiry schedule (expiries were refused during an outage). */
+  private rearmExpiry(): void {
+    this.expiry.clear();
+    for (const book of this.books.values()) {
+      for (const r of book.reservations.values()) this.expiry.schedule(r);
+    }
+  }
+
+  /**
+   * Starts a snapshot that is taken a chunk at a time between turns (see persistence). Books keep
+   * changing meanwhile; each chunk carries its books' sequences, so recovery replays exactly the
+   * records a chunk does not contain.
+   */
+  beginSnapshot(): SnapshotCursor {
+    return new SnapshotCursor(this.books.values(), this.pipeline, {
+      format: 1,
+      takenAt: this.clock.now(),
+      startSeq: this.pipeline?.nextSeq ?? 1,
+      metaLsn: this.metaLsn,
+      rules: this.rules.source,
+      locations: this.locationList(),
+    });
+  }
+
+  // ---- UndoTarget ----------------------------------------------------------------------------------
+
+  reschedule(reservation: Reservation, present: boolean): void {
+    if (present) this.expiry.schedule(reservation);
+    else this.expiry.remove(reservation);
+  }
+
+  reclaim(reservation: Reservation, book: SkuBook, present: boolean): void {
+    const claim = this.reservationOwner.get(reservation.id);
+    if (present) {
+      if (claim === undefined)
+        this.reservationOwner.set(reservation.id, new ReservationClaim(book, 0));
+    } else if (claim?.book === book && claim.inflight === 0) {
+      this.reservationOwner.delete(reservation.id);
+    }
+  }
+
+  restoreRules(rules: ChannelRules): void {
+    this.rules = rules;
+    for (const book of this.books.values()) this.reevaluate(book);
+  }
+
+  restoreLocation(id: string, previous: LocationInput | null): void {
+    if (previous === null) {
+      this.locations.delete(id);
+      return;
+    }
+    const location = this.locations.get(id);
+    if (location === undefined) return;
+    const retyped = location.type !== previous.type;
+    location.update(previous);
+    if (retyped) this.reevaluateAt(id);
+  }
+
+  removeBook(sku: string): void {
+    this.books.delete(sku);
+  }
+
+  restoreGroup(book: SkuBook, group: string): void {
+    book.group = group;
+    this.reevaluate(book);
+  }
+
+  restoreMetaLsn(lsn: number): void {
+    this.metaLsn = lsn;
+  }
+
+  removePosition(book: SkuBook, p: Position): void {
+    if (!book.removeNewestPosition(p)) return;
+    const list = this.positionsAt.get(p.location.id);
+    const i = list?.lastIndexOf(p) ?? -1;
+    if (list !== undefined && i !== -1) list.splice(i, 1);
+    this.positionCount--;
+    this.changed(book);
   }
 
   stats(): EngineStats {
@@ -597,10 +927,63 @@ export class StockEngine implements BookContext {
     if (this.stopped) return;
     this.stopped = true;
     this.expiry.stop();
+    if (this.resyncTimer !== null) this.clock.cancel(this.resyncTimer);
     await this.actors.idle();
+    if (this.pipeline !== null) {
+      await this.pipeline.durable().catch(() => undefined);
+      this.pipeline.abandon();
+    }
     this.conflation.flush();
     this.conflation.stop();
     this.actors.stop(() => fail(ErrorCode.UNAVAILABLE, Reason.STOPPED, 'engine is stopped'));
+  }
+}
+
+export interface SnapshotHeader {
+  readonly format: 1;
+  readonly takenAt: number;
+  /** Recovery replays the journal from this sequence on (records a chunk holds are skipped). */
+  readonly startSeq: number;
+  readonly metaLsn: number;
+  readonly rules: RulesInput;
+  readonly locations: readonly LocationInput[];
+}
+
+/** Walks the books a chunk at a time; see StockEngine.beginSnapshot. */
+export class SnapshotCursor {
+  private maxLsn = 0;
+  private readonly failuresAtStart: number;
+
+  constructor(
+    private readonly books: Iterator<SkuBook>,
+    private readonly pipeline: CommitPipeline | null,
+    readonly header: SnapshotHeader,
+  ) {
+    this.failuresAtStart = pipeline?.failures ?? 0;
+    this.maxLsn = header.metaLsn;
+  }
+
+  /** The next up to `max` books, or null when all were taken. */
+  next(max: number): SkuState[] | null {
+    const out: SkuState[] = [];
+    while (out.length < max) {
+      const step = this.books.next();
+      if (step.done === true) break;
+      const state = exportBook(step.value);
+      if (state.lsn > this.maxLsn) this.maxLsn = state.lsn;
+      out.push(state);
+    }
+    return out.length === 0 ? null : out;
+  }
+
+  /** Highest sequence any chunk contains: the snapshot is whole once the journal holds it. */
+  get coversSeq(): number {
+    return this.maxLsn;
+  }
+
+  /** False when a journal write failed since the start: chunks may hold changes taken back. */
+  get valid(): boolean {
+    return (this.pipeline?.failures ?? 0) === this.failuresAtStart;
   }
 }
 

@@ -336,7 +336,7 @@ export class StockModel {
         : error('CONFLICT');
     }
     const answer = run();
-    if (answer.ok) this.ops.set(id, { print, answer });
+    if (answer.applied) this.ops.set(id, { print, answer });
     return answer;
   }
 }

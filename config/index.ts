@@ -1,0 +1,19 @@
+// The config folder's public face: the gateway, persistence and benchmarks import only this.
+export { loadConfig } from './load-config.ts';
+export type { LoadConfigOptions } from './load-config.ts';
+export { ConfigError } from './config-error.ts';
+export type { ConfigIssue } from './config-error.ts';
+export { createLogger } from './logger.ts';
+export type {
+  ApiKeyConfig,
+  ApiKeyRole,
+  AuthConfig,
+  Config,
+  EngineConfig,
+  LocationConfig,
+  LogConfig,
+  LogLevel,
+  ProductConfig,
+  RulesConfig,
+  ServerConfig,
+} from './schema.ts';

@@ -1,0 +1,273 @@
+import { z } from 'zod';
+import { rules } from './rules-schema.ts';
+import { forEachDuplicate, id, label, positive, whenReadable } from './schema-parts.ts';
+import type {
+  BufferRule,
+  CapRule,
+  ChannelInput,
+  EngineOptions,
+  ExclusionRule,
+  LocationInput,
+  PickupBufferRule,
+  ProductInput,
+  RulesInput,
+} from '../engine/index.ts';
+
+/**
+ * The one description of Stockflow's configuration: shape, defaults and limits. Every object is
+ * strict, so a misspelt key is an error instead of a setting that silently does nothing.
+ * Sections and arrays default through `.prefault`, which runs the default through the schema
+ * (zod 4's `.default` would hand back the raw value without filling in the inner defaults).
+ * docs/configuration.md explains every key.
+ */
+
+const port = z.int().min(0).max(65_535);
+
+// uWS refuses 1..7 and > 960 by terminating the process (std::terminate, not an exception), and
+// its timers tick every 4 s, so other values would be rounded behind our back.
+const idleTimeoutSec = z.int().refine((s) => s === 0 || (s >= 8 && s <= 960 && s % 4 === 0), {
+  message: 'expected 0 (no idle timeout) or a multiple of 4 within 8..960 (a uWS limit)',
+});
+
+const server = z
+  .strictObject({
+    host: label.default('0.0.0.0'),
+    port: port.default(8080),
+    metricsPort: port.nullable().default(null),
+    metricsHost: label.default('127.0.0.1'),
+    maxPayloadBytes: positive.default(65_536),
+    maxBackpressureBytes: positive.default(1_048_576),
+    idleTimeoutSec: idleTimeoutSec.default(120),
+    maxSubscriptionsPerConnection: positive.default(1_000),
+    httpBodyLimitBytes: positive.default(67_108_864),
+    allowedOrigins: z.array(label).prefault([]),
+    shutdownGraceMs: z.int().min(0).default(10_000),
+  })
+  .superRefine(
+    (s, ctx) => {
+      if (s.metricsPort !== null && s.metricsPort !== 0 && s.metricsPort === s.port) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['metricsPort'],
+          message: `expected a port other than server.port (${s.port}), or null to serve /metrics on it`,
+        });
+      }
+    },
+    { when: whenReadable(['port'], ['metricsPort']) },
+  );
+
+const apiKey = z
+  .strictObject({
+    key: z.string().min(16),
+    name: label,
+    role: z.enum(['storefront', 'location', 'admin']),
+    channel: id.optional(),
+    location: id.optional(),
+  })
+  .superRefine((k, ctx) => {
+    // A key's scope is what the gateway authorises against, so a missing or stray one is an error.
+    if (k.role === 'storefront' && k.channel === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['channel'],
+        message: 'a storefront key needs a channel',
+      });
+    }
+    if (k.role === 'location' && k.location === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['location'],
+        message: 'a location key needs a location',
+      });
+    }
+    if (k.role !== 'storefront' && k.channel !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['channel'],
+        message: `a ${k.role} key has no channel`,
+      });
+    }
+    if (k.role === 'admin' && k.location !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['location'], message: 'an admin key has no location' });
+    }
+  });
+
+const auth = z.strictObject({
+  apiKeys: z
+    .array(apiKey)
+    .prefault([])
+    .superRefine(
+      (keys, ctx) => {
+        // Never echo the key itself: the message points at the earlier entry instead.
+        forEachDuplicate(
+          keys.map((k) => k.key),
+          (index, first) => {
+            ctx.addIssue({
+              code: 'custom',
+              path: [index, 'key'],
+              message: `duplicate key: the same as auth.apiKeys.${first}.key`,
+            });
+          },
+        );
+      },
+      { when: whenReadable(['*', 'key']) },
+    ),
+  rateLimit: z
+    .strictObject({ perSecond: positive.default(20_000), burst: positive.default(40_000) })
+    .prefault({}),
+});
+
+const engine = z.strictObject({
+  partitions: z.int().min(1).max(4_096).default(64),
+  maxQueuedPerSku: positive.default(10_000),
+  conflationMs: z.int().min(1).max(10_000).default(50),
+  maxReservationTtlMs: z.int().min(1_000).default(86_400_000),
+  tombstoneTtlMs: z.int().min(0).default(3_600_000),
+  idempotencyWindow: positive.default(4_096),
+});
+
+const location = z
+  .strictObject({
+    id,
+    type: label,
+    name: label.optional(),
+    lat: z.number().min(-90).max(90).optional(),
+    lon: z.number().min(-180).max(180).optional(),
+  })
+  .superRefine((l, ctx) => {
+    // Sourcing by distance needs both halves of a coordinate.
+    if ((l.lat === undefined) !== (l.lon === undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [],
+        message: 'expected lat and lon together, or neither',
+      });
+    }
+  });
+
+const product = z.strictObject({ sku: id, group: label.optional() });
+
+export const configSchema = z
+  .strictObject({
+    server: server.prefault({}),
+    auth: auth.prefault({}),
+    engine: engine.prefault({}),
+    rules: rules.prefault({}),
+    locations: z
+      .array(location)
+      .prefault([])
+      .superRefine(
+        (list, ctx) => {
+          forEachDuplicate(
+            list.map((l) => l.id),
+            (index, first) => {
+              ctx.addIssue({
+                code: 'custom',
+                path: [index, 'id'],
+                message: `duplicate location: the same as locations.${first}.id`,
+              });
+            },
+          );
+        },
+        { when: whenReadable(['*', 'id']) },
+      ),
+    products: z
+      .array(product)
+      .prefault([])
+      .superRefine(
+        (list, ctx) => {
+          forEachDuplicate(
+            list.map((p) => p.sku),
+            (index, first) => {
+              ctx.addIssue({
+                code: 'custom',
+                path: [index, 'sku'],
+                message: `duplicate sku: the same as products.${first}.sku`,
+              });
+            },
+          );
+        },
+        { when: whenReadable(['*', 'sku']) },
+      ),
+    log: z
+      .strictObject({
+        level: z
+          .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+          .default('info'),
+      })
+      .prefault({}),
+  })
+  .superRefine(
+    (c, ctx) => {
+      // Checks across sections: each one keeps a setting from contradicting another.
+      const channels = new Set(c.rules.channels.map((ch) => ch.id));
+      c.auth.apiKeys.forEach((k, index) => {
+        if (k.channel !== undefined && !channels.has(k.channel)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['auth', 'apiKeys', index, 'channel'],
+            message: `expected one of the channels in rules.channels (${[...channels].join(', ')})`,
+          });
+        }
+      });
+      c.rules.channels.forEach((ch, index) => {
+        if (
+          ch.reservationTtlMs !== undefined &&
+          ch.reservationTtlMs > c.engine.maxReservationTtlMs
+        ) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['rules', 'channels', index, 'reservationTtlMs'],
+            message: `expected at most engine.maxReservationTtlMs (${c.engine.maxReservationTtlMs})`,
+          });
+        }
+      });
+    },
+    {
+      when: whenReadable(
+        ['rules', 'channels', '*', 'id'],
+        ['rules', 'channels', '*', 'reservationTtlMs'],
+        ['auth', 'apiKeys', '*', 'channel'],
+        ['engine', 'maxReservationTtlMs'],
+      ),
+    },
+  );
+
+type DeepReadonly<T> = T extends readonly (infer E)[]
+  ? readonly DeepReadonly<E>[]
+  : T extends object
+    ? { readonly [K in keyof T]: DeepReadonly<T[K]> }
+    : T;
+
+/** The validated configuration; frozen all the way down at run time, read-only in its type. */
+export type Config = DeepReadonly<z.output<typeof configSchema>>;
+export type ServerConfig = Config['server'];
+export type AuthConfig = Config['auth'];
+export type ApiKeyConfig = AuthConfig['apiKeys'][number];
+export type ApiKeyRole = ApiKeyConfig['role'];
+export type EngineConfig = Config['engine'];
+export type RulesConfig = Config['rules'];
+export type LocationConfig = Config['locations'][number];
+export type ProductConfig = Config['products'][number];
+export type LogConfig = Config['log'];
+export type LogLevel = LogConfig['level'];
+
+/**
+ * Resolves to T when T can be handed to the engine as U and names no key U lacks (assignability
+ * alone would let a key renamed in the engine drift away unnoticed).
+ */
+type Fits<T extends U & Record<Exclude<keyof T, keyof U>, never>, U> = T;
+
+// Compile-time only: when the engine's input types and this schema drift apart, tsc fails here.
+// eslint-disable-next-line @typescript-eslint/no-unused-vars -- the type check is the point
+type EngineInputChecks = [
+  Fits<RulesConfig, RulesInput>,
+  Fits<RulesConfig['channels'][number], ChannelInput>,
+  Fits<RulesConfig['buffers'][number], BufferRule>,
+  Fits<RulesConfig['exclusions'][number], ExclusionRule>,
+  Fits<RulesConfig['caps'][number], CapRule>,
+  Fits<RulesConfig['pickupBuffers'][number], PickupBufferRule>,
+  Fits<LocationConfig, LocationInput>,
+  Fits<ProductConfig, ProductInput>,
+  Fits<EngineConfig, Partial<EngineOptions>>,
+];

@@ -1,0 +1,172 @@
+import type { CommandResult } from './commands.ts';
+import { ErrorCode, Reason } from './errors.ts';
+import type { JournalEntry, JournalRecord, JournalWriter } from './journal.ts';
+import type { Envelope } from './partition-actors.ts';
+import { fail } from './results.ts';
+import { UndoLog, type UndoEntry } from './undo-log.ts';
+
+class HeldReply {
+  constructor(
+    readonly envelope: Envelope,
+    readonly result: CommandResult,
+  ) {}
+}
+
+/** One group commit: the records of every command applied while the previous one was written. */
+class Window {
+  readonly records: JournalRecord[] = [];
+  readonly replies: HeldReply[] = [];
+  readonly waiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
+  undo: readonly UndoEntry[] = [];
+
+  get empty(): boolean {
+    return this.records.length === 0 && this.replies.length === 0 && this.waiters.length === 0;
+  }
+}
+
+const UNAVAILABLE: CommandResult = Object.freeze(
+  fail(
+    ErrorCode.UNAVAILABLE,
+    Reason.STORE_UNAVAILABLE,
+    'the journal is unavailable; not applied, retry',
+  ),
+);
+
+export interface PipelineHooks {
+  /** Takes changes back out of memory, newest first. */
+  rollback(entries: readonly UndoEntry[]): void;
+  deliver(envelope: Envelope, result: CommandResult): void;
+  /** The store failed: the engine refuses commands until `resync` succeeds. */
+  failed(error: unknown): void;
+  /** A write completed: `count` records in `ms`. */
+  committed(count: number, ms: number): void;
+}
+
+/**
+ * Group commit. Every record applied while one write is in flight joins the next write, so the
+ * store sees one append per write cycle however many commands ran; replies are held until the
+ * write that covers them (and every write before it) is durable. A command that changed nothing
+ * (a refusal, a duplicate) is held too: it was decided on state that may still be taken back.
+ */
+export class CommitPipeline {
+  readonly undo = new UndoLog();
+  private current = new Window();
+  private inflight: Window | null = null;
+  private scheduled = false;
+  nextSeq: number;
+  durableSeq: number;
+  /** True from a failed write until resync succeeds. */
+  broken = false;
+  /** Bumped at every failure, so work that spans writes (a snapshot) can tell. */
+  failures = 0;
+  private readonly flushTurn = (): void => {
+    this.scheduled = false;
+    this.flush();
+  };
+
+  constructor(
+    private readonly writer: JournalWriter,
+    private readonly hooks: PipelineHooks,
+    durableSeq: number,
+    private readonly now: () => number,
+  ) {
+    this.durableSeq = durableSeq;
+    this.nextSeq = durableSeq + 1;
+  }
+
+  /** Records a change applied in memory; returns its sequence number. */
+  record(entry: JournalEntry, at: number): number {
+    const seq = this.nextSeq++;
+    this.current.records.push({ seq, at, entry });
+    this.schedule();
+    return seq;
+  }
+
+  hold(envelope: Envelope, result: CommandResult): void {
+    this.current.replies.push(new HeldReply(envelope, result));
+    this.schedule();
+  }
+
+  /** Resolves once everything recorded so far is durable; rejects if that write fails. */
+  durable(): Promise<void> {
+    if (this.current.empty && this.inflight === null) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.current.waiters.push({ resolve, reject });
+      this.schedule();
+    });
+  }
+
+  get idle(): boolean {
+    return this.inflight === null && this.current.empty;
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.inflight !== null) return;
+    this.scheduled = true;
+    // Joins every record applied in this event-loop turn (all partitions) into one write.
+    setImmediate(this.flushTurn);
+  }
+
+  private flush(): void {
+    if (this.inflight !== null || this.current.empty) return;
+    const window = this.current;
+    window.undo = this.undo.take();
+    this.current = new Window();
+    if (window.records.length === 0) {
+      this.release(window);
+      return;
+    }
+    this.inflight = window;
+    const started = this.now();
+    this.writer.append(window.records).then(
+      () => {
+        this.inflight = null;
+        this.durableSeq = (window.records[window.records.length - 1] as JournalRecord).seq;
+        this.hooks.committed(window.records.length, this.now() - started);
+        this.release(window);
+        this.flush();
+      },
+      (error: unknown) => {
+        this.inflight = null;
+        this.fail(window, error);
+      },
+    );
+  }
+
+  private release(window: Window): void {
+    for (const r of window.replies) this.hooks.deliver(r.envelope, r.result);
+    for (const w of window.waiters) w.resolve();
+  }
+
+  /** The write of `window` failed: everything from it on is taken back and answered UNAVAILABLE. */
+  private fail(window: Window, error: unknown): void {
+    this.broken = true;
+    this.failures++;
+    const later = this.current;
+    later.undo = this.undo.take();
+    this.current = new Window();
+    this.hooks.rollback(later.undo);
+    this.hooks.rollback(window.undo);
+    this.nextSeq = this.durableSeq + 1;
+    for (const w of [window, later]) {
+      for (const r of w.replies) this.hooks.deliver(r.envelope, UNAVAILABLE);
+      for (const waiter of w.waiters) waiter.reject(error);
+    }
+    this.hooks.failed(error);
+  }
+
+  /** The store is back and `records` (what reached it anyway) were applied by the engine. */
+  resume(lastSeq: number): void {
+    this.durableSeq = lastSeq;
+    this.nextSeq = lastSeq + 1;
+    this.broken = false;
+  }
+
+  /** Answers every held reply UNAVAILABLE (shutdown after a failure). */
+  abandon(): void {
+    const w = this.current;
+    this.current = new Window();
+    for (const r of w.replies) this.hooks.deliver(r.envelope, UNAVAILABLE);
+    for (const waiter of w.waiters) waiter.reject(new Error('engine stopped'));
+  }
+}

@@ -1,0 +1,35 @@
+import type { RulesInput } from './channel-rules.ts';
+import type { Command } from './commands.ts';
+import type { LocationInput, ProductInput } from './master-data.ts';
+
+/** A state change as the journal keeps it: replaying records in `seq` order on the state they
+ * were applied to reproduces the engine exactly (time included: `at` is the engine's clock when
+ * it was applied, and replay reads the clock from the record, never from the wall). */
+export type JournalEntry =
+  | { readonly type: 'command'; readonly cmd: Command }
+  | { readonly type: 'rules'; readonly rules: RulesInput }
+  | { readonly type: 'locations'; readonly locations: readonly LocationInput[] }
+  | { readonly type: 'products'; readonly products: readonly ProductInput[] };
+
+export interface JournalRecord {
+  readonly seq: number;
+  readonly at: number;
+  readonly entry: JournalEntry;
+}
+
+/**
+ * The engine's port to a durable store (persistence/ implements it). The engine applies commands
+ * in memory, hands the records of each group commit to `append` and answers the commands only
+ * when it resolves. When it rejects the outcome is unknown: the engine takes the changes back out
+ * of memory, answers UNAVAILABLE and calls `resync` until the store answers again.
+ */
+export interface JournalWriter {
+  /** Makes the records durable, in order, in one write. */
+  append(records: readonly JournalRecord[]): Promise<void>;
+  /**
+   * After a failed append: brings the store back to a known state and returns the records after
+   * `durableSeq` that reached it anyway (the engine applies them), or rejects while the store is
+   * still unavailable.
+   */
+  resync(durableSeq: number): Promise<readonly JournalRecord[]>;
+}
