@@ -126,6 +126,27 @@ const engine = z.strictObject({
   idempotencyWindow: positive.default(4_096),
 });
 
+// Where the engine keeps its state. 'file' (the default) needs no server; 'redis' is production;
+// 'memory' keeps nothing across a restart (tests, demos).
+const persistence = z.strictObject({
+  store: z.enum(['file', 'redis', 'memory']).default('file'),
+  dir: label.default('./data'),
+  fsync: z.enum(['always', 'never']).default('always'),
+  segmentBytes: z.int().min(1_048_576).default(67_108_864),
+  snapshotEveryRecords: positive.default(1_000_000),
+  snapshotEverySeconds: positive.default(300),
+  snapshotChunkBooks: z.int().min(1).max(100_000).default(500),
+  redis: z
+    .strictObject({
+      url: label.default('redis://127.0.0.1:6379'),
+      keyPrefix: label.default('stockflow:shard0'),
+      strict: z.boolean().default(false),
+      commandTimeoutMs: z.int().min(50).default(2_000),
+      connectTimeoutMs: z.int().min(50).default(5_000),
+    })
+    .prefault({}),
+});
+
 const location = z
   .strictObject({
     id,
@@ -152,6 +173,7 @@ export const configSchema = z
     server: server.prefault({}),
     auth: auth.prefault({}),
     engine: engine.prefault({}),
+    persistence: persistence.prefault({}),
     rules: rules.prefault({}),
     locations: z
       .array(location)
@@ -246,6 +268,7 @@ export type AuthConfig = Config['auth'];
 export type ApiKeyConfig = AuthConfig['apiKeys'][number];
 export type ApiKeyRole = ApiKeyConfig['role'];
 export type EngineConfig = Config['engine'];
+export type PersistenceConfig = Config['persistence'];
 export type RulesConfig = Config['rules'];
 export type LocationConfig = Config['locations'][number];
 export type ProductConfig = Config['products'][number];

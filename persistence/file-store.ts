@@ -1,0 +1,379 @@
+import { mkdir, open, readdir, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { JournalRecord, SkuState, SnapshotHeader } from '../engine/index.ts';
+import { PersistenceError } from './persistence-error.ts';
+import { encodeFrame, encodeRecords, isRecord, readFrame } from './record-codec.ts';
+import type {
+  LoadedSnapshot,
+  SnapshotInfo,
+  SnapshotWriter,
+  Store,
+  StoreHealth,
+  StoreStats,
+} from './store.ts';
+
+export interface FileStoreOptions {
+  /** Directory holding journal/ and snapshots/. Created when missing. */
+  readonly dir: string;
+  /** 'always': fdatasync every group commit before acknowledging (default). 'never': leave it to
+   * the OS (a machine crash can lose acknowledged writes; a process crash cannot). */
+  readonly fsync: 'always' | 'never';
+  /** A journal segment is closed and a new one started past this size. */
+  readonly segmentBytes: number;
+}
+
+const SEGMENT_SUFFIX = '.wal';
+const SNAPSHOT_SUFFIX = '.snap';
+const pad = (seq: number): string => String(seq).padStart(16, '0');
+
+interface Segment {
+  readonly firstSeq: number;
+  readonly path: string;
+}
+
+interface SnapshotManifest {
+  readonly type: 'end';
+  readonly coversSeq: number;
+  readonly chunks: number;
+}
+
+/**
+ * The embedded store: the default, so `npm start` needs no server.
+ *
+ * - journal/<first seq>.wal: append-only segments of frames (length, CRC-32, msgpack record).
+ *   A group commit is one positional write (then fdatasync). A write that fails is cut off
+ *   again (ftruncate to the last durable end), so the file never keeps what the engine took back.
+ * - snapshots/<start seq>.snap: a header frame, chunk frames, an end frame; written to a .tmp
+ *   file, fdatasynced, renamed, and the directory fsynced: a half-written snapshot never has
+ *   the .snap name, and one whose frames do not check out is skipped at load.
+ */
+export class FileStore implements Store {
+  readonly kind = 'file' as const;
+  private readonly journalDir: string;
+  private readonly snapshotDir: string;
+  private segments: Segment[] = [];
+  private tail: FileHandle | null = null;
+  /** Durable end of the tail segment. */
+  private offset = 0;
+  private lastSeq = 0;
+  private broken: string | null = null;
+  private readonly counters = {
+    corruptRecords: 0,
+    corruptSnapshots: 0,
+    appendErrors: 0,
+    bytesAppended: 0,
+  };
+
+  constructor(
+    private readonly options: FileStoreOptions,
+    private readonly log: Logger,
+  ) {
+    this.journalDir = join(options.dir, 'journal');
+    this.snapshotDir = join(options.dir, 'snapshots');
+  }
+
+  async open(): Promise<void> {
+    try {
+      await mkdir(this.journalDir, { recursive: true });
+      await mkdir(this.snapshotDir, { recursive: true });
+      this.segments = await this.listSegments();
+      for (const name of await readdir(this.snapshotDir)) {
+        if (name.endsWith('.tmp')) await rm(join(this.snapshotDir, name), { force: true });
+      }
+    } catch (error) {
+      throw new PersistenceError(
+        'STORE_UNREACHABLE',
+        `cannot open data directory ${this.options.dir}`,
+        {
+          cause: error,
+        },
+      );
+    }
+    const last = this.segments[this.segments.length - 1];
+    if (last !== undefined) {
+      // Position the tail after its last whole frame (recovery reads and checks the rest).
+      const { end, lastSeq } = await this.scan(last);
+      await this.openTail(last, end);
+      if (lastSeq > 0) this.lastSeq = lastSeq;
+    }
+  }
+
+  // ---- journal ----------------------------------------------------------------------------------
+
+  async append(records: readonly JournalRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    const buf = encodeRecords(records);
+    const first = records[0] as JournalRecord;
+    try {
+      if (
+        this.tail === null ||
+        (this.offset > 0 && this.offset + buf.length > this.options.segmentBytes)
+      ) {
+        await this.startSegment(first.seq);
+      }
+      const tail = this.tail as FileHandle;
+      await tail.write(buf, 0, buf.length, this.offset);
+      if (this.options.fsync === 'always') await tail.datasync();
+    } catch (error) {
+      this.counters.appendErrors++;
+      this.broken = error instanceof Error ? error.message : String(error);
+      await this.cutBack();
+      throw error;
+    }
+    this.offset += buf.length;
+    this.counters.bytesAppended += buf.length;
+    this.lastSeq = (records[records.length - 1] as JournalRecord).seq;
+    this.broken = null;
+  }
+
+  /** Cuts the tail back to its durable end; the file store never keeps a failed write. */
+  async resync(durableSeq: number): Promise<readonly JournalRecord[]> {
+    await this.cutBack();
+    if (this.broken !== null && this.tail !== null) {
+      // Probe: the file must take a write and a sync again before the engine resumes.
+      await this.tail.datasync();
+    }
+    this.broken = null;
+    this.lastSeq = durableSeq;
+    return [];
+  }
+
+  private async cutBack(): Promise<void> {
+    if (this.tail === null) return;
+    try {
+      await this.tail.truncate(this.offset);
+    } catch (error) {
+      this.log.error({ err: error }, 'could not cut the journal back to its durable end');
+      throw error;
+    }
+  }
+
+  async *readJournal(fromSeq: number): AsyncIterable<readonly JournalRecord[]> {
+    const startIndex = Math.max(
+      0,
+      this.segments.findLastIndex((s) => s.firstSeq <= fromSeq),
+    );
+    for (let i = startIndex; i < this.segments.length; i++) {
+      const segment = this.segments[i] as Segment;
+      const buf = await readFile(segment.path);
+      let at = 0;
+      let batch: JournalRecord[] = [];
+      for (;;) {
+        const frame = readFrame(buf, at);
+        if (frame.kind === 'end') break;
+        if (frame.kind === 'torn' || !isRecord(frame.value)) {
+          const reason = frame.kind === 'torn' ? frame.reason : 'not a journal record';
+          await this.endJournalAt(i, at, reason);
+          if (batch.length > 0) yield batch;
+          return;
+        }
+        const record = frame.value;
+        at = frame.next;
+        if (record.seq >= fromSeq) batch.push(record);
+        if (batch.length >= 4_096) {
+          yield batch;
+          batch = [];
+        }
+      }
+      if (batch.length > 0) yield batch;
+    }
+  }
+
+  /** A torn or corrupt frame ends the journal: cut it there and drop every later segment. */
+  private async endJournalAt(index: number, at: number, reason: string): Promise<void> {
+    const segment = this.segments[index] as Segment;
+    const dropped = this.segments.slice(index + 1);
+    this.counters.corruptRecords++;
+    this.log.warn(
+      { segment: segment.path, offset: at, reason, droppedSegments: dropped.length },
+      'journal ends at a torn or corrupt record; replay stops there',
+    );
+    await this.tail?.close();
+    this.tail = null;
+    for (const s of dropped) await rm(s.path, { force: true });
+    this.segments = this.segments.slice(0, index + 1);
+    await this.openTail(segment, at);
+    await (this.tail as FileHandle | null)?.truncate(at);
+  }
+
+  private async startSegment(firstSeq: number): Promise<void> {
+    await this.tail?.close();
+    const segment = { firstSeq, path: join(this.journalDir, pad(firstSeq) + SEGMENT_SUFFIX) };
+    this.tail = await open(segment.path, 'w+');
+    this.offset = 0;
+    this.segments.push(segment);
+    await this.syncDir(this.journalDir);
+  }
+
+  private async openTail(segment: Segment, end: number): Promise<void> {
+    this.tail = await open(segment.path, 'r+');
+    this.offset = end;
+  }
+
+  private async scan(segment: Segment): Promise<{ end: number; lastSeq: number }> {
+    const buf = await readFile(segment.path);
+    let at = 0;
+    let lastSeq = 0;
+    for (;;) {
+      const frame = readFrame(buf, at);
+      if (frame.kind !== 'frame' || !isRecord(frame.value)) break;
+      lastSeq = frame.value.seq;
+      at = frame.next;
+    }
+    return { end: at, lastSeq };
+  }
+
+  private async listSegments(): Promise<Segment[]> {
+    return (await readdir(this.journalDir))
+      .filter((n) => n.endsWith(SEGMENT_SUFFIX))
+      .map((n) => ({
+        firstSeq: Number(n.slice(0, -SEGMENT_SUFFIX.length)),
+        path: join(this.journalDir, n),
+      }))
+      .filter((s) => Number.isSafeInteger(s.firstSeq))
+      .sort((a, b) => a.firstSeq - b.firstSeq);
+  }
+
+  private async syncDir(dir: string): Promise<void> {
+    if (this.options.fsync !== 'always') return;
+    const handle = await open(dir, 'r');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  }
+
+  // ---- snapshots --------------------------------------------------------------------------------
+
+  async beginSnapshot(header: SnapshotHeader): Promise<SnapshotWriter> {
+    const final = join(this.snapshotDir, pad(header.startSeq) + SNAPSHOT_SUFFIX);
+    const temp = `${final}.tmp`;
+    const handle = await open(temp, 'w');
+    const first = encodeFrame({ type: 'header', header });
+    await handle.write(first, 0, first.length, 0);
+    return new FileSnapshotWriter(handle, temp, final, first.length, header.startSeq, (dir) =>
+      this.syncDir(dir),
+    );
+  }
+
+  async loadSnapshot(): Promise<LoadedSnapshot | null> {
+    const names = (await readdir(this.snapshotDir))
+      .filter((n) => n.endsWith(SNAPSHOT_SUFFIX))
+      .sort()
+      .reverse();
+    for (const name of names) {
+      const path = join(this.snapshotDir, name);
+      const loaded = parseSnapshot(await readFile(path));
+      if (typeof loaded !== 'string') return loaded;
+      this.counters.corruptSnapshots++;
+      this.log.warn(
+        { snapshot: path, reason: loaded },
+        'snapshot is torn or corrupt; trying an older one',
+      );
+    }
+    return null;
+  }
+
+  async trim(beforeSeq: number, keep: number): Promise<void> {
+    // A segment can go when the next one starts at or below beforeSeq: all its records are older.
+    while (this.segments.length > 1 && (this.segments[1] as Segment).firstSeq <= beforeSeq) {
+      const old = this.segments.shift() as Segment;
+      await rm(old.path, { force: true });
+    }
+    const snaps = (await readdir(this.snapshotDir))
+      .filter((n) => n.endsWith(SNAPSHOT_SUFFIX))
+      .sort()
+      .reverse();
+    for (const name of snaps.slice(keep)) await rm(join(this.snapshotDir, name), { force: true });
+  }
+
+  health(): StoreHealth {
+    return this.broken === null
+      ? { ready: true, detail: `file store at ${this.options.dir}` }
+      : { ready: false, detail: `journal write failed: ${this.broken}` };
+  }
+
+  stats(): StoreStats {
+    return { ...this.counters };
+  }
+
+  async close(): Promise<void> {
+    await this.tail?.close();
+    this.tail = null;
+  }
+}
+
+class FileSnapshotWriter implements SnapshotWriter {
+  private chunks = 0;
+
+  constructor(
+    private readonly handle: FileHandle,
+    private readonly temp: string,
+    private readonly final: string,
+    private offset: number,
+    private readonly startSeq: number,
+    private readonly syncDir: (dir: string) => Promise<void>,
+  ) {}
+
+  async writeChunk(skus: readonly SkuState[]): Promise<void> {
+    const frame = encodeFrame({ type: 'chunk', skus });
+    await this.handle.write(frame, 0, frame.length, this.offset);
+    this.offset += frame.length;
+    this.chunks++;
+  }
+
+  async commit(coversSeq: number): Promise<SnapshotInfo> {
+    const manifest: SnapshotManifest = { type: 'end', coversSeq, chunks: this.chunks };
+    const end = encodeFrame(manifest);
+    await this.handle.write(end, 0, end.length, this.offset);
+    this.offset += end.length;
+    await this.handle.datasync();
+    await this.handle.close();
+    await rename(this.temp, this.final);
+    await this.syncDir(join(this.final, '..'));
+    return { startSeq: this.startSeq, coversSeq, bytes: this.offset, chunks: this.chunks };
+  }
+
+  async abort(): Promise<void> {
+    await this.handle.close().catch(() => undefined);
+    await rm(this.temp, { force: true });
+  }
+}
+
+/** Checks every frame of a snapshot file; returns why it is unusable, or the snapshot. */
+function parseSnapshot(buf: Buffer): LoadedSnapshot | string {
+  const head = readFrame(buf, 0);
+  if (head.kind !== 'frame') return head.kind === 'torn' ? head.reason : 'empty file';
+  const h = head.value as { type?: unknown; header?: SnapshotHeader };
+  if (h.type !== 'header' || h.header === undefined) return 'no header frame';
+  // Every frame is checked (and so decoded) before the snapshot is trusted; the decoded chunks
+  // are kept and handed out, not decoded twice.
+  const chunks: SkuState[][] = [];
+  let at = head.next;
+  for (;;) {
+    const frame = readFrame(buf, at);
+    if (frame.kind !== 'frame') return frame.kind === 'torn' ? frame.reason : 'no end frame';
+    const v = frame.value as { type?: unknown; coversSeq?: number; chunks?: number };
+    if (v.type === 'chunk') {
+      chunks.push((frame.value as { skus: SkuState[] }).skus);
+      at = frame.next;
+      continue;
+    }
+    if (v.type !== 'end' || frame.next !== buf.length) return 'unexpected frame';
+    if (v.chunks !== chunks.length) return 'chunk count does not match the end frame';
+    const header = h.header;
+    const coversSeq = v.coversSeq ?? 0;
+    return {
+      header,
+      coversSeq,
+      *chunks() {
+        for (let i = 0; i < chunks.length; i++) {
+          yield chunks[i] as SkuState[];
+          chunks[i] = []; // let it go once imported
+        }
+      },
+    };
+  }
+}

@@ -1,0 +1,16 @@
+// The persistence folder's public face.
+export { FileStore } from './file-store.ts';
+export type { FileStoreOptions } from './file-store.ts';
+export { recover } from './recovery.ts';
+export type { RecoveryReport } from './recovery.ts';
+export { Snapshotter } from './snapshotter.ts';
+export type { SnapshotPolicy, SnapshotStats } from './snapshotter.ts';
+export { PersistenceError } from './persistence-error.ts';
+export type {
+  LoadedSnapshot,
+  SnapshotInfo,
+  SnapshotWriter,
+  Store,
+  StoreHealth,
+  StoreStats,
+} from './store.ts';

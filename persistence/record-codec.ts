@@ -1,0 +1,90 @@
+import { Packr, Unpackr } from 'msgpackr';
+import { crc32 } from 'node:zlib';
+import type { JournalRecord, SkuState } from '../engine/index.ts';
+
+// One packer for the process (habit 9): records share shapes, so msgpackr's record extension
+// is off to keep every frame self-describing (a reader can start at any snapshot or segment).
+const packr = new Packr({ useRecords: false, moreTypes: false });
+const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true });
+
+/** Frame layout: u32 payload length, u32 CRC-32 of the payload, payload (msgpack). */
+export const FRAME_HEADER = 8;
+
+export function encodeRecords(records: readonly JournalRecord[]): Buffer {
+  const payloads = records.map((r) => packr.pack(r));
+  let size = 0;
+  for (const p of payloads) size += FRAME_HEADER + p.length;
+  const out = Buffer.allocUnsafe(size);
+  let at = 0;
+  for (const p of payloads) at = writeFrame(out, at, p);
+  return out;
+}
+
+export function encodeFrame(value: unknown): Buffer {
+  const payload = packr.pack(value);
+  const out = Buffer.allocUnsafe(FRAME_HEADER + payload.length);
+  writeFrame(out, 0, payload);
+  return out;
+}
+
+function writeFrame(out: Buffer, at: number, payload: Buffer): number {
+  out.writeUInt32LE(payload.length, at);
+  out.writeUInt32LE(crc32(payload), at + 4);
+  payload.copy(out, at + FRAME_HEADER);
+  return at + FRAME_HEADER + payload.length;
+}
+
+export type FrameRead =
+  | { readonly kind: 'frame'; readonly value: unknown; readonly next: number }
+  | { readonly kind: 'end' }
+  | { readonly kind: 'torn'; readonly reason: string };
+
+/** Reads the frame at `at`: a whole valid frame, the clean end, or a torn/corrupt one. */
+export function readFrame(buf: Buffer, at: number, maxPayload = 256 * 1024 * 1024): FrameRead {
+  if (at === buf.length) return { kind: 'end' };
+  if (buf.length - at < FRAME_HEADER) return { kind: 'torn', reason: 'truncated frame header' };
+  const length = buf.readUInt32LE(at);
+  const crc = buf.readUInt32LE(at + 4);
+  if (length > maxPayload) return { kind: 'torn', reason: `implausible frame length ${length}` };
+  const end = at + FRAME_HEADER + length;
+  if (end > buf.length) return { kind: 'torn', reason: 'truncated frame payload' };
+  const payload = buf.subarray(at + FRAME_HEADER, end);
+  if (crc32(payload) !== crc) return { kind: 'torn', reason: 'CRC mismatch' };
+  try {
+    return { kind: 'frame', value: unpackr.unpack(payload), next: end };
+  } catch (error) {
+    return { kind: 'torn', reason: `undecodable payload: ${String(error)}` };
+  }
+}
+
+/** msgpack of a value with its CRC, for stores that keep whole blobs (Redis). */
+export function packBlob(value: unknown): Buffer {
+  return encodeFrame(value);
+}
+
+export function unpackBlob(buf: Buffer): unknown {
+  const r = readFrame(buf, 0);
+  if (r.kind !== 'frame' || r.next !== buf.length) {
+    throw new Error(r.kind === 'torn' ? r.reason : 'empty blob');
+  }
+  return r.value;
+}
+
+export function isRecordArray(value: unknown): value is JournalRecord[] {
+  return Array.isArray(value) && value.every(isRecord);
+}
+
+export function isRecord(value: unknown): value is JournalRecord {
+  if (typeof value !== 'object' || value === null) return false;
+  const v = value as Record<string, unknown>;
+  return (
+    typeof v.seq === 'number' &&
+    typeof v.at === 'number' &&
+    typeof v.entry === 'object' &&
+    v.entry !== null
+  );
+}
+
+export function isChunk(value: unknown): value is SkuState[] {
+  return Array.isArray(value);
+}

@@ -1,0 +1,48 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { ManualClock, StockEngine, type EngineState } from '../../engine/index.ts';
+
+export const silent = pino({ level: 'silent' });
+
+export const WORLD = {
+  rules: {
+    channels: [
+      { id: 'web', priority: 1 },
+      { id: 'mkt', priority: 2 },
+    ],
+  },
+  locations: [
+    { id: 'S1', type: 'store' },
+    { id: 'DC1', type: 'dc' },
+  ],
+  products: Array.from({ length: 50 }, (_, i) => ({ sku: `SKU-${i}` })),
+};
+
+export function newEngine(clock = new ManualClock()): StockEngine {
+  return new StockEngine({ ...WORLD, clock, partitions: 4 });
+}
+
+export function tempDir(): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), 'stockflow-'));
+  return {
+    dir,
+    cleanup: () => {
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The state as a restart sees it: no time of taking, reservations in id order. */
+export function comparable(state: EngineState): unknown {
+  return {
+    metaLsn: state.metaLsn,
+    rules: state.rules,
+    locations: state.locations,
+    skus: state.skus.map((s) => ({
+      ...s,
+      reservations: [...s.reservations].sort((a, b) => (a.id < b.id ? -1 : 1)),
+    })),
+  };
+}
