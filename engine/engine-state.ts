@@ -64,7 +64,7 @@ export function exportBook(book: SkuBook): SkuState {
       feedAsOf: p.feedAsOf === -Infinity ? null : p.feedAsOf,
       orders: p.orders === null ? [] : [...p.orders.entries()],
     })),
-    reservations: [...book.reservations.values()].map((r) => ({
+    reservations: book.reservations.values().map((r) => ({
       id: r.id,
       channel: r.channel,
       qty: r.qty,
@@ -127,7 +127,7 @@ export function importBooks(skus: readonly SkuState[], target: ImportTarget): vo
       r.orderId = rs.orderId;
       r.endedAt = rs.endedAt;
       r.dueAt = rs.state === 'held' ? rs.expiresAt : rs.endedAt + target.tombstoneTtlMs;
-      book.reservations.set(r.id, r);
+      book.reservations.add(r);
       target.claim(r, book);
     }
     for (const [id, fingerprint, result] of s.recentOps) {

@@ -1,5 +1,6 @@
 import { dispatch, spawn, start, stop, type Ref } from 'nact';
 import type { Command, CommandResult, ResultSink } from './commands.ts';
+import type { ReservationSlot } from './reservation-index.ts';
 import type { SkuBook } from './sku-book.ts';
 
 /** One routed command waiting for its actor's turn. */
@@ -7,6 +8,8 @@ export class Envelope {
   constructor(
     readonly cmd: Command,
     readonly book: SkuBook,
+    /** The reservation id's slot, for commands that name one (null otherwise). */
+    readonly slot: ReservationSlot | null,
     readonly sink: ResultSink,
     readonly tag: unknown,
   ) {}

@@ -29,6 +29,9 @@ export class Reservation {
   dueAt: number;
   /** Slot in the expiry heap, -1 when not in it. */
   heapIndex = -1;
+  /** Neighbours in the book's list of reservations. */
+  prev: Reservation | null = null;
+  next: Reservation | null = null;
 
   constructor(
     id: string,

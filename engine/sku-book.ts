@@ -17,6 +17,7 @@ import { Position } from './position.ts';
 import { Reservation, ReservationLine } from './reservation.ts';
 import { asDuplicate, fail, ok } from './results.ts';
 import type { UndoLog } from './undo-log.ts';
+import { BookReservations, type ReservationIndex } from './reservation-index.ts';
 
 /** What a book needs from the engine around it. */
 export interface BookContext {
@@ -28,8 +29,6 @@ export interface BookContext {
   location(id: string): Location | undefined;
   /** (Re)schedules a reservation in the engine's expiry structure at its `dueAt`. */
   schedule(reservation: Reservation): void;
-  /** Forgets a purged reservation id engine-wide. */
-  forget(reservationId: string, book: SkuBook): void;
   /** A number some channel may see changed in this book. */
   changed(book: SkuBook): void;
   /** A feed older than the position's newest was ignored. */
@@ -72,7 +71,7 @@ export class SkuBook {
   readonly partition: number;
   readonly positions: Position[] = [];
   readonly byLocation = new Map<string, Position>();
-  readonly reservations = new Map<string, Reservation>();
+  readonly reservations: BookReservations;
   private readonly recentOps = new Map<string, RecentOp>();
   /** Commands routed to this book and not yet answered (the mailbox bound counts these). */
   pending = 0;
@@ -90,10 +89,11 @@ export class SkuBook {
   private capsVersion = -1;
   private readonly stale: Position[] = [];
 
-  constructor(sku: string, group: string, partition: number) {
+  constructor(sku: string, group: string, partition: number, index: ReservationIndex) {
     this.sku = sku;
     this.group = group;
     this.partition = partition;
+    this.reservations = new BookReservations(this, index);
   }
 
   // ---- commands -------------------------------------------------------------------------
@@ -202,14 +202,10 @@ export class SkuBook {
       lines,
       now + ttl,
     );
-    this.reservations.set(reservation.id, reservation);
+    this.reservations.add(reservation);
     ctx.undo?.reservationAdded(this, reservation);
     ctx.schedule(reservation);
-    return ok(
-      true,
-      lines.length === 1 ? (lines[0] as ReservationLine).position.view() : null,
-      reservation.view(),
-    );
+    return ok(true, null, reservation.view());
   }
 
   private release(cmd: ReleaseCommand, ctx: BookContext): CommandResult {
@@ -281,8 +277,7 @@ export class SkuBook {
     }
     if (r.endedAt + ctx.tombstoneTtlMs <= cmd.at) {
       ctx.undo?.reservationDeleted(this, r);
-      this.reservations.delete(r.id);
-      ctx.forget(r.id, this);
+      this.reservations.remove(r);
       return ok(true, null, null);
     }
     return ok(false, null, r.view());

@@ -19,6 +19,7 @@ import type { Reservation } from './reservation.ts';
 import { ReservationExpiry } from './reservation-expiry.ts';
 import { fail } from './results.ts';
 import { SkuBook, Watch, type BookContext } from './sku-book.ts';
+import { ReservationIndex, type ReservationSlot } from './reservation-index.ts';
 import {
   exportBook,
   exportState,
@@ -137,7 +138,9 @@ export class StockEngine implements BookContext, UndoTarget {
   private readonly locations = new Map<string, Location>();
   private readonly positionsAt = new Map<string, Position[]>();
   /** Which book owns each reservation id (claimed when a reserve is accepted for routing). */
-  private readonly reservationOwner = new Map<string, ReservationClaim>();
+  private readonly reservationIndex = new ReservationIndex();
+  /** The slot `route` found for the command it just routed (null when it names no reservation). */
+  private routedSlot: ReservationSlot | null = null;
   private readonly actors: PartitionActors;
   private readonly expiry: ReservationExpiry;
   private readonly conflation: DeltaConflation;
@@ -156,6 +159,7 @@ export class StockEngine implements BookContext, UndoTarget {
   private metaLsn = 0;
   private resyncTimer: ReturnType<Clock['schedule']> | null = null;
   private resyncDelayMs = 100;
+  private readonly commitObservers: ((records: number, ms: number) => void)[] = [];
   /** Journal statistics for metrics. */
   readonly journalStats = { commits: 0, records: 0, lastCommitMs: 0, failures: 0, resyncs: 0 };
 
@@ -203,7 +207,7 @@ export class StockEngine implements BookContext, UndoTarget {
     const answer = this.route(cmd);
     if (answer instanceof SkuBook) {
       answer.pending++;
-      this.actors.submit(answer.partition, new Envelope(cmd, answer, sink, tag));
+      this.actors.submit(answer.partition, new Envelope(cmd, answer, this.routedSlot, sink, tag));
     } else {
       sink.deliver(answer, tag, cmd);
     }
@@ -228,11 +232,13 @@ export class StockEngine implements BookContext, UndoTarget {
     const invalid = validateCommand(cmd, this.maxReservationTtlMs);
     if (invalid !== null) return invalid;
     let book: SkuBook | undefined;
+    this.routedSlot = null;
     switch (cmd.op) {
       case 'release':
       case 'confirm':
       case 'expire':
-        book = this.reservationOwner.get(cmd.reservationId)?.book;
+        this.routedSlot = this.reservationIndex.get(cmd.reservationId) ?? null;
+        book = this.routedSlot?.book;
         if (book === undefined) {
           return fail(
             ErrorCode.NOT_FOUND,
@@ -252,18 +258,16 @@ export class StockEngine implements BookContext, UndoTarget {
       return fail(ErrorCode.BUSY, Reason.MAILBOX_FULL, `sku ${book.sku} is busy, retry shortly`);
     }
     if (cmd.op === 'reserve') {
-      const claim = this.reservationOwner.get(cmd.reservationId);
-      if (claim === undefined) {
-        this.reservationOwner.set(cmd.reservationId, new ReservationClaim(book, 1));
-      } else if (claim.book === book) {
-        claim.inflight++;
-      } else {
+      const slot = this.reservationIndex.claim(cmd.reservationId, book);
+      if (slot === null) {
         return fail(
           ErrorCode.CONFLICT,
           Reason.ID_REUSED,
           `reservation ${cmd.reservationId} belongs to another sku`,
         );
       }
+      slot.inflight++;
+      this.routedSlot = slot;
     }
     return book;
   }
@@ -282,6 +286,7 @@ export class StockEngine implements BookContext, UndoTarget {
         );
       } else {
         try {
+          this.reservationIndex.current = e.slot;
           result = e.book.apply(e.cmd, this);
         } catch (error) {
           // A bug, not an outcome: contain it to this command, restore the book's counters from
@@ -298,11 +303,16 @@ export class StockEngine implements BookContext, UndoTarget {
         }
       }
       e.book.pending--;
-      if (e.cmd.op === 'reserve') this.settleClaim(e.cmd.reservationId, e.book);
+      if (e.cmd.op === 'reserve' && e.slot !== null) {
+        // A reserve was answered: an id that ended up holding nothing is free again.
+        e.slot.inflight--;
+        this.reservationIndex.release(e.slot);
+      }
       if (pipeline === null) this.deliver(e, result);
       else pipeline.hold(e, result);
     }
     this.frozenNow = null;
+    this.reservationIndex.current = null;
   }
 
   private deliver(e: Envelope, result: CommandResult): void {
@@ -310,16 +320,6 @@ export class StockEngine implements BookContext, UndoTarget {
       e.sink.deliver(result, e.tag, e.cmd);
     } catch (error) {
       this.log.error({ err: error, op: e.cmd.op }, 'result sink threw');
-    }
-  }
-
-  /** A reserve was answered: an id that ended up holding nothing is free again. */
-  private settleClaim(reservationId: string, book: SkuBook): void {
-    const claim = this.reservationOwner.get(reservationId);
-    if (claim === undefined) return;
-    claim.inflight--;
-    if (claim.inflight === 0 && !book.reservations.has(reservationId)) {
-      this.reservationOwner.delete(reservationId);
     }
   }
 
@@ -340,12 +340,6 @@ export class StockEngine implements BookContext, UndoTarget {
 
   schedule(reservation: Reservation): void {
     this.expiry.schedule(reservation);
-  }
-
-  forget(reservationId: string, book: SkuBook): void {
-    const claim = this.reservationOwner.get(reservationId);
-    // A reserve of the same id already on its way keeps the claim; it settles it when answered.
-    if (claim?.book === book && claim.inflight === 0) this.reservationOwner.delete(reservationId);
   }
 
   changed(book: SkuBook): void {
@@ -373,7 +367,13 @@ export class StockEngine implements BookContext, UndoTarget {
     book.pending++;
     this.actors.submit(
       book.partition,
-      new Envelope({ op: 'expire', reservationId: reservation.id, at: now }, book, NULL_SINK, null),
+      new Envelope(
+        { op: 'expire', reservationId: reservation.id, at: now },
+        book,
+        this.reservationIndex.get(reservation.id) ?? null,
+        NULL_SINK,
+        null,
+      ),
     );
   }
 
@@ -434,7 +434,7 @@ export class StockEngine implements BookContext, UndoTarget {
       const existing = this.books.get(input.sku);
       if (existing === undefined) {
         const partition = fnv1a(input.sku) % this.actors.count;
-        this.books.set(input.sku, new SkuBook(input.sku, group, partition));
+        this.books.set(input.sku, new SkuBook(input.sku, group, partition, this.reservationIndex));
         this.undo?.product(input.sku, null, group);
       } else if (existing.group !== group) {
         this.undo?.product(input.sku, existing, existing.group);
@@ -521,8 +521,7 @@ export class StockEngine implements BookContext, UndoTarget {
   }
 
   reservation(reservationId: string): ReservationView | null {
-    const book = this.reservationOwner.get(reservationId)?.book;
-    return book?.reservations.get(reservationId)?.view() ?? null;
+    return this.reservationIndex.get(reservationId)?.reservation?.view() ?? null;
   }
 
   // ---- live availability -----------------------------------------------------------------------
@@ -645,7 +644,7 @@ export class StockEngine implements BookContext, UndoTarget {
     this.installRules(new ChannelRules(header.rules, this.rules.version + 1));
     this.books.clear();
     this.positionsAt.clear();
-    this.reservationOwner.clear();
+    this.reservationIndex.clear();
     this.expiry.clear();
     this.positionCount = 0;
     this.watchedTopics = 0;
@@ -660,8 +659,7 @@ export class StockEngine implements BookContext, UndoTarget {
         return this.books.get(sku) as SkuBook;
       },
       location: (id) => this.locations.get(id),
-      claim: (reservation, book) => {
-        this.reservationOwner.set(reservation.id, new ReservationClaim(book, 0));
+      claim: (reservation) => {
         this.expiry.schedule(reservation);
       },
       positionAdded: (p) => {
@@ -713,18 +711,15 @@ export class StockEngine implements BookContext, UndoTarget {
     const cmd = entry.cmd;
     const book =
       cmd.op === 'release' || cmd.op === 'confirm' || cmd.op === 'expire'
-        ? this.reservationOwner.get(cmd.reservationId)?.book
+        ? this.reservationIndex.get(cmd.reservationId)?.book
         : this.books.get(cmd.sku);
     if (book === undefined) {
       this.log.warn({ seq: record.seq, op: cmd.op }, 'journal record names nothing known; skipped');
       return false;
     }
     if (record.seq <= book.lsn) return false;
-    const result = book.apply(cmd, this);
+    book.apply(cmd, this);
     book.lsn = record.seq;
-    if (cmd.op === 'reserve' && result.ok && !this.reservationOwner.has(cmd.reservationId)) {
-      this.reservationOwner.set(cmd.reservationId, new ReservationClaim(book, 0));
-    }
     return true;
   }
 
@@ -756,6 +751,7 @@ export class StockEngine implements BookContext, UndoTarget {
           this.journalStats.commits++;
           this.journalStats.records += count;
           this.journalStats.lastCommitMs = ms;
+          for (const observe of this.commitObservers) observe(count, ms);
         },
       },
       durableSeq,
@@ -763,6 +759,11 @@ export class StockEngine implements BookContext, UndoTarget {
     );
     this.pipeline = pipeline;
     this.undo = pipeline.undo;
+  }
+
+  /** Calls `observe` after every group commit with its record count and write time (metrics). */
+  observeCommits(observe: (records: number, ms: number) => void): void {
+    this.commitObservers.push(observe);
   }
 
   /** Resolves when everything applied so far is durable (at once without a journal). */
@@ -848,16 +849,6 @@ export class StockEngine implements BookContext, UndoTarget {
   reschedule(reservation: Reservation, present: boolean): void {
     if (present) this.expiry.schedule(reservation);
     else this.expiry.remove(reservation);
-  }
-
-  reclaim(reservation: Reservation, book: SkuBook, present: boolean): void {
-    const claim = this.reservationOwner.get(reservation.id);
-    if (present) {
-      if (claim === undefined)
-        this.reservationOwner.set(reservation.id, new ReservationClaim(book, 0));
-    } else if (claim?.book === book && claim.inflight === 0) {
-      this.reservationOwner.delete(reservation.id);
-    }
   }
 
   restoreRules(rules: ChannelRules): void {
@@ -985,14 +976,6 @@ export class SnapshotCursor {
   get valid(): boolean {
     return (this.pipeline?.failures ?? 0) === this.failuresAtStart;
   }
-}
-
-/** The owner of a reservation id, and how many reserves of that id are still in flight. */
-class ReservationClaim {
-  constructor(
-    readonly book: SkuBook,
-    public inflight: number,
-  ) {}
 }
 
 class NullSink implements ResultSink<null> {

@@ -12,8 +12,6 @@ import type { RecentOp, SkuBook } from './sku-book.ts';
 export interface UndoTarget {
   /** Puts a reservation back in the expiry schedule at its current `dueAt`, or takes it out. */
   reschedule(reservation: Reservation, present: boolean): void;
-  /** Restores or drops the engine-wide owner of a reservation id. */
-  reclaim(reservation: Reservation, book: SkuBook, present: boolean): void;
   changed(book: SkuBook): void;
   restoreRules(rules: ChannelRules): void;
   restoreLocation(id: string, previous: LocationInput | null): void;
@@ -105,10 +103,9 @@ class ReservationPresence implements UndoEntry {
   ) {}
 
   undo(target: UndoTarget): void {
-    if (this.added) this.book.reservations.delete(this.r.id);
-    else this.book.reservations.set(this.r.id, this.r);
+    if (this.added) this.book.reservations.remove(this.r);
+    else this.book.reservations.add(this.r);
     target.reschedule(this.r, !this.added);
-    target.reclaim(this.r, this.book, !this.added);
   }
 }
 

@@ -172,7 +172,7 @@ describe('reserve', () => {
       qty: 3,
       lines: [{ location: 'S1', qty: 3 }],
     });
-    expect(r.position).toMatchObject({ onHand: 5, reserved: 3 });
+    expect(h.engine.position('A', 'S1')).toMatchObject({ onHand: 5, reserved: 3 });
     const no = await h.fails({
       op: 'reserve',
       reservationId: 'r2',
