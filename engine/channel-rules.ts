@@ -199,6 +199,13 @@ export class ChannelRules {
   /** For each channel index, the indexes of channels whose buffers it must respect (itself included). */
   private readonly dominatedBy: readonly (readonly number[])[];
   readonly source: RulesInput;
+  // Most positions resolve alike: unless a rule names its SKU, a position's rules depend only on
+  // its location (and type) and its SKU's group, so the result is shared, not rebuilt per
+  // position. The arrays handed out are never written to.
+  private readonly skusInRules = new Set<string>();
+  private readonly skusInCaps = new Set<string>();
+  private readonly resolved = new Map<string, Float64Array>();
+  private readonly capsByGroup = new Map<string, Cap | null>();
 
   constructor(input: RulesInput, version: number) {
     this.version = version;
@@ -279,6 +286,9 @@ export class ChannelRules {
       quantityOf(r, `pickup buffer for ${describe(r)}`),
     );
     this.source = input;
+    for (const r of [...buffers, ...exclusions])
+      if (r.sku !== undefined) this.skusInRules.add(r.sku);
+    for (const r of caps) if (r.sku !== undefined) this.skusInCaps.add(r.sku);
   }
 
   channel(id: string): Channel | undefined {
@@ -291,6 +301,22 @@ export class ChannelRules {
    * pickup buffer units and percent. Positions cache it per rules version, so the hot path does arithmetic only.
    */
   resolve(sku: string, skuGroup: string, location: string, locationType: string): Float64Array {
+    if (this.skusInRules.has(sku)) return this.compute(sku, skuGroup, location, locationType);
+    const key = `${location}\u0000${locationType}\u0000${skuGroup}`;
+    let shared = this.resolved.get(key);
+    if (shared === undefined) {
+      shared = this.compute(sku, skuGroup, location, locationType);
+      this.resolved.set(key, shared);
+    }
+    return shared;
+  }
+
+  private compute(
+    sku: string,
+    skuGroup: string,
+    location: string,
+    locationType: string,
+  ): Float64Array {
     const n = this.channels.length;
     const out = new Float64Array(n * 3 + 2);
     const own: Quantity[] = [];
@@ -320,10 +346,15 @@ export class ChannelRules {
 
   /** The cap of a channel for a SKU, or null when none applies. */
   cap(channel: Channel, sku: string, skuGroup: string): Cap | null {
-    return (
-      this.caps.match({ channel: channel.id, locationType: '', location: '', sku, skuGroup }) ??
-      null
-    );
+    const subject = { channel: channel.id, locationType: '', location: '', sku, skuGroup };
+    if (this.skusInCaps.has(sku)) return this.caps.match(subject) ?? null;
+    const key = `${channel.index}\u0000${skuGroup}`;
+    let cap = this.capsByGroup.get(key);
+    if (cap === undefined) {
+      cap = this.caps.match(subject) ?? null;
+      this.capsByGroup.set(key, cap);
+    }
+    return cap;
   }
 }
 
