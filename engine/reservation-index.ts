@@ -79,7 +79,12 @@ export class BookReservations {
   }
 
   add(r: Reservation): void {
-    const slot = this.index.claim(r.id, this.book);
+    // On the hot path the slot is the one routed with the command: no second map lookup.
+    const current = this.index.current;
+    const slot =
+      current !== null && current.id === r.id && current.book === this.book
+        ? current
+        : this.index.claim(r.id, this.book);
     if (slot === null) throw new Error(`reservation id ${r.id} belongs to another book`);
     slot.reservation = r;
     r.prev = null;

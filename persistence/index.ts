@@ -1,11 +1,15 @@
 // The persistence folder's public face.
 export { FileStore } from './file-store.ts';
+export { openStore } from './open-store.ts';
+export { RedisStore } from './redis-store.ts';
+export type { RedisStoreOptions } from './redis-store.ts';
 export type { FileStoreOptions } from './file-store.ts';
 export { recover } from './recovery.ts';
 export type { RecoveryReport } from './recovery.ts';
 export { Snapshotter } from './snapshotter.ts';
 export type { SnapshotPolicy, SnapshotStats } from './snapshotter.ts';
 export { PersistenceError } from './persistence-error.ts';
+export { registerPersistenceMetrics } from './persistence-metrics.ts';
 export type {
   LoadedSnapshot,
   SnapshotInfo,

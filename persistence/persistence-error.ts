@@ -3,7 +3,9 @@
  * engine sees a rejected append and answers UNAVAILABLE. */
 export class PersistenceError extends Error {
   override readonly name = 'PersistenceError';
-  readonly code: 'STORE_MISCONFIGURED' | 'STORE_UNREACHABLE' | 'STORE_CORRUPT';
+  /** STORE_CONFLICT: the store already holds a sequence being written (a timed-out write that
+   * landed after all, or a second writer on the same journal); the engine resyncs. */
+  readonly code: 'STORE_MISCONFIGURED' | 'STORE_UNREACHABLE' | 'STORE_CORRUPT' | 'STORE_CONFLICT';
 
   constructor(code: PersistenceError['code'], message: string, options?: { cause?: unknown }) {
     super(message, options);

@@ -1,0 +1,29 @@
+# syntax=docker/dockerfile:1
+# Build on the Node 24 LTS image; run as a non-root user with production dependencies only.
+FROM node:24-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY engine ./engine
+COPY gateway ./gateway
+COPY persistence ./persistence
+COPY config ./config
+RUN npm run build
+
+FROM node:24-bookworm-slim AS runtime
+ENV NODE_ENV=production \
+    STOCKFLOW_SERVER__HOST=0.0.0.0 \
+    STOCKFLOW_SERVER__PORT=8080
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+COPY --from=build /app/dist ./dist
+COPY config/stockflow.example.json ./config/stockflow.example.json
+RUN mkdir -p /app/data && chown -R node:node /app/data
+USER node
+EXPOSE 8080
+VOLUME ["/app/data"]
+HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
+  CMD node -e "fetch('http://127.0.0.1:' + (process.env.STOCKFLOW_SERVER__PORT || 8080) + '/healthz').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"
+CMD ["node", "dist/gateway/main.js"]

@@ -1,0 +1,203 @@
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import uWS from 'uWebSockets.js';
+import type { TemplatedApp, us_listen_socket } from 'uWebSockets.js';
+import { ErrorCode, StockflowError, type StockEngine } from '../engine/index.ts';
+import { ApiKeyRing } from './auth.ts';
+import { FrameCodec } from './frame-codec.ts';
+import { HttpRoutes, type Readiness } from './http-routes.ts';
+import { GatewayMetrics } from './metrics.ts';
+import { validateOptions, type GatewayOptions } from './options.ts';
+import { ReplyBatcher } from './reply-batcher.ts';
+import { RequestLog } from './request-log.ts';
+import { SubscriptionHub } from './subscriptions.ts';
+import { WsHandler } from './ws-handler.ts';
+
+export interface GatewayExtras {
+  /** Extra readiness (e.g. persistence caught up); /readyz is 503 while it says not ready. */
+  readonly readiness?: (() => Readiness) | undefined;
+}
+
+export interface Gateway {
+  /** Starts listening; resolves with the bound ports (useful with port 0). */
+  listen(): Promise<{ port: number; metricsPort: number | null }>;
+  /**
+   * Graceful: stops accepting connections, answers new requests UNAVAILABLE, waits (at most
+   * shutdownGraceMs) for in-flight engine commands and HTTP requests, publishes the last deltas,
+   * flushes replies, then ends every WebSocket with 1001 and closes all sockets. Does not stop
+   * the engine (its owner does).
+   */
+  close(): Promise<void>;
+  readonly metrics: Registry;
+}
+
+/** One request in this many is logged (see request-log.ts). */
+const REQUEST_LOG_EVERY = 100;
+
+function listenOn(app: TemplatedApp, host: string, port: number): Promise<us_listen_socket> {
+  return new Promise((resolve, reject) => {
+    app.listen(host, port, (socket) => {
+      if (socket === false) {
+        reject(new StockflowError(ErrorCode.UNAVAILABLE, `cannot listen on ${host}:${port}`));
+      } else {
+        resolve(socket);
+      }
+    });
+  });
+}
+
+class StockflowGateway implements Gateway {
+  closing = false;
+  private readonly options: Readonly<GatewayOptions>;
+  private readonly log: Logger;
+  private readonly app: TemplatedApp;
+  private readonly metricsApp: TemplatedApp | null;
+  private readonly gatewayMetrics: GatewayMetrics;
+  private readonly batcher = new ReplyBatcher();
+  private readonly ws: WsHandler;
+  private readonly http: HttpRoutes;
+  private readonly stopDeltas: () => void;
+  private listenSockets: us_listen_socket[] = [];
+  private closed: Promise<void> | null = null;
+
+  constructor(
+    private readonly engine: StockEngine,
+    options: GatewayOptions,
+    logger: Logger,
+    extras: GatewayExtras,
+  ) {
+    this.options = validateOptions(options);
+    this.log = logger.child({ component: 'gateway' });
+    this.gatewayMetrics = new GatewayMetrics(engine);
+    const keys = new ApiKeyRing(this.options.apiKeys, this.options.rateLimit, () =>
+      performance.now(),
+    );
+    const codec = new FrameCodec();
+    const requests = new RequestLog(this.log, REQUEST_LOG_EVERY);
+    this.app = uWS.App();
+    const hub = new SubscriptionHub(
+      engine,
+      this.app,
+      codec,
+      this.gatewayMetrics,
+      this.options.maxSubscriptionsPerConnection,
+    );
+    this.ws = new WsHandler(
+      engine,
+      this.options,
+      keys,
+      codec,
+      hub,
+      this.batcher,
+      this.gatewayMetrics,
+      this.log,
+      requests,
+      this,
+    );
+    this.http = new HttpRoutes(
+      engine,
+      this.options,
+      keys,
+      this.gatewayMetrics,
+      this.log,
+      requests,
+      this,
+      extras.readiness,
+    );
+    this.app.ws('/v1/ws', this.ws.behavior());
+    this.http.register(this.app, this.options.metricsPort === null);
+    if (this.options.metricsPort === null) {
+      this.metricsApp = null;
+    } else {
+      this.metricsApp = uWS.App();
+      this.http.registerMetricsOnly(this.metricsApp);
+    }
+    this.stopDeltas = engine.onDeltas((deltas) => {
+      try {
+        hub.publish(deltas);
+      } catch (error) {
+        this.log.error({ err: error, deltas: deltas.length }, 'publishing deltas failed');
+      }
+    });
+  }
+
+  get metrics(): Registry {
+    return this.gatewayMetrics.registry;
+  }
+
+  async listen(): Promise<{ port: number; metricsPort: number | null }> {
+    if (this.closing) throw new StockflowError(ErrorCode.UNAVAILABLE, 'the gateway is closed');
+    const main = await listenOn(this.app, this.options.host, this.options.port);
+    this.listenSockets.push(main);
+    const port = uWS.us_socket_local_port(main);
+    let metricsPort: number | null = null;
+    if (this.metricsApp !== null && this.options.metricsPort !== null) {
+      const socket = await listenOn(
+        this.metricsApp,
+        this.options.metricsHost,
+        this.options.metricsPort,
+      );
+      this.listenSockets.push(socket);
+      metricsPort = uWS.us_socket_local_port(socket);
+    }
+    this.log.info({ host: this.options.host, port, metricsPort }, 'gateway listening');
+    return { port, metricsPort };
+  }
+
+  close(): Promise<void> {
+    this.closed ??= this.shutdown();
+    return this.closed;
+  }
+
+  /** Every command submitted so far answered, and (with a journal) its answer released. */
+  private async drainEngine(): Promise<void> {
+    await this.engine.settle();
+    await this.engine.durable().catch((error: unknown) => {
+      this.log.warn({ err: error }, 'journal not durable at shutdown');
+    });
+  }
+
+  private async shutdown(): Promise<void> {
+    this.closing = true;
+    const started = Date.now();
+    for (const socket of this.listenSockets) uWS.us_listen_socket_close(socket);
+    this.listenSockets = [];
+    let timer: NodeJS.Timeout | undefined;
+    const grace = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => {
+        resolve('timeout');
+      }, this.options.shutdownGraceMs);
+    });
+    const drained = await Promise.race([
+      Promise.all([this.drainEngine(), this.http.idle()]).then(() => 'drained' as const),
+      grace,
+    ]);
+    clearTimeout(timer);
+    if (drained === 'timeout') {
+      this.log.warn({ graceMs: this.options.shutdownGraceMs }, 'shutdown grace ran out');
+    }
+    this.engine.flushDeltas();
+    this.stopDeltas();
+    this.batcher.flush();
+    // Let uWS write what was just published before the sockets end.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    // Anything answered meanwhile (UNAVAILABLE to late frames) goes out before the close frame.
+    this.batcher.flush();
+    const open = this.ws.connections.size;
+    this.ws.endAll(1001, 'server shutting down');
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    this.app.close();
+    this.metricsApp?.close();
+    this.log.info({ ms: Date.now() - started, closedConnections: open, drained }, 'gateway closed');
+  }
+}
+
+/** Creates the gateway (not yet listening). Throws StockflowError for invalid options. */
+export function createGateway(
+  engine: StockEngine,
+  options: GatewayOptions,
+  logger: Logger,
+  extras: GatewayExtras = {},
+): Gateway {
+  return new StockflowGateway(engine, options, logger, extras);
+}

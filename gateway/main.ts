@@ -1,0 +1,138 @@
+// The composition root: what `npm start` runs. Configuration in, engine + persistence + gateway
+// up, graceful shutdown on SIGTERM/SIGINT. Nothing else in the codebase reads process.env.
+import type { Logger } from 'pino';
+import { ConfigError, createLogger, loadConfig, type Config } from '../config/index.ts';
+import { StockEngine } from '../engine/index.ts';
+import {
+  openStore,
+  recover,
+  registerPersistenceMetrics,
+  Snapshotter,
+  type Store,
+} from '../persistence/index.ts';
+import { createGateway, type Gateway } from './index.ts';
+
+interface Running {
+  readonly gateway: Gateway;
+  readonly engine: StockEngine;
+  readonly store: Store | null;
+  readonly snapshotter: Snapshotter | null;
+}
+
+async function start(config: Config, log: Logger): Promise<Running> {
+  const engine = new StockEngine({
+    ...config.engine,
+    rules: config.rules,
+    locations: config.locations,
+    products: config.products,
+    logger: log.child({ component: 'engine' }),
+  });
+  let store: Store | null = null;
+  let snapshotter: Snapshotter | null = null;
+  let recovery = null;
+  if (config.persistence.store !== 'memory') {
+    store = openStore(config.persistence, log.child({ component: 'store' }));
+    await store.open();
+    recovery = await recover(engine, store, log);
+    if (!recovery.fresh) {
+      // Rules live in the store once it has state (they change through the API); locations and
+      // products from the config are upserted, so adding one to the file takes effect.
+      engine.upsertLocations(config.locations);
+      engine.upsertProducts(config.products);
+      await engine.durable();
+    }
+    snapshotter = new Snapshotter(
+      engine,
+      store,
+      {
+        everyRecords: config.persistence.snapshotEveryRecords,
+        everyMs: config.persistence.snapshotEverySeconds * 1000,
+        chunkBooks: config.persistence.snapshotChunkBooks,
+      },
+      engine.clock,
+      log.child({ component: 'snapshot' }),
+      recovery.snapshotStartSeq ?? 0,
+    );
+    snapshotter.start();
+  }
+  const gateway = createGateway(
+    engine,
+    {
+      ...config.server,
+      apiKeys: config.auth.apiKeys,
+      rateLimit: config.auth.rateLimit,
+    },
+    log,
+    {
+      readiness: () => {
+        const journal = engine.journal();
+        const health = store?.health() ?? { ready: true, detail: 'memory (no persistence)' };
+        return {
+          ready: health.ready && journal.available,
+          detail: { store: config.persistence.store, storeDetail: health.detail, journal },
+        };
+      },
+    },
+  );
+  if (store !== null && snapshotter !== null && recovery !== null) {
+    registerPersistenceMetrics(gateway.metrics, engine, store, snapshotter, recovery);
+  }
+  const ports = await gateway.listen();
+  log.info({ ...ports, store: config.persistence.store }, 'stockflow is listening');
+  return { gateway, engine, store, snapshotter };
+}
+
+async function stop(running: Running, log: Logger): Promise<void> {
+  await running.gateway.close();
+  await running.snapshotter?.stop();
+  await running.engine.stop();
+  await running.store?.close();
+  log.info('stockflow stopped');
+}
+
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig({ env: process.env });
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(78); // EX_CONFIG
+    }
+    throw error;
+  }
+  const log = createLogger(config.log);
+  process.on('uncaughtException', (error) => {
+    // A bug outside the actors: everything acknowledged is durable, so crash and recover.
+    log.fatal({ err: error }, 'uncaught exception; exiting');
+    process.exit(1);
+  });
+  let running: Running;
+  try {
+    running = await start(config, log);
+  } catch (error) {
+    log.fatal({ err: error }, 'start failed');
+    process.exit(1);
+  }
+  let stopping = false;
+  const shutdown = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    stop(running, log).then(
+      () => process.exit(0),
+      (error: unknown) => {
+        log.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => {
+    shutdown('SIGTERM');
+  });
+  process.on('SIGINT', () => {
+    shutdown('SIGINT');
+  });
+}
+
+void main();

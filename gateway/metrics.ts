@@ -1,0 +1,281 @@
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import {
+  ERROR_CODES,
+  type EngineStats,
+  type ErrorCode,
+  type StockEngine,
+} from '../engine/index.ts';
+import { FastHistogram } from './fast-histogram.ts';
+import type { FrameRejection } from './frame-codec.ts';
+
+/** Operation labels (bounded): WebSocket ops and HTTP routes. */
+export const OPS = [
+  'subscribe',
+  'unsubscribe',
+  'reserve',
+  'release',
+  'confirm',
+  'batch',
+  'availability',
+  'snapshot',
+  'adjustments',
+  'config',
+  'invalid',
+] as const;
+export type OpLabel = (typeof OPS)[number];
+
+export const TRANSPORTS = ['ws', 'http'] as const;
+export type Transport = (typeof TRANSPORTS)[number];
+
+/** Result labels: `ok` or one of the error codes. */
+export type ResultLabel = 'ok' | ErrorCode;
+const RESULTS: readonly ResultLabel[] = ['ok', ...ERROR_CODES];
+
+const OP_INDEX = new Map<string, number>(OPS.map((op, i) => [op, i]));
+const RESULT_INDEX = new Map<string, number>(RESULTS.map((r, i) => [r, i]));
+const TRANSPORT_INDEX = new Map<string, number>(TRANSPORTS.map((t, i) => [t, i]));
+
+const LATENCY_BUCKETS = [
+  0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
+];
+
+const LINT_REFUSED_DEFAULTS = new Set([
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
+]);
+
+/** How long a copy of engine.stats() serves scrapes (it walks every SKU book). */
+const STATS_TTL_MS = 250;
+
+/**
+ * The gateway's Prometheus metrics, in a registry of its own. Hot-path counts (ops, latency)
+ * go into typed arrays and reach prom-client when scraped; label sets are bounded (op, result
+ * code, transport, reason), never a SKU, channel, key or customer.
+ */
+export class GatewayMetrics {
+  readonly registry = new Registry();
+  private readonly ops: Float64Array;
+  private readonly opsSynced: Float64Array;
+  private readonly latency: FastHistogram;
+  readonly connections: Gauge;
+  readonly connectionsOpened: Counter;
+  readonly connectionsClosed: Counter;
+  readonly upgradesRefused: Counter<'code'>;
+  readonly backpressureDisconnects: Counter;
+  readonly subscriptions: Gauge;
+  readonly topics: Gauge;
+  readonly rateLimited: Counter<'transport'>;
+  readonly framesRejected: Counter<'reason'>;
+  /** Plain numbers the hot path bumps; read at scrape time. */
+  deltasSent = 0;
+  private stats: EngineStats | null = null;
+  private statsAt = 0;
+
+  constructor(private readonly engine: StockEngine) {
+    const registers = [this.registry];
+    const size = OPS.length * RESULTS.length * TRANSPORTS.length;
+    this.ops = new Float64Array(size);
+    this.opsSynced = new Float64Array(size);
+    const ops = this.ops;
+    const synced = this.opsSynced;
+    new Counter({
+      name: 'stockflow_gateway_ops_total',
+      help: 'Operations answered, by transport, operation and result (ok or error code).',
+      labelNames: ['transport', 'op', 'result'],
+      registers,
+      collect() {
+        for (let i = 0; i < ops.length; i++) {
+          const delta = (ops[i] as number) - (synced[i] as number);
+          if (delta === 0) continue;
+          synced[i] = ops[i] as number;
+          const t = i % TRANSPORTS.length;
+          const r = Math.floor(i / TRANSPORTS.length) % RESULTS.length;
+          const o = Math.floor(i / TRANSPORTS.length / RESULTS.length);
+          this.inc(
+            { transport: TRANSPORTS[t] ?? '', op: OPS[o] ?? '', result: RESULTS[r] ?? '' },
+            delta,
+          );
+        }
+      },
+    });
+    this.latency = new FastHistogram({
+      name: 'stockflow_gateway_op_duration_seconds',
+      help: 'Time from a request reaching the gateway to its reply being queued, by operation.',
+      labelName: 'op',
+      labelValues: OPS,
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.connections = new Gauge({
+      name: 'stockflow_gateway_ws_connections',
+      help: 'Open WebSocket connections.',
+      registers,
+    });
+    this.connectionsOpened = new Counter({
+      name: 'stockflow_gateway_ws_connections_opened_total',
+      help: 'WebSocket connections opened.',
+      registers,
+    });
+    this.connectionsClosed = new Counter({
+      name: 'stockflow_gateway_ws_connections_closed_total',
+      help: 'WebSocket connections closed, for any reason.',
+      registers,
+    });
+    this.upgradesRefused = new Counter({
+      name: 'stockflow_gateway_ws_upgrades_refused_total',
+      help: 'WebSocket upgrades answered without upgrading, by error code.',
+      labelNames: ['code'],
+      registers,
+    });
+    this.backpressureDisconnects = new Counter({
+      name: 'stockflow_gateway_ws_backpressure_disconnects_total',
+      help: 'WebSocket connections cut off because they did not read fast enough.',
+      registers,
+    });
+    this.subscriptions = new Gauge({
+      name: 'stockflow_gateway_subscriptions',
+      help: 'Topic subscriptions held by WebSocket connections.',
+      registers,
+    });
+    this.topics = new Gauge({
+      name: 'stockflow_gateway_topics',
+      help: 'Distinct availability topics with at least one subscriber.',
+      registers,
+    });
+    this.rateLimited = new Counter({
+      name: 'stockflow_gateway_rate_limited_total',
+      help: 'Requests refused by the per-key rate limit, by transport.',
+      labelNames: ['transport'],
+      registers,
+    });
+    this.framesRejected = new Counter({
+      name: 'stockflow_gateway_frames_rejected_total',
+      help: 'WebSocket frames refused before decoding or parsing, by reason.',
+      labelNames: ['reason'],
+      registers,
+    });
+    const deltasSent = (): number => this.deltasSent;
+    let deltasSynced = 0;
+    new Counter({
+      name: 'stockflow_gateway_deltas_sent_total',
+      help: 'Availability deltas published to WebSocket topics (once per encoding with subscribers).',
+      registers,
+      collect() {
+        const now = deltasSent();
+        this.inc(now - deltasSynced);
+        deltasSynced = now;
+      },
+    });
+    this.engineMetrics(registers);
+    this.defaultMetrics();
+  }
+
+  /**
+   * prom-client's default process and Node.js metrics (event-loop lag, GC, heap, CPU), under
+   * their standard names so stock dashboards work. Three of them are gauges named `_total`,
+   * which `promtool check metrics` refuses; each has a per-type gauge beside it
+   * (`nodejs_active_handles{type}` ...), so they are left out.
+   */
+  private defaultMetrics(): void {
+    const defaults = new Registry();
+    collectDefaultMetrics({ register: defaults });
+    for (const { name } of defaults.getMetricsAsArray()) {
+      if (LINT_REFUSED_DEFAULTS.has(name)) continue;
+      const metric = defaults.getSingleMetric(name);
+      if (metric !== undefined) this.registry.registerMetric(metric);
+    }
+  }
+
+  /** Counts one answered operation and its latency (ms since it reached the gateway). */
+  op(transport: Transport, op: OpLabel, result: ResultLabel, latencyMs: number): void {
+    const o = OP_INDEX.get(op) ?? 0;
+    const r = RESULT_INDEX.get(result) ?? RESULTS.length - 1;
+    const t = TRANSPORT_INDEX.get(transport) ?? 0;
+    const i = (o * RESULTS.length + r) * TRANSPORTS.length + t;
+    this.ops[i] = (this.ops[i] as number) + 1;
+    if (latencyMs >= 0) this.latency.observeAt(o, latencyMs / 1_000);
+  }
+
+  frameRejected(reason: FrameRejection | 'oversized' | 'schema'): void {
+    this.framesRejected.inc({ reason });
+  }
+
+  private engineStats(): EngineStats {
+    const now = Date.now();
+    if (this.stats === null || now - this.statsAt > STATS_TTL_MS) {
+      this.stats = this.engine.stats();
+      this.statsAt = now;
+    }
+    return this.stats;
+  }
+
+  private engineMetrics(registers: Registry[]): void {
+    const stats = (): EngineStats => this.engineStats();
+    const gauge = (name: string, help: string, pick: (s: EngineStats) => number): void => {
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          this.set(pick(stats()));
+        },
+      });
+    };
+    const counter = (name: string, help: string, pick: (s: EngineStats) => number): void => {
+      let last = 0;
+      new Counter({
+        name,
+        help,
+        registers,
+        collect() {
+          const now = pick(stats());
+          if (now > last) this.inc(now - last);
+          last = now;
+        },
+      });
+    };
+    gauge(
+      'stockflow_engine_mailbox_depth',
+      'Commands accepted by the engine and not yet answered.',
+      (s) => s.queued,
+    );
+    gauge(
+      'stockflow_engine_reservations',
+      'Reservations the engine holds (incl. tombstones).',
+      (s) => s.reservations,
+    );
+    gauge(
+      'stockflow_engine_watched_topics',
+      'Availability topics the engine computes deltas for.',
+      (s) => s.watchedTopics,
+    );
+    gauge('stockflow_engine_skus', 'SKUs known to the engine.', (s) => s.skus);
+    gauge('stockflow_engine_positions', 'SKU-locations known to the engine.', (s) => s.positions);
+    counter(
+      'stockflow_engine_deltas_published_total',
+      'Availability deltas the engine published after conflation.',
+      (s) => s.deltasPublished,
+    );
+    counter(
+      'stockflow_engine_deltas_conflated_total',
+      'Availability changes folded into a later delta of the same topic.',
+      (s) => s.deltasConflated,
+    );
+    counter(
+      'stockflow_engine_busy_rejections_total',
+      'Commands answered BUSY because a SKU mailbox was full.',
+      (s) => s.busyRejections,
+    );
+    counter(
+      'stockflow_engine_actor_failures_total',
+      'Commands or batches that failed inside an actor (bugs, contained).',
+      (s) => s.actorFailures,
+    );
+    counter(
+      'stockflow_engine_stale_feeds_total',
+      'Stock feed updates ignored because a newer one was already applied.',
+      (s) => s.staleFeeds,
+    );
+  }
+}

@@ -1,0 +1,88 @@
+import type { Redis } from 'ioredis';
+import { PersistenceError } from './persistence-error.ts';
+
+/**
+ * Runs the store's Redis commands and maps every failure to one PersistenceError, so callers
+ * (and the engine's logs) see one taxonomy whatever ioredis threw.
+ *
+ * - Not connected (the client is reconnecting): rejected at once, without a round trip; ioredis
+ *   would refuse it anyway, as the offline queue is off.
+ * - No reply within the command timeout, or the connection dropped with the command in flight:
+ *   STORE_UNREACHABLE. The command may still have been applied (see RedisJournal.resync).
+ * - An error reply: by its kind (see replyErrorKind): WRONGTYPE means a key of ours holds
+ *   something else (STORE_CORRUPT), NOPERM / NOAUTH / WRONGPASS a setup problem
+ *   (STORE_MISCONFIGURED); the rest (OOM, READONLY after a failover, MISCONF, LOADING, BUSY, ...)
+ *   say Redis takes no writes now (STORE_UNREACHABLE).
+ */
+export class RedisCalls {
+  constructor(
+    readonly client: Redis,
+    readonly commandTimeoutMs: number,
+  ) {}
+
+  get ready(): boolean {
+    return this.client.status === 'ready';
+  }
+
+  /** Throws STORE_UNREACHABLE unless the connection is ready. */
+  assertReady(action: string): void {
+    const status = this.client.status;
+    if (status !== 'ready') {
+      throw new PersistenceError(
+        'STORE_UNREACHABLE',
+        `${action}: Redis is not connected (${status})`,
+      );
+    }
+  }
+
+  async run<T>(action: string, op: () => Promise<T>): Promise<T> {
+    this.assertReady(action);
+    const started = performance.now();
+    try {
+      return await op();
+    } catch (error) {
+      throw this.failure(action, error, performance.now() - started);
+    }
+  }
+
+  /** The PersistenceError for a command that failed after `elapsedMs`. */
+  failure(action: string, error: unknown, elapsedMs: number): PersistenceError {
+    if (error instanceof PersistenceError) return error;
+    const kind = replyErrorKind(error);
+    if (kind === null) {
+      // ioredis's timeout is a plain Error: told apart by the time taken (its timer may fire a
+      // millisecond early against performance.now(), hence the margin).
+      const what =
+        elapsedMs >= this.commandTimeoutMs * 0.9
+          ? `no reply from Redis within ${this.commandTimeoutMs} ms`
+          : `the connection to Redis failed (${String(error)})`;
+      return new PersistenceError('STORE_UNREACHABLE', `${action}: ${what}`, { cause: error });
+    }
+    return new PersistenceError(
+      REPLY_CODES.get(kind) ?? 'STORE_UNREACHABLE',
+      `${action}: Redis refused it: ${(error as Error).message}`,
+      { cause: error },
+    );
+  }
+}
+
+const REPLY_CODES = new Map<string, PersistenceError['code']>([
+  ['WRONGTYPE', 'STORE_CORRUPT'],
+  ['NOPERM', 'STORE_MISCONFIGURED'],
+  ['NOAUTH', 'STORE_MISCONFIGURED'],
+  ['WRONGPASS', 'STORE_MISCONFIGURED'],
+]);
+
+/**
+ * The kind of an error reply from Redis: the reply's first word ("ERR", "OOM", "READONLY",
+ * "WRONGTYPE", ...), which the protocol defines as the machine-readable part of an error
+ * (https://redis.io/docs/latest/develop/reference/protocol-spec/#simple-errors). Null for a
+ * failure that is not a reply at all: a timeout or a lost connection.
+ */
+export function replyErrorKind(error: unknown): string | null {
+  // ioredis rejects with redis-errors' ReplyError for error replies (typed `any` in its
+  // declarations, so matched by its name); the message is the reply itself.
+  if (!(error instanceof Error) || error.name !== 'ReplyError') return null;
+  const space = error.message.indexOf(' ');
+  return space === -1 ? error.message : error.message.slice(0, space);
+}

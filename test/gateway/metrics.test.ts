@@ -1,0 +1,78 @@
+import { spawn } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Client, KEYS, loadStock, start, within, type Running } from './harness.ts';
+
+let r: Running;
+beforeAll(async () => {
+  r = await start({ gateway: { metricsPort: 0 } });
+  await loadStock(r, 'dc1', { 'sku-1': 3 }, 1);
+});
+afterAll(async () => {
+  await r.stop();
+});
+
+function promtool(body: string): Promise<{ code: number | null; out: string }> {
+  return within(
+    new Promise((resolve, reject) => {
+      const child = spawn('/usr/bin/promtool', ['check', 'metrics'], {
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+      child.on('error', reject);
+      child.on('close', (code) => {
+        resolve({ code, out });
+      });
+      child.stdin.end(body);
+    }),
+    20_000,
+    'promtool',
+  );
+}
+
+describe('/metrics', () => {
+  it('is served on its own port, passes promtool check metrics, and counts traffic', async () => {
+    expect(r.metricsPort).not.toBeNull();
+    expect(r.metricsPort).not.toBe(r.port);
+    // Not on the main port when a metrics port is set.
+    expect((await r.http('/metrics', { key: null })).status).toBe(404);
+
+    const c = await Client.connect(r.port, { key: KEYS.web, binary: true });
+    await c.request({ op: 'subscribe', topics: ['availability:web:sku-1'] });
+    await c.request({ op: 'reserve', reservationId: 'm-1', channel: 'web', sku: 'sku-1', qty: 1 });
+    await c.request({ op: 'reserve', reservationId: 'm-2', channel: 'web', sku: 'sku-1', qty: 9 });
+    await c.delta('availability:web:sku-1', (a) => a === 2);
+    c.ws.send(Buffer.from([0xc1]));
+    await c.next((m) => m.op === 'error' && m.id === null);
+
+    const res = await fetch(`http://127.0.0.1:${r.metricsPort}/metrics`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/text\/plain/);
+    const body = await res.text();
+    const check = await promtool(body);
+    expect(check.out).toBe('');
+    expect(check.code).toBe(0);
+
+    expect(body).toMatch(
+      /stockflow_gateway_ops_total\{transport="ws",op="reserve",result="ok"\} 1/,
+    );
+    expect(body).toMatch(
+      /stockflow_gateway_ops_total\{transport="ws",op="reserve",result="INSUFFICIENT_STOCK"\} 1/,
+    );
+    expect(body).toMatch(/stockflow_gateway_op_duration_seconds_count\{op="reserve"\} 2/);
+    expect(body).toMatch(
+      /stockflow_gateway_op_duration_seconds_bucket\{op="reserve",le="\+Inf"\} 2/,
+    );
+    expect(body).toMatch(/stockflow_gateway_ws_connections 1/);
+    expect(body).toMatch(/stockflow_gateway_subscriptions 1/);
+    expect(body).toMatch(/stockflow_gateway_frames_rejected_total\{reason="invalid_byte"\} 1/);
+    expect(body).toMatch(/stockflow_engine_deltas_published_total [1-9]/);
+    expect(body).toMatch(/stockflow_engine_mailbox_depth 0/);
+    expect(body).toMatch(/nodejs_eventloop_lag_seconds/);
+    expect(body).toMatch(/process_cpu_user_seconds_total/);
+    // Bounded labels only: no SKU, channel, key or reservation ever appears as a label value.
+    expect(body).not.toMatch(/sku-1|web-shop|m-1/);
+    await c.close();
+  });
+});
