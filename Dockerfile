@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
-# Build on the Node 24 LTS image; run as a non-root user with production dependencies only.
-FROM node:24-bookworm-slim AS build
+# Build on the Node 24 LTS image (Debian 13: the uWebSockets.js binaries for Node 22+ need glibc
+# 2.38 or newer, which Debian 12 lacks); run as a non-root user with production dependencies only.
+FROM node:24-trixie-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -11,7 +12,7 @@ COPY persistence ./persistence
 COPY config ./config
 RUN npm run build
 
-FROM node:24-bookworm-slim AS runtime
+FROM node:24-trixie-slim AS runtime
 ENV NODE_ENV=production \
     STOCKFLOW_SERVER__HOST=0.0.0.0 \
     STOCKFLOW_SERVER__PORT=8080

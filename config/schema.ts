@@ -135,7 +135,7 @@ const persistence = z.strictObject({
   segmentBytes: z.int().min(1_048_576).default(67_108_864),
   snapshotEveryRecords: positive.default(1_000_000),
   snapshotEverySeconds: positive.default(300),
-  snapshotChunkBooks: z.int().min(1).max(100_000).default(500),
+  snapshotChunkBooks: z.int().min(1).max(100_000).default(50),
   redis: z
     .strictObject({
       url: label.default('redis://127.0.0.1:6379'),

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { JournalRecord, SkuState, SnapshotHeader } from '../engine/index.ts';
 import { PersistenceError } from './persistence-error.ts';
-import { encodeFrame, encodeRecords, isRecord, readFrame } from './record-codec.ts';
+import { encodeFrame, encodeRecords, isRecordArray, readFrame } from './record-codec.ts';
 import type {
   LoadedSnapshot,
   SnapshotInfo,
@@ -41,8 +41,8 @@ interface SnapshotManifest {
 /**
  * The embedded store: the default, so `npm start` needs no server.
  *
- * - journal/<first seq>.wal: append-only segments of frames (length, CRC-32, msgpack record).
- *   A group commit is one positional write (then fdatasync). A write that fails is cut off
+ * - journal/<first seq>.wal: append-only segments of frames (length, CRC-32, msgpack), one frame
+ *   per group commit holding its records. A group commit is one positional write (then fdatasync). A write that fails is cut off
  *   again (ftruncate to the last durable end), so the file never keeps what the engine took back.
  * - snapshots/<start seq>.snap: a header frame, chunk frames, an end frame; written to a .tmp
  *   file, fdatasynced, renamed, and the directory fsynced: a half-written snapshot never has
@@ -162,15 +162,14 @@ export class FileStore implements Store {
       for (;;) {
         const frame = readFrame(buf, at);
         if (frame.kind === 'end') break;
-        if (frame.kind === 'torn' || !isRecord(frame.value)) {
-          const reason = frame.kind === 'torn' ? frame.reason : 'not a journal record';
+        if (frame.kind === 'torn' || !isRecordArray(frame.value)) {
+          const reason = frame.kind === 'torn' ? frame.reason : 'not a group of journal records';
           await this.endJournalAt(i, at, reason);
           if (batch.length > 0) yield batch;
           return;
         }
-        const record = frame.value;
         at = frame.next;
-        if (record.seq >= fromSeq) batch.push(record);
+        for (const record of frame.value) if (record.seq >= fromSeq) batch.push(record);
         if (batch.length >= 4_096) {
           yield batch;
           batch = [];
@@ -217,8 +216,9 @@ export class FileStore implements Store {
     let lastSeq = 0;
     for (;;) {
       const frame = readFrame(buf, at);
-      if (frame.kind !== 'frame' || !isRecord(frame.value)) break;
-      lastSeq = frame.value.seq;
+      if (frame.kind !== 'frame' || !isRecordArray(frame.value)) break;
+      const last = frame.value[frame.value.length - 1];
+      if (last !== undefined) lastSeq = last.seq;
       at = frame.next;
     }
     return { end: at, lastSeq };

@@ -2,22 +2,23 @@ import { Packr, Unpackr } from 'msgpackr';
 import { crc32 } from 'node:zlib';
 import type { JournalRecord, SkuState } from '../engine/index.ts';
 
-// One packer for the process (habit 9): records share shapes, so msgpackr's record extension
-// is off to keep every frame self-describing (a reader can start at any snapshot or segment).
-const packr = new Packr({ useRecords: false, moreTypes: false });
-const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true });
+// One packer for the process (habit 9). msgpackr's record extension is on: within one payload
+// (a whole group commit, a snapshot chunk) objects of one shape share one key list, which makes
+// encoding about twice as fast and payloads less than half the size. Each payload still carries
+// its own definitions, so any frame decodes on its own (no structures are shared across frames).
+const packr = new Packr({ useRecords: true, moreTypes: false });
+const unpackr = new Unpackr({ useRecords: true, mapsAsObjects: true });
 
 /** Frame layout: u32 payload length, u32 CRC-32 of the payload, payload (msgpack). */
 export const FRAME_HEADER = 8;
 
+/**
+ * One frame per group commit, holding its records in order. The group commit is the unit of
+ * acknowledgement (no record of it is answered before all are durable), so it is also the unit
+ * of the length and CRC check: a torn frame drops only records nobody was told about.
+ */
 export function encodeRecords(records: readonly JournalRecord[]): Buffer {
-  const payloads = records.map((r) => packr.pack(r));
-  let size = 0;
-  for (const p of payloads) size += FRAME_HEADER + p.length;
-  const out = Buffer.allocUnsafe(size);
-  let at = 0;
-  for (const p of payloads) at = writeFrame(out, at, p);
-  return out;
+  return encodeFrame(records);
 }
 
 export function encodeFrame(value: unknown): Buffer {
@@ -74,7 +75,7 @@ export function isRecordArray(value: unknown): value is JournalRecord[] {
   return Array.isArray(value) && value.every(isRecord);
 }
 
-export function isRecord(value: unknown): value is JournalRecord {
+function isRecord(value: unknown): value is JournalRecord {
   if (typeof value !== 'object' || value === null) return false;
   const v = value as Record<string, unknown>;
   return (
