@@ -40,6 +40,8 @@ export interface RecoveryOutcome {
   readonly positions: number;
   readonly records: number;
   readonly recoveryMs: number;
+  readonly loadSnapshotMs: number;
+  readonly replayMs: number;
   readonly snapshotMs: number;
   readonly snapshotBytes: number;
   /** Longest event-loop delay while the snapshot of all positions was taken. */
@@ -193,6 +195,8 @@ async function recovery(
     positions: report.positions,
     records: spec.records,
     recoveryMs: report.ms,
+    loadSnapshotMs: report.snapshotMs,
+    replayMs: report.replayMs,
     snapshotMs: snapshotter.stats.lastMs,
     snapshotBytes: info.bytes,
     snapshotStallMs: delay.max / 1e6,

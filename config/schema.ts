@@ -133,7 +133,7 @@ const persistence = z.strictObject({
   dir: label.default('./data'),
   fsync: z.enum(['always', 'never']).default('always'),
   segmentBytes: z.int().min(1_048_576).default(67_108_864),
-  snapshotEveryRecords: positive.default(1_000_000),
+  snapshotEveryRecords: positive.default(500_000),
   snapshotEverySeconds: positive.default(300),
   snapshotChunkBooks: z.int().min(1).max(100_000).default(50),
   redis: z

@@ -718,7 +718,15 @@ export class StockEngine implements BookContext, UndoTarget {
       return false;
     }
     if (record.seq <= book.lsn) return false;
-    book.apply(cmd, this);
+    const index = this.reservationIndex;
+    // As on the live path: the reserve's slot is looked up once and handed to the book.
+    index.current = cmd.op === 'reserve' ? index.claim(cmd.reservationId, book) : null;
+    try {
+      book.apply(cmd, this);
+    } finally {
+      if (index.current !== null) index.release(index.current);
+      index.current = null;
+    }
     book.lsn = record.seq;
     return true;
   }

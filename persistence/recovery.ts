@@ -12,6 +12,9 @@ export interface RecoveryReport {
   /** Last durable sequence: new records continue after it. */
   readonly durableSeq: number;
   readonly ms: number;
+  /** Of which loading the snapshot, and replaying the journal. */
+  readonly snapshotMs: number;
+  readonly replayMs: number;
   /** True when the store held nothing: the engine keeps its configured starting state. */
   readonly fresh: boolean;
 }
@@ -35,6 +38,7 @@ export async function recover(
     for await (const chunk of snapshot.chunks()) engine.importChunk(chunk);
     durableSeq = Math.max(snapshot.coversSeq, snapshot.header.startSeq - 1);
   }
+  const loaded = performance.now();
   let replayed = 0;
   let skipped = 0;
   for await (const batch of store.readJournal(snapshot?.header.startSeq ?? 1)) {
@@ -53,6 +57,8 @@ export async function recover(
     recordsSkipped: skipped,
     durableSeq,
     ms: performance.now() - started,
+    snapshotMs: loaded - started,
+    replayMs: performance.now() - loaded,
     fresh: snapshot === null && replayed + skipped === 0,
   };
   log.info({ ...report, store: store.kind }, 'recovered');
