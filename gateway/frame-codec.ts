@@ -1,8 +1,53 @@
 import { Packr, Unpackr } from 'msgpackr';
 import { JsonGuard } from './json-guard.ts';
 import { MsgpackGuard, type GuardLimits, type GuardVerdict } from './msgpack-guard.ts';
-import { KEYS, MAX_FAST_REPLY_BYTES, MsgpackWriter } from './msgpack-writer.ts';
-import { AvailabilityMessage, ErrorReply, ReservationReply } from './ws-protocol.ts';
+import {
+  ERROR_CODES,
+  Reason,
+  type CommandResult,
+  type ErrorCode,
+  type ReservationView,
+} from '../engine/index.ts';
+import type { RequestId } from './message-schemas.ts';
+import { constants, KEYS, MAX_FAST_REPLY_BYTES, MsgpackWriter } from './msgpack-writer.ts';
+import {
+  AvailabilityMessage,
+  commandReply,
+  ErrorReply,
+  ReservationReply,
+  type ReplyOp,
+} from './ws-protocol.ts';
+
+/** What a reservation reply carries: an engine ReservationView or a ReservationReply. */
+type ReservationFields = Pick<
+  ReservationView,
+  'reservationId' | 'channel' | 'sku' | 'qty' | 'lines' | 'expiresAt' | 'orderId'
+> & { readonly state: string };
+
+const REASONS = constants(Object.values(Reason));
+const STATES = constants(['held', 'released', 'expired', 'confirmed']);
+
+function concat(...parts: Uint8Array[]): Uint8Array {
+  return Uint8Array.from(parts.flatMap((p) => [...p]));
+}
+
+// Constant runs of bytes, each written with one copy: a map header, keys and constant values.
+const RESERVATION_HEAD = constants(['reserve', 'release', 'confirm'] as const);
+const HEADS: Readonly<Record<ReplyOp, Uint8Array>> = {
+  reserve: concat(Uint8Array.of(0x8b), KEYS.op, RESERVATION_HEAD.reserve, KEYS.id),
+  release: concat(Uint8Array.of(0x8b), KEYS.op, RESERVATION_HEAD.release, KEYS.id),
+  confirm: concat(Uint8Array.of(0x8b), KEYS.op, RESERVATION_HEAD.confirm, KEYS.id),
+};
+const ERROR_HEAD = concat(Uint8Array.of(0x86), KEYS.op, constants(['error']).error, KEYS.id);
+const CODE_THEN_MESSAGE = Object.fromEntries(
+  ERROR_CODES.map((c) => [c, concat(KEYS.code, constants([c])[c], KEYS.message)]),
+) as Readonly<Record<ErrorCode, Uint8Array>>;
+const AVAILABILITY_HEAD = concat(
+  Uint8Array.of(0x84),
+  KEYS.op,
+  constants(['availability']).availability,
+  KEYS.topic,
+);
 
 /** Why a frame could not be decoded: a guard verdict or a parser failure. */
 export type FrameRejection = Exclude<GuardVerdict, null> | 'malformed' | 'forbidden_key';
@@ -91,26 +136,59 @@ export class FrameCodec {
     return binary ? this.pack(message) : JSON.stringify(message);
   }
 
+  /**
+   * The reply to a reserve, release or confirm, straight from the engine's result: msgpack
+   * written by hand without building the reply object first, JSON through the reply object.
+   */
+  result(
+    op: ReplyOp,
+    id: RequestId | null,
+    result: CommandResult,
+    binary: boolean,
+  ): Uint8Array | string {
+    if (!binary) return JSON.stringify(commandReply(op, id, result));
+    if (!result.ok) {
+      if (result.message.length < 2_000) {
+        return this.error(id, result.code, result.message, result.reason, result.available);
+      }
+    } else if (result.reservation !== null && linesFit(result.reservation.lines.length)) {
+      return this.reservation(op, id, result.reservation, result.duplicate);
+    }
+    return this.packr.pack(commandReply(op, id, result));
+  }
+
   /** A message as msgpack: the hot shapes by hand (msgpack-writer.ts), the rest by msgpackr. */
   pack(message: object): Uint8Array {
     if (message instanceof ReservationReply) {
-      if (reservationFits(message)) return this.reservation(message);
+      if (linesFit(message.lines.length)) {
+        return this.reservation(message.op, message.id, message, message.duplicate);
+      }
     } else if (message instanceof ErrorReply) {
-      if (message.message.length < 2_000) return this.error(message);
+      if (message.message.length < 2_000) {
+        return this.error(
+          message.id,
+          message.code,
+          message.message,
+          message.reason,
+          message.available,
+        );
+      }
     } else if (message instanceof AvailabilityMessage) {
       return this.availability(message);
     }
     return this.packr.pack(message);
   }
 
-  private reservation(r: ReservationReply): Uint8Array {
+  private reservation(
+    op: ReplyOp,
+    id: RequestId | null,
+    r: ReservationFields,
+    duplicate: boolean,
+  ): Uint8Array {
     const w = this.writer;
     w.begin();
-    w.map(11);
-    w.key(KEYS.op);
-    w.string(r.op);
-    w.key(KEYS.id);
-    w.id(r.id);
+    w.key(HEADS[op]);
+    w.id(id);
     w.key(KEYS.reservationId);
     w.string(r.reservationId);
     w.key(KEYS.channel);
@@ -120,7 +198,9 @@ export class FrameCodec {
     w.key(KEYS.qty);
     w.number(r.qty);
     w.key(KEYS.state);
-    w.string(r.state);
+    const state = (STATES as Record<string, Uint8Array | undefined>)[r.state];
+    if (state === undefined) w.string(r.state);
+    else w.key(state);
     w.key(KEYS.lines);
     w.array(r.lines.length);
     for (const line of r.lines) {
@@ -135,36 +215,37 @@ export class FrameCodec {
     w.key(KEYS.orderId);
     w.stringOrNil(r.orderId);
     w.key(KEYS.duplicate);
-    w.bool(r.duplicate);
+    w.bool(duplicate);
     return w.end();
   }
 
-  private error(e: ErrorReply): Uint8Array {
+  private error(
+    id: RequestId | null,
+    code: ErrorCode,
+    message: string,
+    reason: string | null,
+    available: number | null,
+  ): Uint8Array {
     const w = this.writer;
     w.begin();
-    w.map(6);
-    w.key(KEYS.op);
-    w.string(e.op);
-    w.key(KEYS.id);
-    w.id(e.id);
-    w.key(KEYS.code);
-    w.string(e.code);
-    w.key(KEYS.message);
-    w.string(e.message);
+    w.key(ERROR_HEAD);
+    w.id(id);
+    w.key(CODE_THEN_MESSAGE[code]);
+    w.string(message);
     w.key(KEYS.reason);
-    w.stringOrNil(e.reason);
+    const r =
+      reason === null ? undefined : (REASONS as Record<string, Uint8Array | undefined>)[reason];
+    if (r !== undefined) w.key(r);
+    else w.stringOrNil(reason);
     w.key(KEYS.available);
-    w.numberOrNil(e.available);
+    w.numberOrNil(available);
     return w.end();
   }
 
   private availability(a: AvailabilityMessage): Uint8Array {
     const w = this.writer;
     w.begin();
-    w.map(4);
-    w.key(KEYS.op);
-    w.string(a.op);
-    w.key(KEYS.topic);
+    w.key(AVAILABILITY_HEAD);
     w.string(a.topic);
     w.key(KEYS.available);
     w.number(a.available);
@@ -175,6 +256,6 @@ export class FrameCodec {
 }
 
 /** Ids are at most 128 characters (UTF-8: 4 bytes each at worst), each line two ids' worth. */
-function reservationFits(r: ReservationReply): boolean {
-  return 5 * 600 + r.lines.length * 600 < MAX_FAST_REPLY_BYTES;
+function linesFit(lines: number): boolean {
+  return 5 * 600 + lines * 600 < MAX_FAST_REPLY_BYTES;
 }

@@ -418,7 +418,10 @@ export class HttpRoutes implements ExchangeContext {
     }
     switch (what) {
       case 'rules':
-        ex.json(200, { version: this.engine.rules.version, rules: this.engine.rules.source });
+        // The document as PUT takes it, so it can be read, edited and written back.
+        ex.json(200, this.engine.rules.source, 'ok', {
+          'x-stockflow-rules-version': String(this.engine.rules.version),
+        });
         return;
       case 'locations':
         ex.json(200, this.engine.locationList());

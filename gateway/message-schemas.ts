@@ -57,12 +57,6 @@ export const batchMessage = z.object({
   ops: z.array(z.unknown()).min(1).max(MAX_BATCH_OPS),
 });
 
-export type ReserveMessage = z.infer<typeof reserveMessage>;
-export type ReleaseMessage = z.infer<typeof releaseMessage>;
-export type ConfirmMessage = z.infer<typeof confirmMessage>;
-export type BatchedOp =
-  z.infer<typeof batchedReserve> | z.infer<typeof batchedRelease> | z.infer<typeof batchedConfirm>;
-
 // ---- HTTP bodies -------------------------------------------------------------------------------
 
 export const reservationBody = z.object({

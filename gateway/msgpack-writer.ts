@@ -12,10 +12,24 @@ const SLAB_BYTES = 256 * 1024;
 /** A reply larger than this goes to msgpackr instead (it never happens on the hot path). */
 export const MAX_FAST_REPLY_BYTES = 16 * 1024;
 
-function keyBytes(key: string): Uint8Array {
-  const bytes = Buffer.from(key, 'utf8');
+/** A short string (< 32 bytes) as msgpack fixstr bytes. */
+export function fixstr(text: string): Uint8Array {
+  const bytes = Buffer.from(text, 'utf8');
+  if (bytes.length >= 32) throw new Error(`not a short string: ${text}`);
   return Uint8Array.from([0xa0 | bytes.length, ...bytes]);
 }
+
+/**
+ * Pre-encoded values of a closed set of strings (ops, codes, reasons, states), in an object
+ * without a prototype: looking up any other string (even `valueOf`) finds nothing.
+ */
+export function constants<T extends string>(values: readonly T[]): Readonly<Record<T, Uint8Array>> {
+  const out = Object.create(null) as Record<T, Uint8Array>;
+  for (const v of values) out[v] = fixstr(v);
+  return Object.freeze(out);
+}
+
+const keyBytes = fixstr;
 
 /** Pre-encoded keys (all shorter than 32 bytes: fixstr). */
 export const KEYS = {
@@ -77,9 +91,13 @@ export class MsgpackWriter {
     }
   }
 
+  /** Pre-encoded bytes (a key or a constant string), copied byte by byte: short copies are
+   * faster as a loop than as TypedArray.set. */
   key(bytes: Uint8Array): void {
-    this.slab.set(bytes, this.pos);
-    this.pos += bytes.length;
+    const slab = this.slab;
+    const pos = this.pos;
+    for (let i = 0; i < bytes.length; i++) slab[pos + i] = bytes[i] as number;
+    this.pos = pos + bytes.length;
   }
 
   nil(): void {
@@ -130,29 +148,29 @@ export class MsgpackWriter {
     this.pos += 8;
   }
 
-  /** A string; ASCII is copied byte by byte, anything else through Buffer.write. */
+  /** A string; short ASCII is copied in one pass, anything else goes through Buffer.write. */
   string(value: string): void {
     const n = value.length;
     const slab = this.slab;
-    let ascii = n < 256;
-    if (ascii) {
-      for (let i = 0; i < n; i++) {
-        if (value.charCodeAt(i) >= 0x80) {
-          ascii = false;
-          break;
-        }
+    if (n < 32) {
+      const start = this.pos;
+      slab[start] = 0xa0 | n;
+      let i = 0;
+      for (; i < n; i++) {
+        const c = value.charCodeAt(i);
+        if (c >= 0x80) break;
+        slab[start + 1 + i] = c;
+      }
+      if (i === n) {
+        this.pos = start + 1 + n;
+        return;
       }
     }
-    if (ascii) {
-      if (n < 32) slab[this.pos++] = 0xa0 | n;
-      else {
-        slab[this.pos++] = 0xd9;
-        slab[this.pos++] = n;
-      }
-      for (let i = 0; i < n; i++) slab[this.pos + i] = value.charCodeAt(i);
-      this.pos += n;
-      return;
-    }
+    this.longString(value);
+  }
+
+  private longString(value: string): void {
+    const slab = this.slab;
     const bytes = Buffer.byteLength(value, 'utf8');
     if (bytes < 32) slab[this.pos++] = 0xa0 | bytes;
     else if (bytes < 0x100) {

@@ -260,7 +260,7 @@ export class WsHandler {
       this.error(
         conn,
         binary,
-        'invalid',
+        opLabel(msg.op),
         new ErrorReply(id, ErrorCode.UNAVAILABLE, 'the gateway is shutting down'),
         t0,
       );
@@ -458,10 +458,9 @@ export class WsHandler {
 
   /** ResultSink path: an engine result for one of this connection's commands. */
   delivered(conn: Connection, result: CommandResult, tag: Pending): void {
-    const reply = commandReply(tag.op, tag.id, result);
     this.metrics.op('ws', tag.op, result.ok ? 'ok' : result.code, performance.now() - tag.t0);
     if (tag.batch !== null) {
-      this.settleBatchItem(conn, tag.batch, tag.index, reply);
+      this.settleBatchItem(conn, tag.batch, tag.index, commandReply(tag.op, tag.id, result));
       return;
     }
     if (this.requests.sample()) {
@@ -474,7 +473,7 @@ export class WsHandler {
         ms: performance.now() - tag.t0,
       });
     }
-    conn.push(this.codec.encode(reply, tag.binary));
+    conn.push(this.codec.result(tag.op, tag.id, result, tag.binary));
   }
 
   private settleBatchItem(

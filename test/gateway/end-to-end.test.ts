@@ -261,7 +261,9 @@ describe('HTTP reservations, availability and configuration', () => {
   it('reads and replaces rules, locations and products (admin)', async () => {
     const rules = await r.http('/v1/config/rules');
     expect(rules.status).toBe(200);
-    const current = (await rules.json()) as { version: number; rules: unknown };
+    expect(await rules.json()).toEqual(RULES_BACK);
+    const current = { version: Number(rules.headers.get('x-stockflow-rules-version')) };
+    expect(current.version).toBeGreaterThanOrEqual(1);
     const next = {
       channels: [
         { id: 'web', priority: 1 },

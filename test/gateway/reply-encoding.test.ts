@@ -13,6 +13,8 @@ const codec = new FrameCodec();
 const text = fc.oneof(
   fc.string({ maxLength: 140 }),
   fc.string({ unit: 'grapheme', maxLength: 60 }),
+  // Names an object lookup could find on Object.prototype.
+  fc.constantFrom('valueOf', 'toString', '__proto__', 'constructor', 'hasOwnProperty', 'held'),
 );
 const id = fc.oneof(
   fc.constant(null),
