@@ -116,12 +116,12 @@ export class SkuBook {
       case 'deallocate':
         return (
           this.once(cmd.requestId, movePrint(cmd)) ??
-          this.record(cmd.requestId, movePrint(cmd), this.deallocate(cmd, ctx), ctx)
+          this.record(cmd.requestId, movePrint(cmd), this.unallocate(cmd, ctx), ctx)
         );
       case 'ship':
         return (
           this.once(cmd.shipmentId, movePrint(cmd)) ??
-          this.record(cmd.shipmentId, movePrint(cmd), this.ship(cmd, ctx), ctx)
+          this.record(cmd.shipmentId, movePrint(cmd), this.unallocate(cmd, ctx), ctx)
         );
       case 'expire':
         return this.expire(cmd, ctx);
@@ -244,25 +244,16 @@ export class SkuBook {
     return ok(true, null, r.view());
   }
 
-  private deallocate(cmd: DeallocateCommand, ctx: BookContext): CommandResult {
+  /** Takes qty off the order's allocation at the location: handed back (deallocate), or gone
+   * from the shelf too (ship: onHand goes down with it). */
+  private unallocate(cmd: DeallocateCommand | ShipCommand, ctx: BookContext): CommandResult {
     const p = this.byLocation.get(cmd.location);
     const held = p === undefined ? 0 : p.orderQty(cmd.orderId);
     if (p === undefined || held < cmd.qty) return noAllocation(cmd, held);
     ctx.undo?.position(this, p);
     ctx.undo?.orderQty(p, cmd.orderId);
     p.addOrderQty(cmd.orderId, -cmd.qty);
-    this.touch(p, ctx);
-    return ok(true, p.view(), null);
-  }
-
-  private ship(cmd: ShipCommand, ctx: BookContext): CommandResult {
-    const p = this.byLocation.get(cmd.location);
-    const held = p === undefined ? 0 : p.orderQty(cmd.orderId);
-    if (p === undefined || held < cmd.qty) return noAllocation(cmd, held);
-    ctx.undo?.position(this, p);
-    ctx.undo?.orderQty(p, cmd.orderId);
-    p.addOrderQty(cmd.orderId, -cmd.qty);
-    p.onHand -= cmd.qty;
+    if (cmd.op === 'ship') p.onHand -= cmd.qty;
     this.touch(p, ctx);
     return ok(true, p.view(), null);
   }
