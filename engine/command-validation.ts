@@ -70,10 +70,12 @@ export function validateCommand(cmd: Command, maxTtlMs: number): ErrorResult | n
       }
       return null;
     case 'release':
-      return isValidRef(cmd.reservationId) ? null : badId('reservationId', cmd.reservationId);
     case 'confirm':
       if (!isValidRef(cmd.reservationId)) return badId('reservationId', cmd.reservationId);
-      return isValidRef(cmd.orderId) ? null : badId('orderId', cmd.orderId);
+      if (cmd.channel !== undefined && !isValidId(cmd.channel))
+        return badId('channel', cmd.channel);
+      if (cmd.op === 'confirm' && !isValidRef(cmd.orderId)) return badId('orderId', cmd.orderId);
+      return null;
     case 'deallocate':
     case 'ship': {
       const id = cmd.op === 'ship' ? cmd.shipmentId : cmd.requestId;

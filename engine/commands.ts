@@ -41,6 +41,9 @@ export interface ReserveCommand {
 export interface ReleaseCommand {
   readonly op: 'release';
   readonly reservationId: string;
+  /** When given, the reservation must be this channel's (FORBIDDEN otherwise): checked in the
+   * owning actor's turn, so it holds even while the reserve is still on its way. */
+  readonly channel?: string | undefined;
 }
 
 /** A held reservation becomes an allocation of the order. */
@@ -48,6 +51,8 @@ export interface ConfirmCommand {
   readonly op: 'confirm';
   readonly reservationId: string;
   readonly orderId: string;
+  /** As for release. */
+  readonly channel?: string | undefined;
 }
 
 /** Hands back part of an order's allocation at a location (cancellation, re-sourcing). */

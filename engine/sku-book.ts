@@ -211,6 +211,7 @@ export class SkuBook {
   private release(cmd: ReleaseCommand, ctx: BookContext): CommandResult {
     const r = this.reservations.get(cmd.reservationId);
     if (r === undefined) return unknownReservation(cmd.reservationId);
+    if (cmd.channel !== undefined && cmd.channel !== r.channel) return otherChannel(r, cmd.channel);
     if (r.state === 'held') {
       this.end(r, 'released', ctx);
       return ok(true, null, r.view());
@@ -222,6 +223,7 @@ export class SkuBook {
   private confirm(cmd: ConfirmCommand, ctx: BookContext): CommandResult {
     const r = this.reservations.get(cmd.reservationId);
     if (r === undefined) return unknownReservation(cmd.reservationId);
+    if (cmd.channel !== undefined && cmd.channel !== r.channel) return otherChannel(r, cmd.channel);
     if (r.state === 'confirmed') {
       return r.orderId === cmd.orderId
         ? ok(false, null, r.view(), true)
@@ -548,6 +550,14 @@ function unknownLocation(id: string): CommandResult {
 
 function unknownReservation(id: string): CommandResult {
   return fail(ErrorCode.NOT_FOUND, Reason.UNKNOWN_RESERVATION, `unknown reservation ${id}`);
+}
+
+function otherChannel(r: Reservation, channel: string): CommandResult {
+  return fail(
+    ErrorCode.FORBIDDEN,
+    Reason.OTHER_CHANNEL,
+    `reservation ${r.id} belongs to another channel than ${channel}`,
+  );
 }
 
 function notHeld(r: Reservation): CommandResult {

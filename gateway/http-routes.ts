@@ -21,7 +21,7 @@ import {
 import type { GatewayMetrics, OpLabel } from './metrics.ts';
 import type { GatewayOptions } from './options.ts';
 import type { RequestLog } from './request-log.ts';
-import { reservationAccess } from './reservation-access.ts';
+import { reservationAccess, reservationChannel } from './reservation-access.ts';
 import { SnapshotParser, snapshotFormat } from './snapshot-ingest.ts';
 
 export interface Readiness {
@@ -260,8 +260,9 @@ export class HttpRoutes implements ExchangeContext {
       ex.error(ErrorCode.BAD_REQUEST, 'reservation id is not valid percent-encoding');
       return;
     }
-    if (!this.mayTouch(ex, p, id)) return;
-    this.command(ex, this.engine.execute({ op: 'release', reservationId: id }), false);
+    if (!this.mayTouch(ex, p)) return;
+    const channel = reservationChannel(p);
+    this.command(ex, this.engine.execute({ op: 'release', reservationId: id, channel }), false);
   };
 
   private readonly confirm = (ex: HttpExchange, req: HttpRequest, p: Principal): void => {
@@ -276,17 +277,23 @@ export class HttpRoutes implements ExchangeContext {
         ex.error(ErrorCode.BAD_REQUEST, describeIssue(parsed.error));
         return;
       }
-      if (!this.mayTouch(ex, p, id)) return;
+      if (!this.mayTouch(ex, p)) return;
+      const channel = reservationChannel(p);
       this.command(
         ex,
-        this.engine.execute({ op: 'confirm', reservationId: id, orderId: parsed.data.orderId }),
+        this.engine.execute({
+          op: 'confirm',
+          reservationId: id,
+          orderId: parsed.data.orderId,
+          channel,
+        }),
         false,
       );
     });
   };
 
-  private mayTouch(ex: HttpExchange, p: Principal, reservationId: string): boolean {
-    const refusal = reservationAccess(this.engine, p, reservationId);
+  private mayTouch(ex: HttpExchange, p: Principal): boolean {
+    const refusal = reservationAccess(p);
     if (refusal === null) return true;
     ex.error(refusal.code, refusal.message, { reason: refusal.reason });
     return false;

@@ -31,7 +31,7 @@ import {
 import type { GatewayMetrics } from './metrics.ts';
 import type { GatewayOptions } from './options.ts';
 import type { ReplyBatcher } from './reply-batcher.ts';
-import { reservationAccess } from './reservation-access.ts';
+import { reservationAccess, reservationChannel } from './reservation-access.ts';
 import type { RequestLog } from './request-log.ts';
 import type { SubscriptionHub } from './subscriptions.ts';
 import { BatchReply, commandReply, ErrorReply, type ReplyOp } from './ws-protocol.ts';
@@ -327,20 +327,21 @@ export class WsHandler {
       return;
     }
     const m = parsed.data;
-    const refusal = this.mayTouchReservation(conn.principal, id, m.reservationId);
+    const refusal = this.mayTouchReservation(conn.principal, id);
     if (refusal !== null) {
       this.error(conn, binary, op, refusal, t0);
       return;
     }
     const pending = new Pending(id, op, binary, t0, null, 0);
+    const channel = reservationChannel(conn.principal);
     if (m.op === 'confirm') {
       this.engine.submit(
-        { op: 'confirm', reservationId: m.reservationId, orderId: m.orderId },
+        { op: 'confirm', reservationId: m.reservationId, orderId: m.orderId, channel },
         conn,
         pending,
       );
     } else {
-      this.engine.submit({ op: 'release', reservationId: m.reservationId }, conn, pending);
+      this.engine.submit({ op: 'release', reservationId: m.reservationId, channel }, conn, pending);
     }
   }
 
@@ -421,17 +422,22 @@ export class WsHandler {
         if (!parsed.success)
           return this.counted(op, badRequest(id, describeIssue(parsed.error)), t0);
         const m = parsed.data;
-        const refusal = this.mayTouchReservation(conn.principal, id, m.reservationId);
+        const refusal = this.mayTouchReservation(conn.principal, id);
         if (refusal !== null) return this.counted(op, refusal, t0);
         const pending = new Pending(id, op, binary, t0, batch, index);
+        const channel = reservationChannel(conn.principal);
         if (m.op === 'confirm') {
           this.engine.submit(
-            { op: 'confirm', reservationId: m.reservationId, orderId: m.orderId },
+            { op: 'confirm', reservationId: m.reservationId, orderId: m.orderId, channel },
             conn,
             pending,
           );
         } else {
-          this.engine.submit({ op: 'release', reservationId: m.reservationId }, conn, pending);
+          this.engine.submit(
+            { op: 'release', reservationId: m.reservationId, channel },
+            conn,
+            pending,
+          );
         }
         return null;
       }
@@ -492,12 +498,8 @@ export class WsHandler {
 
   // ---- checks and replies ---------------------------------------------------------------------
 
-  private mayTouchReservation(
-    principal: Principal,
-    id: RequestId | null,
-    reservationId: string,
-  ): ErrorReply | null {
-    const refusal = reservationAccess(this.engine, principal, reservationId);
+  private mayTouchReservation(principal: Principal, id: RequestId | null): ErrorReply | null {
+    const refusal = reservationAccess(principal);
     return refusal === null
       ? null
       : new ErrorReply(id, refusal.code, refusal.message, refusal.reason);

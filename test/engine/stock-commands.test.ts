@@ -307,6 +307,36 @@ describe('release, confirm, deallocate, ship', () => {
     expect(releasedThenConfirmed.reason).toBe('RESERVATION_NOT_HELD');
   });
 
+  it("refuses a release or confirm that names another channel, even sent in the reserve's turn", async () => {
+    h = harness();
+    await stock(h, 'A', { S1: 5 });
+    const [reserved, wrong, right] = await Promise.all([
+      h.run({
+        op: 'reserve',
+        reservationId: 'k1',
+        channel: 'kiosk',
+        sku: 'A',
+        qty: 1,
+        location: 'S1',
+      }),
+      h.run({ op: 'release', reservationId: 'k1', channel: 'web' }),
+      h.run({ op: 'confirm', reservationId: 'k1', orderId: 'o1', channel: 'kiosk' }),
+    ]);
+    expect(reserved.ok).toBe(true);
+    expect(wrong).toMatchObject({ ok: false, code: 'FORBIDDEN', reason: 'OTHER_CHANNEL' });
+    expect(right).toMatchObject({ ok: true, applied: true });
+    const otherConfirm = await h.fails({
+      op: 'confirm',
+      reservationId: 'k1',
+      orderId: 'o1',
+      channel: 'web',
+    });
+    expect(otherConfirm.code).toBe('FORBIDDEN');
+    expect((await h.fails({ op: 'release', reservationId: 'k1', channel: 'a:b' })).reason).toBe(
+      'INVALID_ID',
+    );
+  });
+
   it('confirms a hold into an order allocation, idempotently per order', async () => {
     h = harness();
     await stock(h, 'A', { S1: 5, S2: 5 });
