@@ -1,7 +1,7 @@
 import type { RulesInput } from './channel-rules.ts';
 import type { CommandResult, ReservationState } from './commands.ts';
 import type { Location, LocationInput } from './master-data.ts';
-import { Reservation, ReservationLine } from './reservation.ts';
+import { ReservationLine, reservationOf, type Reservation } from './reservation.ts';
 import type { Position } from './position.ts';
 import type { SkuBook } from './sku-book.ts';
 
@@ -69,7 +69,7 @@ export function exportBook(book: SkuBook): SkuState {
       channel: r.channel,
       qty: r.qty,
       location: r.requestedLocation,
-      lines: r.lines.map((l) => [l.position.location.id, l.qty] as const),
+      lines: r.lineList().map((l) => [l.position.location.id, l.qty] as const),
       expiresAt: r.expiresAt,
       state: r.state,
       orderId: r.orderId,
@@ -122,7 +122,7 @@ export function importBooks(skus: readonly SkuState[], target: ImportTarget): vo
         if (p === undefined) throw new Error(`reservation ${rs.id} names unknown position ${loc}`);
         return new ReservationLine(p, qty);
       });
-      const r = new Reservation(rs.id, s.sku, rs.channel, rs.qty, rs.location, lines, rs.expiresAt);
+      const r = reservationOf(rs.id, s.sku, rs.channel, rs.qty, rs.location, lines, rs.expiresAt);
       r.state = rs.state;
       r.orderId = rs.orderId;
       r.endedAt = rs.endedAt;

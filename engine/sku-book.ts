@@ -14,7 +14,7 @@ import { applyCap, bufferUnits, type Channel, type ChannelRules } from './channe
 import { ErrorCode, Reason } from './errors.ts';
 import type { Location } from './master-data.ts';
 import { Position } from './position.ts';
-import { Reservation, ReservationLine } from './reservation.ts';
+import { Reservation, ReservationLine, reservationOf } from './reservation.ts';
 import { asDuplicate, fail, ok } from './results.ts';
 import type { UndoLog } from './undo-log.ts';
 import { BookReservations, type ReservationIndex } from './reservation-index.ts';
@@ -174,7 +174,8 @@ export class SkuBook {
     }
     const ttl = cmd.ttlMs ?? channel.reservationTtlMs;
     const now = ctx.now();
-    let lines: ReservationLine[];
+    let lines: ReservationLine[] | null = null;
+    let single: Position | null = null;
     if (cmd.location !== undefined) {
       const location = ctx.location(cmd.location);
       if (location === undefined) return unknownLocation(cmd.location);
@@ -182,26 +183,32 @@ export class SkuBook {
       if (p === undefined) return insufficient(0, null);
       const available = this.locationValue(channel, p, ctx.rules);
       if (cmd.qty > available) return insufficient(available, this.excludedAt(channel, p, ctx));
-      lines = [new ReservationLine(p, cmd.qty)];
+      single = p;
     } else {
       const available = this.networkValue(channel, ctx.rules);
       if (cmd.qty > available) return insufficient(available, null);
       lines = this.split(channel, cmd.qty);
     }
-    for (const line of lines) {
-      ctx.undo?.position(this, line.position);
-      line.position.reserved += line.qty;
-      this.touch(line.position, ctx);
+    const reservation =
+      lines === null
+        ? new Reservation(
+            cmd.reservationId,
+            this.sku,
+            channel.id,
+            cmd.qty,
+            cmd.location ?? null,
+            single as Position,
+            cmd.qty,
+            null,
+            now + ttl,
+          )
+        : reservationOf(cmd.reservationId, this.sku, channel.id, cmd.qty, null, lines, now + ttl);
+    for (let i = 0, n = reservation.lineCount; i < n; i++) {
+      const p = reservation.linePosition(i);
+      ctx.undo?.position(this, p);
+      p.reserved += reservation.lineQty(i);
+      this.touch(p, ctx);
     }
-    const reservation = new Reservation(
-      cmd.reservationId,
-      this.sku,
-      channel.id,
-      cmd.qty,
-      cmd.location ?? null,
-      lines,
-      now + ttl,
-    );
     this.reservations.add(reservation);
     ctx.undo?.reservationAdded(this, reservation);
     ctx.schedule(reservation);
@@ -234,12 +241,14 @@ export class SkuBook {
           );
     }
     if (r.state !== 'held') return notHeld(r);
-    for (const line of r.lines) {
-      ctx.undo?.position(this, line.position);
-      ctx.undo?.orderQty(line.position, cmd.orderId);
-      line.position.reserved -= line.qty;
-      line.position.addOrderQty(cmd.orderId, line.qty);
-      this.touch(line.position, ctx);
+    for (let i = 0, n = r.lineCount; i < n; i++) {
+      const p = r.linePosition(i);
+      const qty = r.lineQty(i);
+      ctx.undo?.position(this, p);
+      ctx.undo?.orderQty(p, cmd.orderId);
+      p.reserved -= qty;
+      p.addOrderQty(cmd.orderId, qty);
+      this.touch(p, ctx);
     }
     this.finish(r, 'confirmed', ctx);
     r.orderId = cmd.orderId; // after finish, which records the fields for undo
@@ -277,10 +286,11 @@ export class SkuBook {
   }
 
   private end(r: Reservation, state: 'released' | 'expired', ctx: BookContext, at?: number): void {
-    for (const line of r.lines) {
-      ctx.undo?.position(this, line.position);
-      line.position.reserved -= line.qty;
-      this.touch(line.position, ctx);
+    for (let i = 0, n = r.lineCount; i < n; i++) {
+      const p = r.linePosition(i);
+      ctx.undo?.position(this, p);
+      p.reserved -= r.lineQty(i);
+      this.touch(p, ctx);
     }
     this.finish(r, state, ctx, at);
   }
@@ -521,7 +531,8 @@ export class SkuBook {
       p.allocated = allocated;
     }
     for (const r of this.reservations.values()) {
-      if (r.state === 'held') for (const line of r.lines) line.position.reserved += line.qty;
+      if (r.state !== 'held') continue;
+      for (let i = 0, n = r.lineCount; i < n; i++) r.linePosition(i).reserved += r.lineQty(i);
     }
     this.invalidate();
   }
