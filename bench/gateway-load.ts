@@ -15,6 +15,7 @@ import {
   readReply,
   reply,
   wallMs,
+  prng,
 } from './gateway-wire.ts';
 import { sendToParent } from './gateway-processes.ts';
 
@@ -51,18 +52,6 @@ export type LoadMessage =
   { readonly type: 'ready' } | { readonly type: 'result'; readonly result: LoadResult };
 
 const packr = new Packr({ useRecords: false, variableMapSize: true });
-
-/** A small deterministic PRNG (mulberry32), so runs are repeatable. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 class LoadConnection {
   next = 0;

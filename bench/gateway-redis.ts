@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import type { LoadResult } from './gateway-load.ts';
-import { LatencyHistogram, wallMs } from './gateway-wire.ts';
+import { LatencyHistogram, prng, wallMs } from './gateway-wire.ts';
 import { sendToParent } from './gateway-processes.ts';
 
 /** Idempotent on the reservation id; never takes more than is there. */
@@ -126,17 +126,6 @@ export class RedisServer {
     await exited;
     await rm(this.dir, { recursive: true, force: true });
   }
-}
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
 }
 
 type ReserveClient = Redis & {

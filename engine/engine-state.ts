@@ -96,8 +96,8 @@ export function exportState(
 export interface ImportTarget {
   addBook(sku: string, group: string): SkuBook;
   location(id: string): Location | undefined;
-  /** Registers a restored reservation (owner index and expiry schedule). */
-  claim(reservation: Reservation, book: SkuBook): void;
+  /** Puts a restored reservation in the expiry schedule (the book's add already indexed it). */
+  schedule(reservation: Reservation): void;
   positionAdded(p: Position): void;
   readonly idempotencyWindow: number;
   readonly tombstoneTtlMs: number;
@@ -128,7 +128,7 @@ export function importBooks(skus: readonly SkuState[], target: ImportTarget): vo
       r.endedAt = rs.endedAt;
       r.dueAt = rs.state === 'held' ? rs.expiresAt : rs.endedAt + target.tombstoneTtlMs;
       book.reservations.add(r);
-      target.claim(r, book);
+      target.schedule(r);
     }
     for (const [id, fingerprint, result] of s.recentOps) {
       book.restoreRecentOp(id, fingerprint, result, target.idempotencyWindow);

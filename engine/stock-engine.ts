@@ -659,7 +659,7 @@ export class StockEngine implements BookContext, UndoTarget {
         return this.books.get(sku) as SkuBook;
       },
       location: (id) => this.locations.get(id),
-      claim: (reservation) => {
+      schedule: (reservation) => {
         this.expiry.schedule(reservation);
       },
       positionAdded: (p) => {
