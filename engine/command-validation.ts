@@ -58,6 +58,9 @@ export function validateCommand(cmd: Command, maxTtlMs: number): ErrorResult | n
         return badId('location', cmd.location);
       }
       if (!positive(cmd.qty)) return badQty('qty', cmd.qty);
+      if (cmd.lines !== undefined) {
+        return fail(ErrorCode.BAD_REQUEST, null, 'lines are chosen by the engine, not the client');
+      }
       if (
         cmd.ttlMs !== undefined &&
         (!Number.isSafeInteger(cmd.ttlMs) || cmd.ttlMs < 1_000 || cmd.ttlMs > maxTtlMs)
@@ -76,6 +79,13 @@ export function validateCommand(cmd: Command, maxTtlMs: number): ErrorResult | n
         return badId('channel', cmd.channel);
       if (cmd.op === 'confirm' && !isValidRef(cmd.orderId)) return badId('orderId', cmd.orderId);
       return null;
+    case 'allocate':
+      if (!isValidRef(cmd.allocationId)) return badId('allocationId', cmd.allocationId);
+      if (!isValidRef(cmd.orderId)) return badId('orderId', cmd.orderId);
+      if (!isValidId(cmd.channel)) return badId('channel', cmd.channel);
+      if (!isValidId(cmd.sku)) return badId('sku', cmd.sku);
+      if (!isValidId(cmd.location)) return badId('location', cmd.location);
+      return positive(cmd.qty) ? null : badQty('qty', cmd.qty);
     case 'deallocate':
     case 'ship': {
       const id = cmd.op === 'ship' ? cmd.shipmentId : cmd.requestId;

@@ -36,6 +36,27 @@ export interface ReserveCommand {
   readonly qty: number;
   readonly location?: string | undefined;
   readonly ttlMs?: number | undefined;
+  /**
+   * Set by the engine only, never by a client (refused): the [location, qty] lines a network
+   * reservation was split into, kept in the journal when a location ranker chose them, so
+   * replay does not depend on the ranker's inputs (sourcing config, backlog) at replay time.
+   */
+  readonly lines?: readonly (readonly [string, number])[] | undefined;
+}
+
+/**
+ * Allocates `qty` at one location to an order directly, as a reserve and confirm in one step
+ * (sourcing allocates this way): granted only within the channel's availability there.
+ * Idempotent under `allocationId`, scoped to the SKU like adjust.
+ */
+export interface AllocateCommand {
+  readonly op: 'allocate';
+  readonly allocationId: string;
+  readonly orderId: string;
+  readonly channel: string;
+  readonly sku: string;
+  readonly location: string;
+  readonly qty: number;
 }
 
 export interface ReleaseCommand {
@@ -89,6 +110,7 @@ export type Command =
   | ReserveCommand
   | ReleaseCommand
   | ConfirmCommand
+  | AllocateCommand
   | DeallocateCommand
   | ShipCommand
   | ExpireCommand;
@@ -101,6 +123,7 @@ export const COMMAND_OPS: readonly CommandOp[] = Object.freeze([
   'reserve',
   'release',
   'confirm',
+  'allocate',
   'deallocate',
   'ship',
   'expire',

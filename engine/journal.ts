@@ -1,6 +1,8 @@
 import type { RulesInput } from './channel-rules.ts';
 import type { Command } from './commands.ts';
 import type { LocationInput, ProductInput } from './master-data.ts';
+import type { OrderEvent } from './orders/order-events.ts';
+import type { OrderSnapshot } from './orders/order-state.ts';
 
 /** A state change as the journal keeps it: replaying records in `seq` order on the state they
  * were applied to reproduces the engine exactly (time included: `at` is the engine's clock when
@@ -9,7 +11,8 @@ export type JournalEntry =
   | { readonly type: 'command'; readonly cmd: Command }
   | { readonly type: 'rules'; readonly rules: RulesInput }
   | { readonly type: 'locations'; readonly locations: readonly LocationInput[] }
-  | { readonly type: 'products'; readonly products: readonly ProductInput[] };
+  | { readonly type: 'products'; readonly products: readonly ProductInput[] }
+  | { readonly type: 'order'; readonly event: OrderEvent };
 
 export interface JournalRecord {
   readonly seq: number;
@@ -32,4 +35,19 @@ export interface JournalWriter {
    * still unavailable.
    */
   resync(durableSeq: number): Promise<readonly JournalRecord[]>;
+}
+
+/**
+ * State kept beside the SKU books in the same journal and snapshots: the order service. One
+ * journal gives one order of events for stock and orders, so recovery never sees an order event
+ * without the stock changes recorded before it.
+ */
+export interface JournalParticipant {
+  /** Applies a journaled event at recovery or resync; false when the state already holds it. */
+  replay(event: OrderEvent, seq: number): boolean;
+  /** Every order as snapshot items (called between turns). */
+  snapshotItems(): Iterator<OrderSnapshot>;
+  importItem(item: OrderSnapshot): void;
+  /** Drops all state (an import starts). */
+  clear(): void;
 }

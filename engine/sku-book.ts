@@ -1,5 +1,6 @@
 import type {
   AdjustCommand,
+  AllocateCommand,
   Command,
   CommandResult,
   ConfirmCommand,
@@ -12,6 +13,7 @@ import type {
 } from './commands.ts';
 import { applyCap, bufferUnits, type Channel, type ChannelRules } from './channel-rules.ts';
 import { ErrorCode, Reason } from './errors.ts';
+import type { LocationRanker } from './location-ranker.ts';
 import type { Location } from './master-data.ts';
 import { Position } from './position.ts';
 import { Reservation, ReservationLine, reservationOf } from './reservation.ts';
@@ -37,6 +39,8 @@ export interface BookContext {
   positionAdded(p: Position): void;
   /** Where changes are recorded until they are durable; null when there is no journal. */
   readonly undo: UndoLog | null;
+  /** Chooses the locations of network reservations; null: most available first. */
+  readonly ranker: LocationRanker | null;
 }
 
 export class RecentOp {
@@ -113,6 +117,11 @@ export class SkuBook {
           this.once(cmd.adjustmentId, adjustPrint(cmd)) ??
           this.record(cmd.adjustmentId, adjustPrint(cmd), this.adjust(cmd, ctx), ctx)
         );
+      case 'allocate':
+        return (
+          this.once(cmd.allocationId, allocatePrint(cmd)) ??
+          this.record(cmd.allocationId, allocatePrint(cmd), this.allocate(cmd, ctx), ctx)
+        );
       case 'deallocate':
         return (
           this.once(cmd.requestId, movePrint(cmd)) ??
@@ -187,7 +196,10 @@ export class SkuBook {
     } else {
       const available = this.networkValue(channel, ctx.rules);
       if (cmd.qty > available) return insufficient(available, null);
-      lines = this.split(channel, cmd.qty);
+      lines =
+        cmd.lines === undefined
+          ? this.split(channel, cmd.qty, ctx.ranker)
+          : this.linesOf(cmd.lines, channel, cmd.qty, ctx.ranker);
     }
     const reservation =
       lines === null
@@ -253,6 +265,23 @@ export class SkuBook {
     this.finish(r, 'confirmed', ctx);
     r.orderId = cmd.orderId; // after finish, which records the fields for undo
     return ok(true, null, r.view());
+  }
+
+  private allocate(cmd: AllocateCommand, ctx: BookContext): CommandResult {
+    const channel = ctx.rules.channel(cmd.channel);
+    if (channel === undefined) {
+      return fail(ErrorCode.NOT_FOUND, Reason.UNKNOWN_CHANNEL, `unknown channel ${cmd.channel}`);
+    }
+    if (ctx.location(cmd.location) === undefined) return unknownLocation(cmd.location);
+    const p = this.byLocation.get(cmd.location);
+    if (p === undefined) return insufficient(0, null);
+    const available = this.locationValue(channel, p, ctx.rules);
+    if (cmd.qty > available) return insufficient(available, this.excludedAt(channel, p, ctx));
+    ctx.undo?.position(this, p);
+    ctx.undo?.orderQty(p, cmd.orderId);
+    p.addOrderQty(cmd.orderId, cmd.qty);
+    this.touch(p, ctx);
+    return ok(true, p.view(), null);
   }
 
   /** Takes qty off the order's allocation at the location: handed back (deallocate), or gone
@@ -485,8 +514,12 @@ export class SkuBook {
     stale.length = 0;
   }
 
-  /** Default split of a network reservation: most available location first, ties by id. */
-  private split(channel: Channel, qty: number): ReservationLine[] {
+  /**
+   * Splits a network reservation over locations: in the ranker's order when there is one, then
+   * (or without one) most available first, ties by id. The caller checked the network value, so
+   * the lines always cover qty.
+   */
+  private split(channel: Channel, qty: number, ranker: LocationRanker | null): ReservationLine[] {
     const column = this.contrib[channel.index] as number[];
     const candidates = this.positions
       .filter((p) => (column[p.index] ?? 0) > 0)
@@ -495,13 +528,47 @@ export class SkuBook {
           (column[b.index] ?? 0) - (column[a.index] ?? 0) ||
           (a.location.id < b.location.id ? -1 : 1),
       );
+    let ordered = candidates;
+    if (ranker !== null && candidates.length > 1) {
+      const choices = candidates.map((p) => ({
+        location: p.location.id,
+        available: column[p.index] ?? 0,
+      }));
+      const first = ranker.rank(channel.id, this.sku, qty, choices);
+      const picked = new Set<Position>();
+      ordered = [];
+      for (const id of first) {
+        const p = this.byLocation.get(id);
+        if (p !== undefined && (column[p.index] ?? 0) > 0 && !picked.has(p)) {
+          picked.add(p);
+          ordered.push(p);
+        }
+      }
+      for (const p of candidates) if (!picked.has(p)) ordered.push(p);
+    }
     const lines: ReservationLine[] = [];
     let remaining = qty;
-    for (const p of candidates) {
+    for (const p of ordered) {
       if (remaining === 0) break;
       const take = Math.min(remaining, column[p.index] ?? 0);
       lines.push(new ReservationLine(p, take));
       remaining -= take;
+    }
+    return lines;
+  }
+
+  /** The lines a journaled network reservation was split into (replay). */
+  private linesOf(
+    recorded: readonly (readonly [string, number])[],
+    channel: Channel,
+    qty: number,
+    ranker: LocationRanker | null,
+  ): ReservationLine[] {
+    const lines: ReservationLine[] = [];
+    for (const [location, take] of recorded) {
+      const p = this.byLocation.get(location);
+      if (p === undefined) return this.split(channel, qty, ranker);
+      lines.push(new ReservationLine(p, take));
     }
     return lines;
   }
@@ -549,6 +616,10 @@ export class SkuBook {
 
 function adjustPrint(cmd: AdjustCommand): string {
   return `adjust|${cmd.location}|${cmd.delta}|${cmd.asOf ?? ''}`;
+}
+
+function allocatePrint(cmd: AllocateCommand): string {
+  return `allocate|${cmd.orderId}|${cmd.channel}|${cmd.location}|${cmd.qty}`;
 }
 
 function movePrint(cmd: DeallocateCommand | ShipCommand): string {

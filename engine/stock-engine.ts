@@ -28,7 +28,10 @@ import {
   type SkuState,
 } from './engine-state.ts';
 import { CommitPipeline } from './commit-pipeline.ts';
-import type { JournalEntry, JournalRecord, JournalWriter } from './journal.ts';
+import type { JournalEntry, JournalParticipant, JournalRecord, JournalWriter } from './journal.ts';
+import type { LocationChoice, LocationRanker } from './location-ranker.ts';
+import type { OrderEvent } from './orders/order-events.ts';
+import type { OrderSnapshot } from './orders/order-state.ts';
 import { rollback, type UndoEntry, type UndoLog, type UndoTarget } from './undo-log.ts';
 
 export interface EngineOptions {
@@ -157,6 +160,10 @@ export class StockEngine implements BookContext, UndoTarget {
   private frozenNow: number | null = null;
   /** Journal sequence of the last rules or master-data record applied. */
   private metaLsn = 0;
+  /** Chooses the locations of network reservations (the order service's sourcing). */
+  ranker: LocationRanker | null = null;
+  /** The order service, journaled and snapshotted with the books. */
+  private participant: JournalParticipant | null = null;
   private resyncTimer: ReturnType<Clock['schedule']> | null = null;
   private resyncDelayMs = 100;
   private readonly commitObservers: ((records: number, ms: number) => void)[] = [];
@@ -299,7 +306,10 @@ export class StockEngine implements BookContext, UndoTarget {
         }
         if (pipeline !== null && result.ok && result.applied) {
           this.undo?.lsn(e.book);
-          e.book.lsn = pipeline.record({ type: 'command', cmd: e.cmd }, this.frozenNow);
+          e.book.lsn = pipeline.record(
+            { type: 'command', cmd: this.journaled(e.cmd, result) },
+            this.frozenNow,
+          );
         }
       }
       e.book.pending--;
@@ -313,6 +323,14 @@ export class StockEngine implements BookContext, UndoTarget {
     }
     this.frozenNow = null;
     this.reservationIndex.current = null;
+  }
+
+  /** A network reservation split by a ranker is journaled with its lines (see ReserveCommand). */
+  private journaled(cmd: Command, result: CommandResult): Command {
+    if (cmd.op !== 'reserve' || cmd.location !== undefined || this.ranker === null) return cmd;
+    const lines = result.ok ? result.reservation?.lines : undefined;
+    if (lines === undefined) return cmd;
+    return { ...cmd, lines: lines.map((l) => [l.location, l.qty] as const) };
   }
 
   private deliver(e: Envelope, result: CommandResult): void {
@@ -520,6 +538,47 @@ export class StockEngine implements BookContext, UndoTarget {
     return this.books.get(sku)?.byLocation.get(location)?.view() ?? null;
   }
 
+  /**
+   * Where a channel may take a SKU now: every location with something available to it, after
+   * buffers, exclusions and caps (what sourcing chooses from). Read between turns.
+   */
+  offers(channel: string, sku: string): LocationChoice[] {
+    const book = this.books.get(sku);
+    const ch = this.rules.channel(channel);
+    if (book === undefined || ch === undefined) return [];
+    const out: LocationChoice[] = [];
+    for (const p of book.positions) {
+      const available = book.locationValue(ch, p, this.rules);
+      if (available > 0) out.push({ location: p.location.id, available });
+    }
+    return out;
+  }
+
+  /** What an order holds allocated, per SKU and location (the engine is the truth of it). */
+  orderHoldings(orderId: string, skus: Iterable<string>): Map<string, Map<string, number>> {
+    const out = new Map<string, Map<string, number>>();
+    for (const sku of new Set(skus)) {
+      const book = this.books.get(sku);
+      if (book === undefined) continue;
+      for (const p of book.positions) {
+        const qty = p.orderQty(orderId);
+        if (qty === 0) continue;
+        let at = out.get(sku);
+        if (at === undefined) {
+          at = new Map<string, number>();
+          out.set(sku, at);
+        }
+        at.set(p.location.id, qty);
+      }
+    }
+    return out;
+  }
+
+  /** A location's master data, or null. */
+  locationInfo(id: string): LocationInput | null {
+    return this.locations.get(id)?.toInput() ?? null;
+  }
+
   reservation(reservationId: string): ReservationView | null {
     return this.reservationIndex.get(reservationId)?.reservation?.view() ?? null;
   }
@@ -646,13 +705,20 @@ export class StockEngine implements BookContext, UndoTarget {
     this.positionsAt.clear();
     this.reservationIndex.clear();
     this.expiry.clear();
+    this.participant?.clear();
     this.positionCount = 0;
     this.watchedTopics = 0;
     this.applyLocations(header.locations);
     this.metaLsn = header.metaLsn;
   }
 
-  importChunk(skus: readonly SkuState[]): void {
+  importChunk(items: readonly SnapshotItem[]): void {
+    const skus: SkuState[] = [];
+    for (const item of items) {
+      if (!('kind' in item)) skus.push(item);
+      else if (this.participant !== null) this.participant.importItem(item);
+      else this.log.warn({ orderId: item.orderId }, 'order in snapshot without an order service');
+    }
     importBooks(skus, {
       addBook: (sku, group) => {
         this.applyProducts([{ sku, group }]);
@@ -679,7 +745,10 @@ export class StockEngine implements BookContext, UndoTarget {
    */
   replay(records: Iterable<JournalRecord>): { applied: number; skipped: number; lastSeq: number } {
     const undo = this.undo;
+    const ranker = this.ranker;
     this.undo = null;
+    // A network reserve journaled without lines was split without a ranker: replay it the same way.
+    this.ranker = null;
     let applied = 0;
     let skipped = 0;
     let lastSeq = 0;
@@ -693,12 +762,20 @@ export class StockEngine implements BookContext, UndoTarget {
     } finally {
       this.frozenNow = null;
       this.undo = undo;
+      this.ranker = ranker;
     }
     return { applied, skipped, lastSeq };
   }
 
   private replayOne(record: JournalRecord): boolean {
     const entry = record.entry;
+    if (entry.type === 'order') {
+      if (this.participant === null) {
+        this.log.warn({ seq: record.seq }, 'order event without an order service; skipped');
+        return false;
+      }
+      return this.participant.replay(entry.event, record.seq);
+    }
     if (entry.type !== 'command') {
       if (record.seq <= this.metaLsn) return false;
       if (entry.type === 'rules')
@@ -767,6 +844,32 @@ export class StockEngine implements BookContext, UndoTarget {
     );
     this.pipeline = pipeline;
     this.undo = pipeline.undo;
+  }
+
+  /** Joins the order service to the journal and snapshots (before recovery). */
+  attachParticipant(participant: JournalParticipant): void {
+    if (this.participant !== null) {
+      throw new StockflowError(ErrorCode.CONFLICT, 'a journal participant is already attached');
+    }
+    this.participant = participant;
+  }
+
+  /**
+   * Journals an order event the caller has just applied in memory: its sequence (0 without a
+   * journal). `revert` takes it back if the write fails (the same rule as for commands); wait
+   * for `durable()` before telling anyone outside. Throws UNAVAILABLE while the journal is down.
+   */
+  recordOrderEvent(event: OrderEvent, revert: () => void): number {
+    this.beforeMeta();
+    if (this.stopped) {
+      throw new StockflowError(ErrorCode.UNAVAILABLE, 'engine is stopped', {
+        reason: Reason.STOPPED,
+      });
+    }
+    const pipeline = this.pipeline;
+    if (pipeline === null) return 0;
+    this.undo?.custom(revert);
+    return pipeline.record({ type: 'order', event }, this.clock.now());
   }
 
   /** Calls `observe` after every group commit with its record count and write time (metrics). */
@@ -842,14 +945,19 @@ export class StockEngine implements BookContext, UndoTarget {
    * records a chunk does not contain.
    */
   beginSnapshot(): SnapshotCursor {
-    return new SnapshotCursor(this.books.values(), this.pipeline, {
-      format: 1,
-      takenAt: this.clock.now(),
-      startSeq: this.pipeline?.nextSeq ?? 1,
-      metaLsn: this.metaLsn,
-      rules: this.rules.source,
-      locations: this.locationList(),
-    });
+    return new SnapshotCursor(
+      this.books.values(),
+      this.participant?.snapshotItems() ?? null,
+      this.pipeline,
+      {
+        format: 1,
+        takenAt: this.clock.now(),
+        startSeq: this.pipeline?.nextSeq ?? 1,
+        metaLsn: this.metaLsn,
+        rules: this.rules.source,
+        locations: this.locationList(),
+      },
+    );
   }
 
   // ---- UndoTarget ----------------------------------------------------------------------------------
@@ -938,6 +1046,9 @@ export class StockEngine implements BookContext, UndoTarget {
   }
 }
 
+/** One item of a snapshot chunk: a SKU book, or an order. */
+export type SnapshotItem = SkuState | OrderSnapshot;
+
 export interface SnapshotHeader {
   readonly format: 1;
   readonly takenAt: number;
@@ -955,6 +1066,7 @@ export class SnapshotCursor {
 
   constructor(
     private readonly books: Iterator<SkuBook>,
+    private readonly orders: Iterator<OrderSnapshot> | null,
     private readonly pipeline: CommitPipeline | null,
     readonly header: SnapshotHeader,
   ) {
@@ -962,15 +1074,22 @@ export class SnapshotCursor {
     this.maxLsn = header.metaLsn;
   }
 
-  /** The next up to `max` books, or null when all were taken. */
-  next(max: number): SkuState[] | null {
-    const out: SkuState[] = [];
+  /** The next up to `max` books (then orders), or null when all were taken. */
+  next(max: number): SnapshotItem[] | null {
+    const out: SnapshotItem[] = [];
     while (out.length < max) {
       const step = this.books.next();
       if (step.done === true) break;
       const state = exportBook(step.value);
       if (state.lsn > this.maxLsn) this.maxLsn = state.lsn;
       out.push(state);
+    }
+    // Orders are smaller than books: a chunk takes four times as many.
+    while (this.orders !== null && out.length < max * 4) {
+      const step = this.orders.next();
+      if (step.done === true) break;
+      if (step.value.lsn > this.maxLsn) this.maxLsn = step.value.lsn;
+      out.push(step.value);
     }
     return out.length === 0 ? null : out;
   }

@@ -191,6 +191,15 @@ class ProductChange implements UndoEntry {
   }
 }
 
+/** A change outside the books (an order event) that knows how to take itself back. */
+class CustomChange implements UndoEntry {
+  constructor(private readonly revert: () => void) {}
+
+  undo(): void {
+    this.revert();
+  }
+}
+
 /**
  * The changes of commands that are applied but not yet durable, so that a failed journal write
  * takes them back out of memory. Recording is off (null log) when the engine runs without a
@@ -249,6 +258,10 @@ export class UndoLog {
 
   product(sku: string, book: SkuBook | null, group: string): void {
     this.entries.push(new ProductChange(sku, book, group));
+  }
+
+  custom(revert: () => void): void {
+    this.entries.push(new CustomChange(revert));
   }
 
   /** Hands over the recorded entries and starts a new list. */

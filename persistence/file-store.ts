@@ -1,7 +1,7 @@
 import { mkdir, open, readdir, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import type { JournalRecord, SkuState, SnapshotHeader } from '../engine/index.ts';
+import type { JournalRecord, SnapshotItem, SnapshotHeader } from '../engine/index.ts';
 import { PersistenceError } from './persistence-error.ts';
 import { encodeFrame, encodeRecords, isRecordArray, readFrame } from './record-codec.ts';
 import type {
@@ -317,8 +317,8 @@ class FileSnapshotWriter implements SnapshotWriter {
     private readonly syncDir: (dir: string) => Promise<void>,
   ) {}
 
-  async writeChunk(skus: readonly SkuState[]): Promise<void> {
-    const frame = encodeFrame({ type: 'chunk', skus });
+  async writeChunk(items: readonly SnapshotItem[]): Promise<void> {
+    const frame = encodeFrame({ type: 'chunk', skus: items });
     await this.handle.write(frame, 0, frame.length, this.offset);
     this.offset += frame.length;
     this.chunks++;
@@ -350,14 +350,14 @@ function parseSnapshot(buf: Buffer): LoadedSnapshot | string {
   if (h.type !== 'header' || h.header === undefined) return 'no header frame';
   // Every frame is checked (and so decoded) before the snapshot is trusted; the decoded chunks
   // are kept and handed out, not decoded twice.
-  const chunks: SkuState[][] = [];
+  const chunks: SnapshotItem[][] = [];
   let at = head.next;
   for (;;) {
     const frame = readFrame(buf, at);
     if (frame.kind !== 'frame') return frame.kind === 'torn' ? frame.reason : 'no end frame';
     const v = frame.value as { type?: unknown; coversSeq?: number; chunks?: number };
     if (v.type === 'chunk') {
-      chunks.push((frame.value as { skus: SkuState[] }).skus);
+      chunks.push((frame.value as { skus: SnapshotItem[] }).skus);
       at = frame.next;
       continue;
     }
@@ -370,7 +370,7 @@ function parseSnapshot(buf: Buffer): LoadedSnapshot | string {
       coversSeq,
       *chunks() {
         for (let i = 0; i < chunks.length; i++) {
-          yield chunks[i] as SkuState[];
+          yield chunks[i] as SnapshotItem[];
           chunks[i] = []; // let it go once imported
         }
       },

@@ -1,6 +1,6 @@
 import { Packr, Unpackr } from 'msgpackr';
 import { crc32 } from 'node:zlib';
-import type { JournalRecord, SkuState } from '../engine/index.ts';
+import type { JournalRecord, SnapshotItem } from '../engine/index.ts';
 
 // One packer for the process (habit 9). msgpackr's record extension is on: within one payload
 // (a whole group commit, a snapshot chunk) objects of one shape share one key list, which makes
@@ -86,6 +86,6 @@ function isRecord(value: unknown): value is JournalRecord {
   );
 }
 
-export function isChunk(value: unknown): value is SkuState[] {
+export function isChunk(value: unknown): value is SnapshotItem[] {
   return Array.isArray(value);
 }

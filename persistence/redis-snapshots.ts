@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { SkuState, SnapshotHeader } from '../engine/index.ts';
+import type { SnapshotItem, SnapshotHeader } from '../engine/index.ts';
 import { PersistenceError } from './persistence-error.ts';
 import { isChunk, packBlob, unpackBlob } from './record-codec.ts';
 import type { RedisCalls } from './redis-calls.ts';
@@ -177,7 +177,7 @@ export class RedisSnapshots {
   }
 
   /** Reads and checks one chunk: its books, or why it is unusable. */
-  async chunk(startSeq: number, index: number): Promise<SkuState[] | string> {
+  async chunk(startSeq: number, index: number): Promise<SnapshotItem[] | string> {
     const client = this.calls.client;
     const blob = await this.calls.run('snapshot chunk read', () =>
       client.getBuffer(this.keys.chunk(startSeq, index)),
@@ -286,10 +286,10 @@ class RedisSnapshotWriter implements SnapshotWriter {
     private readonly header: SnapshotHeader,
   ) {}
 
-  async writeChunk(skus: readonly SkuState[]): Promise<void> {
+  async writeChunk(items: readonly SnapshotItem[]): Promise<void> {
     this.assertOpen();
     const index = this.chunks++;
-    const blob = packBlob(skus);
+    const blob = packBlob(items);
     this.bytes += blob.length;
     const write = this.owner
       .writeChunk(this.header.startSeq, index, blob)
@@ -358,7 +358,7 @@ class RedisLoadedSnapshot implements LoadedSnapshot {
     this.coversSeq = manifest.coversSeq;
   }
 
-  async *chunks(): AsyncGenerator<SkuState[]> {
+  async *chunks(): AsyncGenerator<SnapshotItem[]> {
     for (let i = 0; i < this.manifest.chunks; i++) {
       const chunk = await this.owner.chunk(this.startSeq, i);
       if (typeof chunk === 'string') {

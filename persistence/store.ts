@@ -1,4 +1,9 @@
-import type { JournalRecord, JournalWriter, SkuState, SnapshotHeader } from '../engine/index.ts';
+import type {
+  JournalRecord,
+  JournalWriter,
+  SnapshotItem,
+  SnapshotHeader,
+} from '../engine/index.ts';
 
 /**
  * One durable store behind the engine: a journal of records (the engine's JournalWriter port)
@@ -27,7 +32,7 @@ export interface Store extends JournalWriter {
 }
 
 export interface SnapshotWriter {
-  writeChunk(skus: readonly SkuState[]): Promise<void>;
+  writeChunk(items: readonly SnapshotItem[]): Promise<void>;
   /** Makes the snapshot whole and visible. `coversSeq`: highest record sequence it contains. */
   commit(coversSeq: number): Promise<SnapshotInfo>;
   abort(): Promise<void>;
@@ -44,7 +49,7 @@ export interface LoadedSnapshot {
   readonly header: SnapshotHeader;
   readonly coversSeq: number;
   /** The books, chunk by chunk, in the order written. */
-  chunks(): AsyncIterable<readonly SkuState[]> | Iterable<readonly SkuState[]>;
+  chunks(): AsyncIterable<readonly SnapshotItem[]> | Iterable<readonly SnapshotItem[]>;
 }
 
 export interface StoreHealth {

@@ -142,6 +142,18 @@ export const batchCmdArb: fc.Arbitrary<Command> = fc.oneof(
   {
     weight: 1,
     arbitrary: fc.record({
+      op: fc.constant('allocate' as const),
+      allocationId: opId,
+      orderId,
+      channel: channelId,
+      sku,
+      location,
+      qty: fc.integer({ min: 1, max: 3 }),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
       op: fc.constant('ship' as const),
       shipmentId: opId,
       orderId,
@@ -196,6 +208,20 @@ export const stepArb: fc.Arbitrary<Step> = fc.oneof(
   {
     weight: 2,
     arbitrary: cmd(fc.record({ op: fc.constant('confirm'), reservationId: resId, orderId })),
+  },
+  {
+    weight: 2,
+    arbitrary: cmd(
+      fc.record({
+        op: fc.constant('allocate'),
+        allocationId: opId,
+        orderId,
+        channel: channelId,
+        sku,
+        location,
+        qty: fc.integer({ min: 1, max: 4 }),
+      }),
+    ),
   },
   {
     weight: 1,

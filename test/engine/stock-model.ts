@@ -227,6 +227,20 @@ export class StockModel {
         r.endedAt = this.now;
         return okAnswer(true);
       }
+      case 'allocate':
+        return this.once(
+          `${cmd.sku}|${cmd.allocationId}`,
+          `allocate|${cmd.orderId}|${cmd.channel}|${cmd.location}|${cmd.qty}`,
+          () => {
+            if (!this.rules.channels.some((c) => c.id === cmd.channel)) return error('NOT_FOUND');
+            const available = this.atLocation(cmd.channel, cmd.sku, cmd.location);
+            if (cmd.qty > available) return error('INSUFFICIENT_STOCK', available);
+            const p = this.pos(cmd.sku, cmd.location);
+            p.allocated += cmd.qty;
+            p.orders.set(cmd.orderId, (p.orders.get(cmd.orderId) ?? 0) + cmd.qty);
+            return okAnswer(true);
+          },
+        );
       case 'deallocate':
       case 'ship': {
         const id = cmd.op === 'ship' ? cmd.shipmentId : cmd.requestId;

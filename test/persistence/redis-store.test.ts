@@ -6,6 +6,7 @@ import {
   StockEngine,
   type JournalRecord,
   type SkuState,
+  type SnapshotItem,
   type SnapshotHeader,
 } from '../../engine/index.ts';
 import { PersistenceError, type Store } from '../../persistence/index.ts';
@@ -182,16 +183,20 @@ function book(sku: string, lsn: number): SkuState {
   };
 }
 
-async function writeSnapshot(store: Store, startSeq: number, chunks: SkuState[][]): Promise<void> {
+async function writeSnapshot(
+  store: Store,
+  startSeq: number,
+  chunks: SnapshotItem[][],
+): Promise<void> {
   const writer = await store.beginSnapshot(header(startSeq));
   for (const chunk of chunks) await writer.writeChunk(chunk);
   await writer.commit(startSeq + 1);
 }
 
-async function loadedChunks(store: Store): Promise<{ startSeq: number; chunks: SkuState[][] }> {
+async function loadedChunks(store: Store): Promise<{ startSeq: number; chunks: SnapshotItem[][] }> {
   const snapshot = await store.loadSnapshot();
   if (snapshot === null) throw new Error('no snapshot');
-  const chunks: SkuState[][] = [];
+  const chunks: SnapshotItem[][] = [];
   for await (const chunk of snapshot.chunks()) chunks.push([...chunk]);
   return { startSeq: snapshot.header.startSeq, chunks };
 }
