@@ -6,13 +6,16 @@ export type {
   EngineStats,
   SnapshotCursor,
   SnapshotHeader,
+  SnapshotItem,
   SnapshotSummary,
   WatchSnapshot,
 } from './stock-engine.ts';
-export type { JournalEntry, JournalRecord, JournalWriter } from './journal.ts';
+export type { JournalEntry, JournalParticipant, JournalRecord, JournalWriter } from './journal.ts';
+export type { LocationChoice, LocationRanker } from './location-ranker.ts';
 export { COMMAND_OPS } from './commands.ts';
 export type {
   AdjustCommand,
+  AllocateCommand,
   Command,
   CommandOp,
   CommandResult,
@@ -50,3 +53,23 @@ export { topicOf } from './delta-conflation.ts';
 export type { AvailabilityDelta, DeltaListener } from './delta-conflation.ts';
 export type { EngineState, PositionState, ReservationRecord, SkuState } from './engine-state.ts';
 export { MAX_QTY } from './command-validation.ts';
+export { OrderService } from './orders/order-service.ts';
+export type {
+  CancelRequest,
+  FulfilmentAnswer,
+  LocationSourcing,
+  OrderError,
+  OrderOk,
+  OrderResult,
+  OrderServiceOptions,
+  OrderStats,
+  ProfileSelection,
+} from './orders/order-service.ts';
+export type { Fulfilment, FulfilmentStatus, OrderStatus, OrderView } from './orders/order-state.ts';
+export type { FulfilmentUpdate } from './orders/order-events.ts';
+export type {
+  DeliveryOutcome,
+  OutboxMessage,
+  OutboxTransport,
+} from './orders/outbox-dispatcher.ts';
+export type { SourcingProfile } from './orders/sourcing.ts';

@@ -1,0 +1,533 @@
+import type { OrderEvent, PlannedFulfilment } from './order-events.ts';
+import type { DeliveryInput, OrderInput } from './order-input.ts';
+import type { OutboxMessage } from './outbox-dispatcher.ts';
+import type { SourcingExplanation } from './sourcing.ts';
+
+export type OrderStatus =
+  | 'received'
+  | 'fulfilment_requested'
+  | 'accepted'
+  | 'picked'
+  | 'partially_shipped'
+  | 'shipped'
+  | 'partially_delivered'
+  | 'delivered'
+  | 'backordered'
+  | 'cancelled';
+
+export type FulfilmentStatus =
+  | 'requested'
+  | 'accepted'
+  | 'picked'
+  | 'shipped'
+  | 'delivered'
+  | 'rejected'
+  | 'short_picked'
+  | 'timed_out'
+  | 'cancelled';
+
+/** Fulfilment states that hold stock at the location (allocated, not shipped). */
+const ACTIVE: ReadonlySet<FulfilmentStatus> = new Set(['requested', 'accepted', 'picked']);
+/** States whose units count as the order's (held, on the way or delivered). */
+const COUNTED: ReadonlySet<FulfilmentStatus> = new Set([
+  'requested',
+  'accepted',
+  'picked',
+  'shipped',
+  'delivered',
+]);
+
+export function isActive(status: FulfilmentStatus): boolean {
+  return ACTIVE.has(status);
+}
+
+export interface FulfilmentLine {
+  readonly sku: string;
+  readonly qty: number;
+}
+
+/** One location's part of an order. Never mutated: a change replaces the object. */
+export interface Fulfilment {
+  readonly fulfilmentId: string;
+  readonly location: string;
+  readonly lines: readonly FulfilmentLine[];
+  readonly status: FulfilmentStatus;
+  readonly attempt: number;
+  readonly requestedAt: number;
+  readonly dueBy: number;
+  readonly updatedAt: number;
+  readonly carrier: string | null;
+  readonly tracking: string | null;
+  /** Why it was rejected, short, timed out, cancelled, or the last delivery problem. */
+  readonly reason: string | null;
+}
+
+export interface OrderLine {
+  readonly lineId: string;
+  readonly sku: string;
+  readonly qty: number;
+  readonly unitPrice: number;
+  readonly reservationId: string | null;
+  readonly cancelled: number;
+}
+
+export interface HistoryEntry {
+  readonly at: number;
+  readonly event: string;
+  readonly status: OrderStatus;
+  readonly detail: string;
+}
+
+export interface SourcingRecord {
+  readonly attempt: number;
+  readonly at: number;
+  readonly explanation: SourcingExplanation | null;
+}
+
+/** What GET /v1/orders/:id returns. */
+export interface OrderView {
+  readonly orderId: string;
+  readonly channel: string;
+  readonly status: OrderStatus;
+  readonly version: number;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+  readonly customer: OrderInput['customer'];
+  readonly delivery: DeliveryInput;
+  readonly payment: OrderInput['payment'];
+  readonly shippingAmount: number;
+  readonly lines: readonly OrderLine[];
+  readonly backordered: readonly { readonly sku: string; readonly qty: number }[];
+  readonly fulfilments: readonly Fulfilment[];
+  readonly history: readonly HistoryEntry[];
+  readonly sourcing: readonly SourcingRecord[];
+  readonly cancelReason: string | null;
+  /** Outbound messages not yet acknowledged by their receiver. */
+  readonly pendingMessages: number;
+  readonly deadLetters: readonly { readonly messageId: string; readonly error: string }[];
+}
+
+/** An order as a snapshot keeps it. */
+export interface OrderSnapshot {
+  readonly kind: 'order';
+  readonly orderId: string;
+  readonly lsn: number;
+  readonly state: OrderFields;
+}
+
+/** Every field of an order; all plain data. */
+interface OrderFields {
+  input: OrderInput;
+  idempotencyKey: string | null;
+  fingerprint: string;
+  version: number;
+  createdAt: number;
+  updatedAt: number;
+  lines: readonly OrderLine[];
+  fulfilments: readonly Fulfilment[];
+  backordered: readonly (readonly [string, number])[];
+  excluded: readonly (readonly [string, string])[];
+  history: readonly HistoryEntry[];
+  sourcing: readonly SourcingRecord[];
+  outbox: readonly OutboxMessage[];
+  deadLetters: readonly (readonly [string, string])[];
+  messageCount: number;
+  /** Sourcing or reconciliation is due (a crash in between resumes it). */
+  pending: boolean;
+  /** Placement failed or everything was cancelled. */
+  cancelReason: string | null;
+  status: OrderStatus;
+  completedAt: number | null;
+}
+
+/**
+ * One order's state. Changed only by `apply(event)`, in the order's own mailbox turn; every field
+ * is replaced, never mutated in place, so `checkpoint` is a shallow copy and a failed journal
+ * write restores it in O(fields).
+ */
+export class Order {
+  readonly orderId: string;
+  /** Journal sequence of the last event applied (replay skips what is at or below). */
+  lsn = 0;
+  private f: OrderFields;
+
+  constructor(orderId: string, fields: OrderFields) {
+    this.orderId = orderId;
+    this.f = fields;
+  }
+
+  static received(event: Extract<OrderEvent, { kind: 'received' }>): Order {
+    const input = event.input;
+    const order = new Order(input.orderId, {
+      input,
+      idempotencyKey: event.idempotencyKey,
+      fingerprint: event.fingerprint,
+      version: 0,
+      createdAt: event.at,
+      updatedAt: event.at,
+      lines: input.lines.map((l) => ({ ...l, cancelled: 0 })),
+      fulfilments: [],
+      backordered: [],
+      excluded: [],
+      history: [],
+      sourcing: [],
+      outbox: [],
+      deadLetters: [],
+      messageCount: 0,
+      pending: true,
+      cancelReason: null,
+      status: 'received',
+      completedAt: null,
+    });
+    order.apply(event);
+    return order;
+  }
+
+  static fromSnapshot(item: OrderSnapshot): Order {
+    const order = new Order(item.orderId, { ...item.state });
+    order.lsn = item.lsn;
+    return order;
+  }
+
+  snapshot(): OrderSnapshot {
+    return { kind: 'order', orderId: this.orderId, lsn: this.lsn, state: this.f };
+  }
+
+  checkpoint(): { readonly fields: OrderFields; readonly lsn: number } {
+    return { fields: { ...this.f }, lsn: this.lsn };
+  }
+
+  restore(checkpoint: { readonly fields: OrderFields; readonly lsn: number }): void {
+    this.f = checkpoint.fields;
+    this.lsn = checkpoint.lsn;
+  }
+
+  // ---- reads ------------------------------------------------------------------------------
+
+  get input(): OrderInput {
+    return this.f.input;
+  }
+  get version(): number {
+    return this.f.version;
+  }
+  get status(): OrderStatus {
+    return this.f.status;
+  }
+  get fingerprint(): string {
+    return this.f.fingerprint;
+  }
+  get idempotencyKey(): string | null {
+    return this.f.idempotencyKey;
+  }
+  get pending(): boolean {
+    return this.f.pending;
+  }
+  get fulfilments(): readonly Fulfilment[] {
+    return this.f.fulfilments;
+  }
+  get lines(): readonly OrderLine[] {
+    return this.f.lines;
+  }
+  get outbox(): readonly OutboxMessage[] {
+    return this.f.outbox;
+  }
+  get messageCount(): number {
+    return this.f.messageCount;
+  }
+  get completedAt(): number | null {
+    return this.f.completedAt;
+  }
+  get cancelReason(): string | null {
+    return this.f.cancelReason;
+  }
+  get attempts(): number {
+    return this.f.sourcing.length;
+  }
+
+  /** Placement could not be sourced under the split policy (the order was cancelled at once). */
+  get failedPlacement(): boolean {
+    return this.f.history.some((h) => h.event === 'order.failed');
+  }
+
+  get terminal(): boolean {
+    return this.f.status === 'delivered' || this.f.status === 'cancelled';
+  }
+
+  fulfilment(id: string): Fulfilment | undefined {
+    return this.f.fulfilments.find((x) => x.fulfilmentId === id);
+  }
+
+  /** Locations this order may not be sourced from again, with why. */
+  excluded(): Map<string, string> {
+    return new Map(this.f.excluded);
+  }
+
+  backorderedUnits(): number {
+    let n = 0;
+    for (const [, qty] of this.f.backordered) n += qty;
+    return n;
+  }
+
+  /** Units per SKU still ordered and not covered by a fulfilment that holds or shipped them. */
+  need(): Map<string, number> {
+    const need = new Map<string, number>();
+    for (const l of this.f.lines) need.set(l.sku, (need.get(l.sku) ?? 0) + l.qty - l.cancelled);
+    for (const x of this.f.fulfilments) {
+      if (!COUNTED.has(x.status)) continue;
+      for (const l of x.lines) need.set(l.sku, (need.get(l.sku) ?? 0) - l.qty);
+    }
+    for (const [sku, qty] of need) if (qty <= 0) need.delete(sku);
+    return need;
+  }
+
+  /** What active fulfilments hold, per SKU and location (what the engine should hold for it). */
+  committed(): Map<string, Map<string, number>> {
+    const out = new Map<string, Map<string, number>>();
+    for (const x of this.f.fulfilments) {
+      if (!ACTIVE.has(x.status)) continue;
+      for (const l of x.lines) {
+        let at = out.get(l.sku);
+        if (at === undefined) {
+          at = new Map<string, number>();
+          out.set(l.sku, at);
+        }
+        at.set(x.location, (at.get(x.location) ?? 0) + l.qty);
+      }
+    }
+    return out;
+  }
+
+  /** Locations with an active or shipped fulfilment: using them again adds no shipment. */
+  inUse(): string[] {
+    const out = new Set<string>();
+    for (const x of this.f.fulfilments) if (COUNTED.has(x.status)) out.add(x.location);
+    return [...out];
+  }
+
+  skus(): string[] {
+    return [...new Set(this.f.lines.map((l) => l.sku))];
+  }
+
+  view(): OrderView {
+    const f = this.f;
+    return {
+      orderId: this.orderId,
+      channel: f.input.channel,
+      status: f.status,
+      version: f.version,
+      createdAt: new Date(f.createdAt).toISOString(),
+      updatedAt: new Date(f.updatedAt).toISOString(),
+      customer: f.input.customer,
+      delivery: f.input.delivery,
+      payment: f.input.payment,
+      shippingAmount: f.input.shippingAmount,
+      lines: f.lines,
+      backordered: f.backordered.map(([sku, qty]) => ({ sku, qty })),
+      fulfilments: f.fulfilments,
+      history: f.history,
+      sourcing: f.sourcing,
+      cancelReason: f.cancelReason,
+      pendingMessages: f.outbox.length,
+      deadLetters: f.deadLetters.map(([messageId, error]) => ({ messageId, error })),
+    };
+  }
+
+  // ---- the reducer ----------------------------------------------------------------------------
+
+  /** Applies one event (live, or at replay). The caller checked `event.version`. */
+  apply(event: OrderEvent): void {
+    const f = this.f;
+    f.version = event.version;
+    f.updatedAt = event.at;
+    if (event.messages.length > 0) {
+      f.outbox = [...f.outbox, ...event.messages];
+      f.messageCount += event.messages.length;
+    }
+    let detail: string;
+    switch (event.kind) {
+      case 'received':
+        detail = `${event.input.lines.length} lines, ${event.input.delivery.type}`;
+        break;
+      case 'sourced':
+        f.fulfilments = [...f.fulfilments, ...event.fulfilments.map((p) => planned(p, event))];
+        f.backordered = event.backordered;
+        f.sourcing = [
+          ...f.sourcing,
+          { attempt: event.attempt, at: event.at, explanation: event.explanation },
+        ];
+        f.pending = false;
+        detail =
+          event.fulfilments.map((p) => `${p.fulfilmentId} at ${p.location}`).join(', ') +
+          (event.backordered.length > 0 ? `; backordered ${unitsOf(event.backordered)} units` : '');
+        if (detail === '') detail = 'nothing new to source';
+        break;
+      case 'failed':
+        f.sourcing = [
+          ...f.sourcing,
+          { attempt: f.sourcing.length + 1, at: event.at, explanation: event.explanation },
+        ];
+        f.cancelReason = `${event.code}: ${event.message}`;
+        f.lines = f.lines.map((l) => ({ ...l, cancelled: l.qty }));
+        f.backordered = [];
+        f.pending = false;
+        detail = event.message;
+        break;
+      case 'fulfilment':
+        detail = this.applyFulfilment(event);
+        break;
+      case 'cancelled': {
+        const byLine = new Map(event.lines);
+        f.lines = f.lines.map((l) => {
+          const n = byLine.get(l.lineId);
+          return n === undefined ? l : { ...l, cancelled: l.cancelled + n };
+        });
+        for (const [id, sku, qty] of event.reduce)
+          this.reduceFulfilment(id, sku, qty, event.at, event.reason);
+        f.backordered = [];
+        f.pending = true;
+        if (f.lines.every((l) => l.cancelled === l.qty)) f.cancelReason = event.reason;
+        detail = `${unitsOf(event.lines)} units: ${event.reason}`;
+        break;
+      }
+      case 'acked': {
+        const done = new Set(event.messageIds);
+        for (const [id] of event.deadLettered) done.add(id);
+        f.outbox = f.outbox.filter((m) => !done.has(m.messageId));
+        if (event.deadLettered.length > 0)
+          f.deadLetters = [...f.deadLetters, ...event.deadLettered];
+        return; // not a lifecycle step: no history entry
+      }
+      case 'purged':
+        return;
+    }
+    f.status = this.derive();
+    if ((f.status === 'delivered' || f.status === 'cancelled') && f.completedAt === null) {
+      f.completedAt = event.at;
+    }
+    f.history = [...f.history, { at: event.at, event: eventName(event), status: f.status, detail }];
+  }
+
+  private applyFulfilment(event: Extract<OrderEvent, { kind: 'fulfilment' }>): string {
+    const f = this.f;
+    const x = this.fulfilment(event.fulfilmentId);
+    if (x === undefined) return `unknown fulfilment ${event.fulfilmentId}`;
+    let next: Fulfilment = { ...x, updatedAt: event.at, reason: event.reason ?? x.reason };
+    switch (event.update) {
+      case 'accepted':
+        next = { ...next, status: 'accepted' };
+        break;
+      case 'picked':
+        next = { ...next, status: 'picked' };
+        break;
+      case 'short_picked': {
+        const picked = new Map(event.picked ?? []);
+        const lines = x.lines
+          .map((l) => ({ sku: l.sku, qty: Math.min(l.qty, picked.get(l.sku) ?? 0) }))
+          .filter((l) => l.qty > 0);
+        next =
+          lines.length === 0
+            ? { ...next, status: 'short_picked' }
+            : { ...next, lines, status: 'picked' };
+        f.excluded = [...f.excluded, [x.location, `short-picked ${x.fulfilmentId}`]];
+        f.pending = true;
+        break;
+      }
+      case 'shipped':
+        next = { ...next, status: 'shipped', carrier: event.carrier, tracking: event.tracking };
+        break;
+      case 'delivered':
+        next = { ...next, status: 'delivered' };
+        break;
+      case 'rejected':
+      case 'timed_out':
+        next = { ...next, status: event.update };
+        f.excluded = [
+          ...f.excluded,
+          [
+            x.location,
+            `${event.update === 'rejected' ? 'rejected' : 'did not answer'} ${x.fulfilmentId}`,
+          ],
+        ];
+        f.pending = true;
+        break;
+      case 'problem':
+        break;
+    }
+    f.fulfilments = f.fulfilments.map((y) => (y === x ? next : y));
+    return `${x.fulfilmentId} at ${x.location}${event.reason === null ? '' : `: ${event.reason}`}`;
+  }
+
+  private reduceFulfilment(id: string, sku: string, qty: number, at: number, reason: string): void {
+    const f = this.f;
+    f.fulfilments = f.fulfilments.map((x) => {
+      if (x.fulfilmentId !== id) return x;
+      const lines = x.lines
+        .map((l) => (l.sku === sku ? { sku, qty: l.qty - qty } : l))
+        .filter((l) => l.qty > 0);
+      return lines.length === 0
+        ? { ...x, lines: x.lines, status: 'cancelled' as const, updatedAt: at, reason }
+        : { ...x, lines, updatedAt: at };
+    });
+  }
+
+  /** The order's status from its fulfilments: the least advanced part decides. */
+  private derive(): OrderStatus {
+    const f = this.f;
+    if (f.cancelReason !== null) return 'cancelled';
+    const counted = f.fulfilments.filter((x) => COUNTED.has(x.status));
+    const backordered = f.backordered.length > 0;
+    if (counted.length === 0)
+      return backordered ? 'backordered' : f.sourcing.length === 0 ? 'received' : 'cancelled';
+    const all = (s: ReadonlySet<FulfilmentStatus>): boolean =>
+      !backordered && counted.every((x) => s.has(x.status));
+    const some = (s: ReadonlySet<FulfilmentStatus>): boolean =>
+      counted.some((x) => s.has(x.status));
+    if (all(DELIVERED)) return 'delivered';
+    if (some(DELIVERED)) return 'partially_delivered';
+    if (all(SHIPPED)) return 'shipped';
+    if (some(SHIPPED)) return 'partially_shipped';
+    if (backordered) return 'backordered';
+    if (all(PICKED)) return 'picked';
+    if (all(ACCEPTED)) return 'accepted';
+    return 'fulfilment_requested';
+  }
+}
+
+const DELIVERED: ReadonlySet<FulfilmentStatus> = new Set(['delivered']);
+const SHIPPED: ReadonlySet<FulfilmentStatus> = new Set(['shipped', 'delivered']);
+const PICKED: ReadonlySet<FulfilmentStatus> = new Set(['picked', 'shipped', 'delivered']);
+const ACCEPTED: ReadonlySet<FulfilmentStatus> = new Set([
+  'accepted',
+  'picked',
+  'shipped',
+  'delivered',
+]);
+
+function planned(
+  p: PlannedFulfilment,
+  event: Extract<OrderEvent, { kind: 'sourced' }>,
+): Fulfilment {
+  return {
+    fulfilmentId: p.fulfilmentId,
+    location: p.location,
+    lines: p.lines.map(([sku, qty]) => ({ sku, qty })),
+    status: 'requested',
+    attempt: event.attempt,
+    requestedAt: event.at,
+    dueBy: p.dueBy,
+    updatedAt: event.at,
+    carrier: null,
+    tracking: null,
+    reason: null,
+  };
+}
+
+function unitsOf(pairs: readonly (readonly [string, number])[]): number {
+  let n = 0;
+  for (const [, qty] of pairs) n += qty;
+  return n;
+}
+
+function eventName(event: OrderEvent): string {
+  return event.kind === 'fulfilment' ? `fulfilment.${event.update}` : `order.${event.kind}`;
+}

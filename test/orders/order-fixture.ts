@@ -1,0 +1,166 @@
+import {
+  ManualClock,
+  OrderService,
+  StockEngine,
+  type DeliveryOutcome,
+  type JournalWriter,
+  type OrderOk,
+  type OrderResult,
+  type OrderServiceOptions,
+  type OutboxMessage,
+  type OutboxTransport,
+  type SourcingProfile,
+} from '../../engine/index.ts';
+
+/** Paris, Lyon and a DC near Orléans: distance decides unless a test says otherwise. */
+export const LOCATIONS = [
+  { id: 'paris', type: 'store', lat: 48.8566, lon: 2.3522 },
+  { id: 'lyon', type: 'store', lat: 45.764, lon: 4.8357 },
+  { id: 'dc', type: 'dc', lat: 47.9029, lon: 1.9093 },
+];
+
+export const NEAR_PARIS = { lat: 48.86, lon: 2.35 };
+export const NEAR_LYON = { lat: 45.76, lon: 4.84 };
+
+export const BY_DISTANCE: SourcingProfile = {
+  name: 'nearest',
+  criteria: [{ criterion: 'distance', weight: 1 }],
+  typePreference: [],
+  capacity: 'penalise',
+  split: { policy: 'maxShipments', max: 2 },
+  maxDistanceKm: null,
+};
+
+/** A transport that records what it was given and answers as told (ok by default). */
+export class RecordingTransport implements OutboxTransport {
+  readonly sent: OutboxMessage[] = [];
+  answer: (m: OutboxMessage) => DeliveryOutcome = () => ({ ok: true, status: 200 });
+
+  send(message: OutboxMessage): Promise<DeliveryOutcome> {
+    this.sent.push(message);
+    return Promise.resolve(this.answer(message));
+  }
+
+  types(stream: string): string[] {
+    return this.sent.filter((m) => m.stream === stream).map((m) => m.type);
+  }
+}
+
+export interface OrderHarness {
+  readonly engine: StockEngine;
+  readonly clock: ManualClock;
+  readonly orders: OrderService;
+  readonly transport: RecordingTransport;
+  stock(sku: string, levels: Record<string, number>): Promise<void>;
+  place(order: Record<string, unknown>, key?: string | null): Promise<OrderResult>;
+  placed(order: Record<string, unknown>, key?: string | null): Promise<OrderOk>;
+  /** Lets every order step, outbox send and acknowledgement run. */
+  idle(): Promise<void>;
+}
+
+export interface HarnessOptions {
+  readonly profiles?: readonly SourcingProfile[];
+  readonly service?: Partial<OrderServiceOptions>;
+  readonly journal?: JournalWriter;
+  readonly clock?: ManualClock;
+  readonly start?: boolean;
+}
+
+export function orderHarness(options: HarnessOptions = {}): OrderHarness {
+  const clock = options.clock ?? new ManualClock();
+  const engine = new StockEngine({
+    rules: {
+      channels: [
+        { id: 'web', priority: 1 },
+        { id: 'app', priority: 1 },
+      ],
+    },
+    locations: LOCATIONS,
+    products: [{ sku: 'A' }, { sku: 'B' }, { sku: 'C' }],
+    clock,
+    partitions: 4,
+  });
+  const transport = new RecordingTransport();
+  const profiles = options.profiles ?? [BY_DISTANCE];
+  const orders = new OrderService({
+    engine,
+    clock,
+    profiles,
+    selection: [],
+    defaultProfile: (profiles[0] as SourcingProfile).name,
+    locations: [],
+    acceptTimeoutMs: 60_000,
+    maxSourcingAttempts: 3,
+    backorderRetryMs: 30_000,
+    retainCompletedMs: 86_400_000,
+    notifyCustomers: true,
+    transportFor: () => transport,
+    outbox: { maxInFlight: 8, backoffBaseMs: 100, backoffMaxMs: 1_000 },
+    ...options.service,
+  });
+  if (options.journal !== undefined) engine.attachJournal(options.journal, 0);
+  let feed = 0;
+  if (options.start !== false) orders.start();
+  const h: OrderHarness = {
+    engine,
+    clock,
+    orders,
+    transport,
+    async stock(sku, levels) {
+      for (const [location, onHand] of Object.entries(levels)) {
+        const r = await engine.execute({ op: 'setOnHand', sku, location, onHand, asOf: ++feed });
+        if (!r.ok) throw new Error(r.message);
+      }
+    },
+    place(order, key = null) {
+      return orders.place(order, key, null);
+    },
+    async placed(order, key = null) {
+      const r = await orders.place(order, key, null);
+      if (!r.ok) throw new Error(`placement failed: ${r.code} ${r.message}`);
+      return r;
+    },
+    async idle() {
+      for (let i = 0; i < 5; i++) {
+        await orders.settled();
+        await new Promise((resolve) => setImmediate(resolve));
+        await engine.settle();
+        await engine.durable();
+      }
+    },
+  };
+  return h;
+}
+
+let nextOrder = 1;
+
+/** An order body; lines are [sku, qty, reservationId?] at 1000 minor units each. */
+export function order(
+  lines: readonly (readonly [string, number, string?])[],
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
+  const body = {
+    orderId: `o-${String(nextOrder++)}`,
+    channel: 'web',
+    customer: { id: 'c-1', name: 'Ada' },
+    lines: lines.map(([sku, qty, reservationId]) => ({
+      sku,
+      qty,
+      unitPrice: 1000,
+      ...(reservationId === undefined ? {} : { reservationId }),
+    })),
+    delivery: { type: 'ship', address: { city: 'Paris', ...NEAR_PARIS } },
+    payment: { amount: lines.reduce((n, [, qty]) => n + qty * 1000, 0), currency: 'EUR' },
+    ...extra,
+  };
+  return body;
+}
+
+/** What the engine holds for an order: `sku@location` -> qty. */
+export function holdings(h: OrderHarness, orderId: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [sku, at] of h.engine.orderHoldings(orderId, ['A', 'B', 'C'])) {
+    for (const [location, qty] of at) out[`${sku}@${location}`] = qty;
+  }
+  return out;
+}
