@@ -69,6 +69,8 @@ export class Connection implements ResultSink<Pending>, ReplyTarget {
   /** Cut off by uWS for not reading (a message was dropped at the backpressure limit). */
   backpressured = false;
   frames = 0;
+  /** The encoding of the last frame received: pushes that answer no frame go out in it. */
+  binary = false;
   readonly subscriptions = new Map<string, Subscription>();
   private readonly out: (string | Uint8Array)[] = [];
   private readonly writeAll = (): void => {

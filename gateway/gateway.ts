@@ -2,20 +2,36 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import uWS from 'uWebSockets.js';
 import type { TemplatedApp, us_listen_socket } from 'uWebSockets.js';
-import { ErrorCode, StockflowError, type StockEngine } from '../engine/index.ts';
+import { ErrorCode, StockflowError, type OrderService, type StockEngine } from '../engine/index.ts';
 import { ApiKeyRing } from './auth.ts';
 import { FrameCodec } from './frame-codec.ts';
 import { HttpRoutes, type Readiness } from './http-routes.ts';
+import { LocationPush } from './location-push.ts';
 import { GatewayMetrics } from './metrics.ts';
 import { validateOptions, type GatewayOptions } from './options.ts';
+import { registerOrderMetrics } from './order-metrics.ts';
 import { ReplyBatcher } from './reply-batcher.ts';
 import { RequestLog } from './request-log.ts';
 import { SubscriptionHub } from './subscriptions.ts';
 import { WsHandler } from './ws-handler.ts';
+import { WsOrders } from './ws-orders.ts';
 
 export interface GatewayExtras {
   /** Extra readiness (e.g. persistence caught up); /readyz is 503 while it says not ready. */
   readonly readiness?: (() => Readiness) | undefined;
+  /**
+   * The order service to expose: the order and fulfilment routes, the WebSocket order ops,
+   * location keys on the WebSocket, and the order metrics. Without it none of these exist. The
+   * gateway neither starts nor stops it (its owner does), but waits for its running steps when
+   * closing.
+   */
+  readonly orders?: OrderService | undefined;
+  /**
+   * Where location sockets are registered and acks routed: pass the LocationPush the order
+   * service's `transportFor` consults (it must exist before the service does). Without one the
+   * gateway makes its own, reachable as `gateway.locationPush`.
+   */
+  readonly locationPush?: LocationPush | undefined;
 }
 
 export interface Gateway {
@@ -23,12 +39,14 @@ export interface Gateway {
   listen(): Promise<{ port: number; metricsPort: number | null }>;
   /**
    * Graceful: stops accepting connections, answers new requests UNAVAILABLE, waits (at most
-   * shutdownGraceMs) for in-flight engine commands and HTTP requests, publishes the last deltas,
-   * flushes replies, then ends every WebSocket with 1001 and closes all sockets. Does not stop
-   * the engine (its owner does).
+   * shutdownGraceMs) for in-flight order steps, engine commands and HTTP requests, publishes the
+   * last deltas, flushes replies, then ends every WebSocket with 1001 and closes all sockets.
+   * Does not stop the engine nor the order service (their owner does).
    */
   close(): Promise<void>;
   readonly metrics: Registry;
+  /** The live transport of `location:<id>` streams (extras.locationPush, or the gateway's own). */
+  readonly locationPush: LocationPush;
 }
 
 /** One request in this many is logged (see request-log.ts). */
@@ -48,6 +66,8 @@ function listenOn(app: TemplatedApp, host: string, port: number): Promise<us_lis
 
 class StockflowGateway implements Gateway {
   closing = false;
+  readonly locationPush: LocationPush;
+  private readonly orders: OrderService | null;
   private readonly options: Readonly<GatewayOptions>;
   private readonly log: Logger;
   private readonly app: TemplatedApp;
@@ -69,6 +89,9 @@ class StockflowGateway implements Gateway {
     this.options = validateOptions(options);
     this.log = logger.child({ component: 'gateway' });
     this.gatewayMetrics = new GatewayMetrics(engine);
+    this.orders = extras.orders ?? null;
+    this.locationPush = extras.locationPush ?? new LocationPush();
+    if (this.orders !== null) registerOrderMetrics(this.gatewayMetrics.registry, this.orders);
     const keys = new ApiKeyRing(this.options.apiKeys, this.options.rateLimit, () =>
       performance.now(),
     );
@@ -82,6 +105,10 @@ class StockflowGateway implements Gateway {
       this.gatewayMetrics,
       this.options.maxSubscriptionsPerConnection,
     );
+    const wsOrders =
+      this.orders === null
+        ? null
+        : new WsOrders(this.orders, this.locationPush, codec, this.gatewayMetrics, this.log);
     this.ws = new WsHandler(
       engine,
       this.options,
@@ -93,6 +120,7 @@ class StockflowGateway implements Gateway {
       this.log,
       requests,
       this,
+      wsOrders,
     );
     this.http = new HttpRoutes(
       engine,
@@ -103,6 +131,7 @@ class StockflowGateway implements Gateway {
       requests,
       this,
       extras.readiness,
+      this.orders,
     );
     this.app.ws('/v1/ws', this.ws.behavior());
     this.http.register(this.app, this.options.metricsPort === null);
@@ -149,8 +178,12 @@ class StockflowGateway implements Gateway {
     return this.closed;
   }
 
-  /** Every command submitted so far answered, and (with a journal) its answer released. */
+  /**
+   * Every order step and command submitted so far answered, and (with a journal) its answer
+   * released.
+   */
   private async drainEngine(): Promise<void> {
+    await this.orders?.settled();
     await this.engine.settle();
     await this.engine.durable().catch((error: unknown) => {
       this.log.warn({ err: error }, 'journal not durable at shutdown');

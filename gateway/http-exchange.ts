@@ -19,6 +19,15 @@ const STATUS_LINES: Readonly<Record<number, string>> = {
   503: '503 Service Unavailable',
 };
 
+/** A path parameter, percent-decoded; null when it is not valid percent-encoding. */
+export function decodeParam(value: string): string | null {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return null;
+  }
+}
+
 /** HTTP status of each error code (docs/api.md, "Errors"). */
 export function httpStatusOf(code: ErrorCode): number {
   switch (code) {
@@ -164,14 +173,26 @@ export class HttpExchange {
     });
   }
 
-  /** Reads a whole JSON body (bounded) and hands over the parsed value, or answers 400. */
-  readJson(limit: number, guard: JsonGuard, then: (value: unknown) => void): void {
+  /**
+   * Reads a whole JSON body (bounded) and hands over the parsed value, or answers 400. An empty
+   * body is handed over as `whenEmpty` when one is given (a body that is all optional fields).
+   */
+  readJson(
+    limit: number,
+    guard: JsonGuard,
+    then: (value: unknown) => void,
+    whenEmpty?: unknown,
+  ): void {
     const parts: Buffer[] = [];
     let size = 0;
     this.readBody(limit, (chunk, isLast) => {
       parts.push(Buffer.from(chunk)); // copies: uWS neuters the chunk after this call
       size += chunk.byteLength;
       if (!isLast) return true;
+      if (size === 0 && whenEmpty !== undefined) {
+        then(whenEmpty);
+        return true;
+      }
       const bytes = Buffer.concat(parts, size);
       const verdict = guard.scan(bytes);
       if (verdict !== null) {

@@ -4,10 +4,11 @@ import {
   ErrorCode,
   StockflowError,
   type CommandResult,
+  type OrderService,
   type StockEngine,
 } from '../engine/index.ts';
 import { presentedKey, type ApiKeyRing, type Principal } from './auth.ts';
-import { HttpExchange, type ExchangeContext } from './http-exchange.ts';
+import { decodeParam, HttpExchange, type ExchangeContext } from './http-exchange.ts';
 import { JsonGuard } from './json-guard.ts';
 import {
   adjustmentsBody,
@@ -20,6 +21,7 @@ import {
 } from './message-schemas.ts';
 import type { GatewayMetrics, OpLabel } from './metrics.ts';
 import type { GatewayOptions } from './options.ts';
+import { OrderRoutes, type RouteHandler, type RouteKit } from './order-routes.ts';
 import type { RequestLog } from './request-log.ts';
 import { reservationAccess, reservationChannel } from './reservation-access.ts';
 import { SnapshotParser, snapshotFormat } from './snapshot-ingest.ts';
@@ -36,24 +38,18 @@ export interface HttpState {
 /** HTTP JSON bodies: as deep as a rules document needs, as long as the body limit allows. */
 const BODY_LIMITS = Object.freeze({ maxDepth: 8, maxEntries: 10_000_000 });
 
-function decodeParam(value: string): string | null {
-  try {
-    return decodeURIComponent(value);
-  } catch {
-    return null;
-  }
-}
-
 /**
  * The HTTP API (docs/api.md): availability reads, reservations, stock feeds, configuration,
- * health, readiness and metrics. Every handler reads what it needs from the request before
+ * health, readiness and metrics; orders and fulfilments (order-routes.ts) when the gateway runs
+ * the order service. Every handler reads what it needs from the request before
  * returning (uWS request objects live only that long), authenticates with the same keys as the
  * WebSocket, and answers errors as `{code, message, ...}` with the code's status.
  */
-export class HttpRoutes implements ExchangeContext {
+export class HttpRoutes implements ExchangeContext, RouteKit {
   private inflight = 0;
   private waiters: (() => void)[] = [];
   private readonly bodyGuard = new JsonGuard(BODY_LIMITS);
+  private readonly orderRoutes: OrderRoutes | null;
 
   constructor(
     private readonly engine: StockEngine,
@@ -64,7 +60,10 @@ export class HttpRoutes implements ExchangeContext {
     private readonly requests: RequestLog,
     private readonly state: HttpState,
     private readonly readiness: (() => Readiness) | undefined,
-  ) {}
+    orders: OrderService | null,
+  ) {
+    this.orderRoutes = orders === null ? null : new OrderRoutes(orders, engine, this);
+  }
 
   // ---- ExchangeContext ------------------------------------------------------------------------
 
@@ -131,6 +130,7 @@ export class HttpRoutes implements ExchangeContext {
         });
       });
     }
+    this.orderRoutes?.register(app);
     app.any('/*', (res, req) => {
       const ex = new HttpExchange(res, 'invalid', performance.now(), this);
       ex.error(ErrorCode.NOT_FOUND, `no route ${req.getMethod().toUpperCase()} ${req.getUrl()}`);
@@ -148,15 +148,11 @@ export class HttpRoutes implements ExchangeContext {
   }
 
   /**
-   * Common to every API route: an exchange with its abort handler, the key, the shutdown check,
-   * and a catch-all so a bug answers 500 instead of reaching uWS.
+   * Common to every API route (order-routes.ts too): an exchange with its abort handler, the key,
+   * the rate limit, the shutdown check, and a catch-all so a bug answers 500 instead of reaching
+   * uWS.
    */
-  private route(
-    res: HttpResponse,
-    req: HttpRequest,
-    op: OpLabel,
-    handler: (ex: HttpExchange, req: HttpRequest, principal: Principal) => void,
-  ): void {
+  route(res: HttpResponse, req: HttpRequest, op: OpLabel, handler: RouteHandler): void {
     const ex = new HttpExchange(res, op, performance.now(), this);
     try {
       if (this.state.closing) {
@@ -196,7 +192,7 @@ export class HttpRoutes implements ExchangeContext {
           method: req.getMethod(),
         });
       }
-      handler.call(this, ex, req, principal);
+      handler(ex, req, principal);
     } catch (error) {
       ex.fail(error);
     }
@@ -316,9 +312,10 @@ export class HttpRoutes implements ExchangeContext {
 
   /**
    * Runs `then` with a promise's value; a rejection, or a throw inside `then`, answers the
-   * exchange (400 for a StockflowError, else 500) instead of becoming an unhandled rejection.
+   * exchange (a StockflowError with its code's status, anything else 500) instead of becoming an
+   * unhandled rejection.
    */
-  private after<T>(ex: HttpExchange, pending: Promise<T>, then: (value: T) => void): void {
+  after<T>(ex: HttpExchange, pending: Promise<T>, then: (value: T) => void): void {
     pending.then(then).catch((error: unknown) => {
       try {
         this.answerThrown(ex, error);
@@ -326,6 +323,11 @@ export class HttpRoutes implements ExchangeContext {
         this.log.error({ err: again }, 'answering a failed request failed');
       }
     });
+  }
+
+  /** Reads a JSON body within the body limit, through the JSON guard. */
+  readJson(ex: HttpExchange, then: (value: unknown) => void, whenEmpty?: unknown): void {
+    ex.readJson(this.options.httpBodyLimitBytes, this.bodyGuard, then, whenEmpty);
   }
 
   private readonly snapshot = (ex: HttpExchange, req: HttpRequest, p: Principal): void => {

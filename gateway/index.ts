@@ -2,6 +2,8 @@
 export { createGateway } from './gateway.ts';
 export type { Gateway, GatewayExtras } from './gateway.ts';
 export type { Readiness } from './http-routes.ts';
+export { LocationPush } from './location-push.ts';
+export type { LocationPushOptions } from './location-push.ts';
 export type { ApiKeyOptions, GatewayOptions, Role } from './options.ts';
 export { WS_PROTOCOL } from './auth.ts';
 export { FRAME_LIMITS } from './frame-codec.ts';

@@ -57,6 +57,81 @@ export const batchMessage = z.object({
   ops: z.array(z.unknown()).min(1).max(MAX_BATCH_OPS),
 });
 
+// ---- orders (WebSocket ops and HTTP bodies) ----------------------------------------------------
+// These are not on the hot path, so unknown keys are refused (a misspelt optional field would
+// otherwise be dropped without a word). The order itself is checked by the order service
+// (engine/orders/order-input.ts), which names every problem it finds.
+
+/** Idempotency-Key (the HTTP header, or the placeOrder field): 1-255 printable ASCII characters. */
+export const IDEMPOTENCY_KEY = /^[\x20-\x7e]{1,255}$/;
+
+const orderRef = z.string().min(1).max(256);
+
+const cancelFields = {
+  lines: z
+    .array(z.strictObject({ lineId: orderRef, qty: z.int().min(1).optional() }))
+    .min(1)
+    .max(500)
+    .optional(),
+  reason: z.string().max(512).optional(),
+};
+
+/** POST /v1/orders/:id/cancel. */
+export const cancelBody = z.strictObject(cancelFields);
+
+/** A location's answer about a fulfilment (`timed_out` is the service's to decide, not sent). */
+export const fulfilmentAnswerBody = z.strictObject({
+  type: z.enum([
+    'accepted',
+    'rejected',
+    'short_picked',
+    'picked',
+    'shipped',
+    'delivered',
+    'problem',
+  ]),
+  picked: z
+    .array(z.strictObject({ sku: orderRef, qty: z.int().min(0) }))
+    .max(500)
+    .optional(),
+  carrier: z.string().min(1).max(128).optional(),
+  tracking: z.string().min(1).max(256).optional(),
+  reason: z.string().max(512).optional(),
+});
+
+export const placeOrderMessage = z.strictObject({
+  id: requestId,
+  op: z.literal('placeOrder'),
+  order: z.looseObject({}),
+  idempotencyKey: z
+    .string()
+    .regex(IDEMPOTENCY_KEY, 'expected 1-255 printable ASCII characters')
+    .optional(),
+});
+
+export const cancelOrderMessage = z.strictObject({
+  id: requestId,
+  op: z.literal('cancelOrder'),
+  orderId: orderRef,
+  ...cancelFields,
+});
+
+export const fulfilmentAnswerMessage = z.strictObject({
+  id: requestId,
+  op: z.literal('fulfilmentAnswer'),
+  fulfilmentId: orderRef,
+  answer: fulfilmentAnswerBody,
+});
+
+/** The most message ids one ack may name. */
+const MAX_ACK_IDS = 1_024;
+
+export const ackMessage = z.strictObject({
+  id: requestId,
+  op: z.literal('ack'),
+  messageIds: z.array(z.string().max(300)).max(MAX_ACK_IDS),
+});
+
 // ---- HTTP bodies -------------------------------------------------------------------------------
 
 export const reservationBody = z.object({

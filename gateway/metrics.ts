@@ -20,6 +20,13 @@ export const OPS = [
   'snapshot',
   'adjustments',
   'config',
+  'placeOrder',
+  'getOrder',
+  'cancelOrder',
+  'getFulfilment',
+  'pendingFulfilments',
+  'fulfilmentAnswer',
+  'ack',
   'invalid',
 ] as const;
 export type OpLabel = (typeof OPS)[number];

@@ -34,6 +34,7 @@ import type { ReplyBatcher } from './reply-batcher.ts';
 import { reservationAccess, reservationChannel } from './reservation-access.ts';
 import type { RequestLog } from './request-log.ts';
 import type { SubscriptionHub } from './subscriptions.ts';
+import type { OrderOp, WsOrders } from './ws-orders.ts';
 import { BatchReply, commandReply, ErrorReply, type ReplyOp } from './ws-protocol.ts';
 
 /** What the WebSocket side needs to know about the gateway around it. */
@@ -69,6 +70,8 @@ export class WsHandler {
     private readonly log: Logger,
     private readonly requests: RequestLog,
     private readonly state: GatewayState,
+    /** The order ops and location connections; null when the gateway has no order service. */
+    private readonly orders: WsOrders | null,
   ) {}
 
   behavior(): WebSocketBehavior<SocketData> {
@@ -149,8 +152,9 @@ export class WsHandler {
     }
     const principal = this.keys.verify(key);
     if (principal === null) return ErrorCode.UNAUTHORIZED;
-    // Location keys feed stock over HTTP; nothing on the WebSocket is theirs.
-    if (principal.role === 'location') return ErrorCode.FORBIDDEN;
+    // A location key's WebSocket carries its fulfilments (pushed, acked, answered): without an
+    // order service there is nothing on it for the key.
+    if (principal.role === 'location' && this.orders === null) return ErrorCode.FORBIDDEN;
     return principal;
   }
 
@@ -159,6 +163,7 @@ export class WsHandler {
     conn.ws = ws;
     this.open.add(conn);
     try {
+      this.orders?.opened(conn);
       this.metrics.connections.inc();
       this.metrics.connectionsOpened.inc();
       this.log.info(
@@ -176,6 +181,7 @@ export class WsHandler {
     try {
       this.open.delete(conn);
       this.hub.dropAll(conn);
+      this.orders?.closed(conn);
       this.metrics.connections.dec();
       this.metrics.connectionsClosed.inc();
       if (conn.backpressured) this.metrics.backpressureDisconnects.inc();
@@ -215,6 +221,7 @@ export class WsHandler {
     const conn = ws.getUserData().conn;
     const t0 = performance.now();
     conn.frames++;
+    conn.binary = binary;
     try {
       this.handle(conn, frame, binary, t0);
     } catch (error) {
@@ -281,13 +288,28 @@ export class WsHandler {
       case 'batch':
         this.batch(conn, msg, id, binary, t0);
         return;
+      case 'placeOrder':
+      case 'cancelOrder':
+      case 'fulfilmentAnswer':
+      case 'ack':
+        if (this.orders === null) {
+          const reply = new ErrorReply(
+            id,
+            ErrorCode.NOT_FOUND,
+            `op ${msg.op} needs the order service, which this gateway does not run`,
+          );
+          this.error(conn, binary, msg.op, reply, t0);
+          return;
+        }
+        this.orders.handle(conn, msg.op, msg, id, binary, t0);
+        return;
       default:
         this.metrics.frameRejected('schema');
         this.invalid(
           conn,
           binary,
           id,
-          `unknown op ${describeOp(msg.op)}; expected subscribe, unsubscribe, reserve, release, confirm or batch`,
+          `unknown op ${describeOp(msg.op)}; expected subscribe, unsubscribe, reserve, release, confirm, batch, placeOrder, cancelOrder, fulfilmentAnswer or ack`,
           t0,
         );
     }
@@ -553,14 +575,15 @@ export class WsHandler {
   }
 }
 
-type RateOp = ReplyOp | 'subscribe' | 'unsubscribe' | 'batch';
+type RateOp = ReplyOp | OrderOp | 'subscribe' | 'unsubscribe' | 'batch';
 type Refusal =
   typeof ErrorCode.UNAUTHORIZED | typeof ErrorCode.FORBIDDEN | typeof ErrorCode.UNAVAILABLE;
 
 const REFUSAL_MESSAGES: Record<Refusal, string> = {
   UNAUTHORIZED:
     'a valid API key is required (Authorization: Bearer, x-api-key, ?apiKey= or the key.<key> subprotocol)',
-  FORBIDDEN: 'this key or origin may not open a WebSocket here',
+  FORBIDDEN:
+    'this key or origin may not open a WebSocket here (location keys need the order service)',
   UNAVAILABLE: 'the gateway is shutting down',
 };
 
@@ -583,6 +606,10 @@ const RATE_OPS: ReadonlySet<unknown> = new Set<RateOp>([
   'subscribe',
   'unsubscribe',
   'batch',
+  'placeOrder',
+  'cancelOrder',
+  'fulfilmentAnswer',
+  'ack',
 ]);
 
 function opLabel(op: unknown): RateOp | 'invalid' {

@@ -1,4 +1,11 @@
-import type { CommandResult, ErrorCode, ReservationView } from '../engine/index.ts';
+import type {
+  CommandResult,
+  ErrorCode,
+  Fulfilment,
+  OrderView,
+  OutboxMessage,
+  ReservationView,
+} from '../engine/index.ts';
 import type { RequestId } from './message-schemas.ts';
 
 /**
@@ -103,6 +110,149 @@ export class AvailabilityMessage {
     this.topic = topic;
     this.available = available;
     this.seq = seq;
+  }
+}
+
+// ---- orders ---------------------------------------------------------------------------------
+
+/** The answer to placeOrder and cancelOrder: the order as it stands afterwards. */
+export class OrderReply {
+  readonly op: 'placeOrder' | 'cancelOrder';
+  readonly id: RequestId;
+  readonly ok = true;
+  readonly order: OrderView;
+  /** True when nothing changed: an idempotent repeat (or nothing left to cancel). */
+  readonly duplicate: boolean;
+
+  constructor(
+    op: 'placeOrder' | 'cancelOrder',
+    id: RequestId,
+    order: OrderView,
+    duplicate: boolean,
+  ) {
+    this.op = op;
+    this.id = id;
+    this.order = order;
+    this.duplicate = duplicate;
+  }
+}
+
+/**
+ * A refused placeOrder or cancelOrder: an ErrorReply's fields plus the order when the refusal
+ * concerns one (e.g. NOT_SOURCEABLE answers the cancelled order). Not an ErrorReply on purpose:
+ * the codec writes ErrorReply by hand with exactly its six fields.
+ */
+export class OrderErrorReply {
+  readonly op = 'error';
+  readonly id: RequestId;
+  readonly code: ErrorCode;
+  readonly message: string;
+  readonly reason: string | null;
+  readonly available: number | null;
+  readonly order: OrderView | null;
+
+  constructor(
+    id: RequestId,
+    error: {
+      readonly code: ErrorCode;
+      readonly message: string;
+      readonly reason: string | null;
+      readonly available: number | null;
+    },
+    order: OrderView | null,
+  ) {
+    this.id = id;
+    this.code = error.code;
+    this.message = error.message;
+    this.reason = error.reason;
+    this.available = error.available;
+    this.order = order;
+  }
+}
+
+/** The answer to fulfilmentAnswer: the fulfilment as it stands afterwards. */
+export class FulfilmentAnswerReply {
+  readonly op = 'fulfilmentAnswer';
+  readonly id: RequestId;
+  readonly orderId: string;
+  readonly fulfilment: Fulfilment | null;
+  readonly duplicate: boolean;
+
+  constructor(id: RequestId, orderId: string, fulfilment: Fulfilment | null, duplicate: boolean) {
+    this.id = id;
+    this.orderId = orderId;
+    this.fulfilment = fulfilment;
+    this.duplicate = duplicate;
+  }
+}
+
+/**
+ * A refused fulfilmentAnswer: an ErrorReply's fields plus the fulfilment as it stands, when the
+ * caller may see it (a location is shown its own fulfilment, never the whole order).
+ */
+export class FulfilmentErrorReply {
+  readonly op = 'error';
+  readonly id: RequestId;
+  readonly code: ErrorCode;
+  readonly message: string;
+  readonly reason: string | null;
+  readonly available: number | null;
+  readonly orderId: string | null;
+  readonly fulfilment: Fulfilment | null;
+
+  constructor(
+    id: RequestId,
+    error: {
+      readonly code: ErrorCode;
+      readonly message: string;
+      readonly reason: string | null;
+      readonly available: number | null;
+    },
+    orderId: string | null,
+    fulfilment: Fulfilment | null,
+  ) {
+    this.id = id;
+    this.code = error.code;
+    this.message = error.message;
+    this.reason = error.reason;
+    this.available = error.available;
+    this.orderId = orderId;
+    this.fulfilment = fulfilment;
+  }
+}
+
+export class AckReply {
+  readonly op = 'ack';
+  readonly id: RequestId;
+  /** How many of the named messages were waiting for this ack (repeats and unknown ids are not). */
+  readonly acked: number;
+
+  constructor(id: RequestId, acked: number) {
+    this.id = id;
+    this.acked = acked;
+  }
+}
+
+/**
+ * A message of the order service for a location, pushed on its WebSocket (and listed by
+ * GET /v1/fulfilments?location=): `type` says what it is (`fulfilment.requested`,
+ * `fulfilment.cancelled`), `data` is its body. At least once: drop repeats by `messageId`.
+ */
+export class FulfilmentPush {
+  readonly op = 'fulfilment';
+  readonly messageId: string;
+  readonly type: string;
+  readonly orderId: string;
+  /** ISO 8601, when the order service recorded it. */
+  readonly createdAt: string;
+  readonly data: unknown;
+
+  constructor(message: OutboxMessage) {
+    this.messageId = message.messageId;
+    this.type = message.type;
+    this.orderId = message.orderId;
+    this.createdAt = new Date(message.createdAt).toISOString();
+    this.data = message.body ?? null;
   }
 }
 

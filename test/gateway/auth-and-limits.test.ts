@@ -30,7 +30,7 @@ describe('WebSocket upgrade', () => {
     expect(await refused(Client.connect(r.port, { key: `${KEYS.web}x` }))).toBe(401);
   });
 
-  it('answers 403 for a location key and for an origin not allowed', async () => {
+  it('answers 403 for a location key (no order service here) and for an origin not allowed', async () => {
     expect(await refused(Client.connect(r.port, { key: KEYS.dc1 }))).toBe(403);
     const evil = Client.connect(r.port, {
       key: KEYS.web,

@@ -1,8 +1,20 @@
 import { Packr, Unpackr } from 'msgpackr';
 import { pino } from 'pino';
 import WebSocket from 'ws';
-import { StockEngine, type EngineOptions, type RulesInput } from '../../engine/index.ts';
-import { createGateway, type Gateway, type GatewayOptions } from '../../gateway/index.ts';
+import {
+  OrderService,
+  StockEngine,
+  type EngineOptions,
+  type RulesInput,
+  type SourcingProfile,
+} from '../../engine/index.ts';
+import {
+  createGateway,
+  LocationPush,
+  type Gateway,
+  type GatewayOptions,
+  type LocationPushOptions,
+} from '../../gateway/index.ts';
 
 export const KEYS = {
   admin: 'admin-key-0000000000000000',
@@ -50,9 +62,42 @@ export function baseOptions(overrides: Partial<GatewayOptions> = {}): GatewayOpt
   };
 }
 
+/** Deepest stock first, up to two shipments (the harness locations have no coordinates). */
+const DEEPEST_STOCK: SourcingProfile = {
+  name: 'deepest',
+  criteria: [{ criterion: 'stockDepth', weight: 1 }],
+  typePreference: ['dc', 'store'],
+  capacity: 'penalise',
+  split: { policy: 'maxShipments', max: 2 },
+  maxDistanceKm: null,
+};
+
+/** An order service on the engine, sending location messages through the gateway's push. */
+export function orderService(engine: StockEngine, push: LocationPush): OrderService {
+  const service = new OrderService({
+    engine,
+    clock: engine.clock,
+    profiles: [DEEPEST_STOCK],
+    selection: [],
+    defaultProfile: DEEPEST_STOCK.name,
+    locations: [],
+    acceptTimeoutMs: 3_600_000,
+    maxSourcingAttempts: 3,
+    backorderRetryMs: 60_000,
+    retainCompletedMs: 86_400_000,
+    notifyCustomers: false,
+    transportFor: (stream) => push.transportFor(stream),
+    outbox: { maxInFlight: 16, backoffBaseMs: 50, backoffMaxMs: 1_000 },
+  });
+  service.start();
+  return service;
+}
+
 export interface Running {
   readonly engine: StockEngine;
   readonly gateway: Gateway;
+  /** The order service, when started with `orders`. */
+  readonly orders: OrderService | null;
   readonly port: number;
   readonly metricsPort: number | null;
   readonly base: string;
@@ -67,6 +112,9 @@ export async function start(
     engine?: Partial<EngineOptions>;
     skus?: number;
     logLevel?: string;
+    /** Builds the order service to expose (e.g. `orderService`). */
+    orders?: (engine: StockEngine, push: LocationPush) => OrderService;
+    push?: LocationPushOptions;
   } = {},
 ): Promise<Running> {
   const skus = options.skus ?? 10;
@@ -79,12 +127,18 @@ export async function start(
     ...options.engine,
   });
   const logger = pino({ level: options.logLevel ?? process.env.GATEWAY_TEST_LOG ?? 'silent' });
-  const gateway = createGateway(engine, baseOptions(options.gateway), logger);
+  const locationPush = new LocationPush(options.push);
+  const orders = options.orders?.(engine, locationPush) ?? null;
+  const gateway = createGateway(engine, baseOptions(options.gateway), logger, {
+    orders: orders ?? undefined,
+    locationPush,
+  });
   const { port, metricsPort } = await gateway.listen();
   const base = `http://127.0.0.1:${port}`;
   return {
     engine,
     gateway,
+    orders,
     port,
     metricsPort,
     base,
@@ -96,6 +150,7 @@ export async function start(
     },
     async stop() {
       await gateway.close();
+      await orders?.stop();
       await engine.stop();
     },
   };

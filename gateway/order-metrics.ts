@@ -1,0 +1,118 @@
+import { Counter, Gauge, type Registry } from 'prom-client';
+import type { OrderService, OrderStats } from '../engine/index.ts';
+
+/** How long a copy of orders.stats() serves a scrape's collect callbacks (one copy per scrape). */
+const STATS_TTL_MS = 250;
+
+/**
+ * The order service's metrics (docs/api.md, "Metrics"), read from `OrderService.stats()` when
+ * scraped: nothing is counted on the order path itself. Counters follow the service's running
+ * totals (a scrape adds what grew since the last one); gauges show the value now.
+ */
+export function registerOrderMetrics(registry: Registry, orders: OrderService): void {
+  const registers = [registry];
+  let cached: OrderStats | null = null;
+  let cachedAt = 0;
+  const stats = (): OrderStats => {
+    const now = Date.now();
+    if (cached === null || now - cachedAt > STATS_TTL_MS) {
+      cached = orders.stats();
+      cachedAt = now;
+    }
+    return cached;
+  };
+  const gauge = (name: string, help: string, pick: (s: OrderStats) => number): void => {
+    new Gauge({
+      name,
+      help,
+      registers,
+      collect() {
+        this.set(pick(stats()));
+      },
+    });
+  };
+  const counter = (name: string, help: string, pick: (s: OrderStats) => number): void => {
+    let last = 0;
+    new Counter({
+      name,
+      help,
+      registers,
+      collect() {
+        const now = pick(stats());
+        if (now > last) this.inc(now - last);
+        last = now;
+      },
+    });
+  };
+  counter(
+    'stockflow_orders_placed_total',
+    'Orders received (new order ids), including those whose placement then failed.',
+    (s) => s.placed,
+  );
+  counter(
+    'stockflow_order_placements_failed_total',
+    'Orders that could not be sourced under their split policy at placement (cancelled).',
+    (s) => s.placementsFailed,
+  );
+  counter(
+    'stockflow_orders_cancelled_total',
+    'Cancellations applied (whole orders or lines).',
+    (s) => s.cancelled,
+  );
+  counter(
+    'stockflow_fulfilment_answers_total',
+    'Location answers applied to fulfilments (duplicates not counted).',
+    (s) => s.fulfilmentAnswers,
+  );
+  counter(
+    'stockflow_fulfilment_timeouts_total',
+    'Fulfilments not answered in time (escalated and re-sourced).',
+    (s) => s.timeouts,
+  );
+  counter(
+    'stockflow_order_resourcings_total',
+    'Times an order was sourced again after a reject, short pick or timeout.',
+    (s) => s.resourcings,
+  );
+  gauge('stockflow_orders', 'Orders held in memory (active and retained).', (s) => s.orders);
+  gauge(
+    'stockflow_orders_backordered',
+    'Orders with units waiting for stock (or a step to resume).',
+    (s) => s.backordered,
+  );
+  gauge(
+    'stockflow_fulfilments_open',
+    'Fulfilments requested, accepted or picked and not yet shipped.',
+    (s) => s.openFulfilments,
+  );
+  gauge(
+    'stockflow_outbox_queued',
+    'Outbound messages accepted and not yet sent (waiting, or backing off).',
+    (s) => s.outbox.queued,
+  );
+  gauge(
+    'stockflow_outbox_in_flight',
+    'Outbound messages being sent now.',
+    (s) => s.outbox.inFlight,
+  );
+  counter(
+    'stockflow_outbox_delivered_total',
+    'Outbound messages acknowledged by their receiver.',
+    (s) => s.outbox.delivered,
+  );
+  counter(
+    'stockflow_outbox_retries_total',
+    'Failed send attempts rescheduled (no receiver connected counts too).',
+    (s) => s.outbox.retries,
+  );
+  counter(
+    'stockflow_outbox_dead_lettered_total',
+    'Outbound messages given up after a failure that cannot be retried.',
+    (s) => s.outbox.deadLettered,
+  );
+  gauge(
+    'stockflow_outbox_oldest_age_seconds',
+    'Age of the oldest outbound message not yet delivered (0 when none).',
+    (s) => s.outbox.oldestQueuedAgeMs / 1_000,
+  );
+}
