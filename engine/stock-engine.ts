@@ -160,6 +160,8 @@ export class StockEngine implements BookContext, UndoTarget {
   private frozenNow: number | null = null;
   /** Journal sequence of the last rules or master-data record applied. */
   private metaLsn = 0;
+  /** Bumped by every change to locations, so readers can cache what they derive from them. */
+  locationsVersion = 0;
   /** Chooses the locations of network reservations (the order service's sourcing). */
   ranker: LocationRanker | null = null;
   /** The order service, journaled and snapshotted with the books. */
@@ -415,6 +417,7 @@ export class StockEngine implements BookContext, UndoTarget {
   }
 
   private applyLocations(list: readonly LocationInput[]): void {
+    this.locationsVersion++;
     for (const input of list) {
       const existing = this.locations.get(input.id);
       this.undo?.location(input.id, existing);
@@ -973,6 +976,7 @@ export class StockEngine implements BookContext, UndoTarget {
   }
 
   restoreLocation(id: string, previous: LocationInput | null): void {
+    this.locationsVersion++;
     if (previous === null) {
       this.locations.delete(id);
       return;

@@ -132,6 +132,16 @@ type NewEvent = OrderEvent extends infer E
     : never
   : never;
 
+interface LocationStatic {
+  readonly type: string;
+  readonly lat: number | null;
+  readonly lon: number | null;
+  readonly priority: number;
+  readonly shippingCost: number;
+  readonly zoneCosts: Readonly<Record<string, number>>;
+  readonly dailyCapacity: number | null;
+}
+
 interface Holding {
   readonly sku: string;
   readonly location: string;
@@ -167,6 +177,8 @@ export class OrderService implements JournalParticipant, LocationRanker {
   private readonly dispatcher: OutboxDispatcher;
   private readonly profiles: Map<string, SourcingProfile>;
   private readonly sourcingOf: Map<string, LocationSourcing>;
+  private readonly statics = new Map<string, LocationStatic>();
+  private staticsVersion = -1;
   private readonly acks = new Map<string, { ids: string[]; dead: [string, string][] }>();
   private acksScheduled = false;
   private sweepTimer: TimerHandle | null = null;
@@ -369,7 +381,7 @@ export class OrderService implements JournalParticipant, LocationRanker {
       fingerprint,
     });
     this.counts.placed++;
-    await this.settle(order);
+    await this.settle(order, true);
     await this.flush();
     return this.answer(order, true);
   }
@@ -755,13 +767,17 @@ export class OrderService implements JournalParticipant, LocationRanker {
    * needs or may not keep (cancelled units, rejected locations), and sources the rest under its
    * profile, re-planning when another order took the stock first. Records the outcome.
    */
-  private async settle(order: Order): Promise<void> {
+  private async settle(order: Order, fresh = false): Promise<void> {
     const orderId = order.orderId;
     const input = order.input;
     const first = order.attempts === 0;
-    if (first) await this.confirmReservations(order);
+    const reserved = order.lines.some((l) => l.reservationId !== null);
+    if (first && reserved) await this.confirmReservations(order);
     const need = order.need();
-    const held = this.engine.orderHoldings(orderId, order.skus());
+    // An order created in this very step holds nothing but its confirmed reservations; any other
+    // (a resumed, re-sourced or cancelled one) is checked against what the engine holds for it.
+    const held =
+      fresh && !reserved ? NOTHING_HELD : this.engine.orderHoldings(orderId, order.skus());
     const committed = order.committed();
     const excluded = order.excluded();
     const pickupAt = input.delivery.type === 'pickup' ? input.delivery.location : null;
@@ -968,20 +984,27 @@ export class OrderService implements JournalParticipant, LocationRanker {
         : null;
     const zone = input.delivery.type === 'ship' ? (input.delivery.address.zone ?? null) : null;
     const stock = new Map<string, Map<string, number>>();
-    for (const sku of need.keys()) {
-      for (const offer of this.engine.offers(input.channel, sku)) {
-        if (pickupAt !== null && offer.location !== pickupAt) continue;
-        let at = stock.get(offer.location);
-        if (at === undefined) {
-          at = new Map<string, number>();
-          stock.set(offer.location, at);
-        }
-        at.set(sku, offer.available);
+    const add = (location: string, sku: string, available: number): void => {
+      let at = stock.get(location);
+      if (at === undefined) {
+        at = new Map<string, number>();
+        stock.set(location, at);
       }
+      at.set(sku, available);
+    };
+    for (const sku of need.keys()) {
+      if (pickupAt !== null) {
+        const a = this.engine.availability(input.channel, sku, pickupAt);
+        if (a.ok && a.available > 0) add(pickupAt, sku, a.available);
+        continue;
+      }
+      for (const offer of this.engine.offers(input.channel, sku))
+        add(offer.location, sku, offer.available);
     }
     const candidates: SourcingLocation[] = [];
-    for (const [location, available] of stock)
+    for (const [location, available] of stock) {
       candidates.push(this.candidate(location, available, zone));
+    }
     return planSourcing({ need, destination, candidates, excluded, inUse, profile });
   }
 
@@ -990,19 +1013,42 @@ export class OrderService implements JournalParticipant, LocationRanker {
     available: ReadonlyMap<string, number>,
     zone: string | null,
   ): SourcingLocation {
-    const info = this.engine.locationInfo(location);
-    const cfg = this.sourcingOf.get(location);
+    const s = this.staticOf(location);
     return {
       id: location,
-      type: info?.type ?? '',
-      lat: info?.lat ?? null,
-      lon: info?.lon ?? null,
-      priority: cfg?.priority ?? 0,
-      shippingCost: (zone === null ? undefined : cfg?.zoneCosts[zone]) ?? cfg?.shippingCost ?? 0,
-      dailyCapacity: cfg?.dailyCapacity ?? null,
+      type: s.type,
+      lat: s.lat,
+      lon: s.lon,
+      priority: s.priority,
+      shippingCost: (zone === null ? undefined : s.zoneCosts[zone]) ?? s.shippingCost,
+      dailyCapacity: s.dailyCapacity,
       openFulfilments: this.openAt.get(location) ?? 0,
       available,
     };
+  }
+
+  /** A location's master data and sourcing config, cached until the engine's locations change. */
+  private staticOf(location: string): LocationStatic {
+    if (this.staticsVersion !== this.engine.locationsVersion) {
+      this.statics.clear();
+      this.staticsVersion = this.engine.locationsVersion;
+    }
+    let s = this.statics.get(location);
+    if (s === undefined) {
+      const info = this.engine.locationInfo(location);
+      const cfg = this.sourcingOf.get(location);
+      s = {
+        type: info?.type ?? '',
+        lat: info?.lat ?? null,
+        lon: info?.lon ?? null,
+        priority: cfg?.priority ?? 0,
+        shippingCost: cfg?.shippingCost ?? 0,
+        zoneCosts: cfg?.zoneCosts ?? {},
+        dailyCapacity: cfg?.dailyCapacity ?? null,
+      };
+      this.statics.set(location, s);
+    }
+    return s;
   }
 
   private profileFor(
@@ -1401,6 +1447,8 @@ export class OrderService implements JournalParticipant, LocationRanker {
 }
 
 /** Whether an answer applies to a fulfilment in its current state. */
+const NOTHING_HELD: ReadonlyMap<string, ReadonlyMap<string, number>> = new Map();
+
 type Verdict = 'apply' | 'duplicate' | { readonly refuse: string };
 
 function transition(x: Fulfilment, answer: FulfilmentAnswer): Verdict {
