@@ -13,6 +13,7 @@ export type {
   LocationConfig,
   LogConfig,
   LogLevel,
+  OrdersConfig,
   PersistenceConfig,
   ProductConfig,
   RulesConfig,

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { orders } from './orders-schema.ts';
 import { rules } from './rules-schema.ts';
 import { forEachDuplicate, id, label, positive, whenReadable } from './schema-parts.ts';
 import type {
@@ -211,6 +212,7 @@ export const configSchema = z
         },
         { when: whenReadable(['*', 'sku']) },
       ),
+    orders: orders.prefault({}),
     log: z
       .strictObject({
         level: z
@@ -272,6 +274,7 @@ export type PersistenceConfig = Config['persistence'];
 export type RulesConfig = Config['rules'];
 export type LocationConfig = Config['locations'][number];
 export type ProductConfig = Config['products'][number];
+export type OrdersConfig = Config['orders'];
 export type LogConfig = Config['log'];
 export type LogLevel = LogConfig['level'];
 

@@ -2,7 +2,7 @@
 // up, graceful shutdown on SIGTERM/SIGINT. Nothing else in the codebase reads process.env.
 import type { Logger } from 'pino';
 import { ConfigError, createLogger, loadConfig, type Config } from '../config/index.ts';
-import { StockEngine } from '../engine/index.ts';
+import { OrderService, StockEngine, type OutboxTransport } from '../engine/index.ts';
 import {
   openStore,
   recover,
@@ -10,11 +10,13 @@ import {
   Snapshotter,
   type Store,
 } from '../persistence/index.ts';
-import { createGateway, type Gateway } from './index.ts';
+import { createGateway, LocationPush, type Gateway } from './index.ts';
+import { WebhookTransport } from './webhook-transport.ts';
 
 interface Running {
   readonly gateway: Gateway;
   readonly engine: StockEngine;
+  readonly orders: OrderService;
   readonly store: Store | null;
   readonly snapshotter: Snapshotter | null;
 }
@@ -26,6 +28,14 @@ async function start(config: Config, log: Logger): Promise<Running> {
     locations: config.locations,
     products: config.products,
     logger: log.child({ component: 'engine' }),
+  });
+  // The order service joins the engine's journal before recovery replays it.
+  const push = new LocationPush({ ackTimeoutMs: config.orders.outbox.pushAckTimeoutMs });
+  const orders = new OrderService({
+    engine,
+    clock: engine.clock,
+    logger: log.child({ component: 'orders' }),
+    ...orderOptions(config, engine, push),
   });
   let store: Store | null = null;
   let snapshotter: Snapshotter | null = null;
@@ -55,6 +65,7 @@ async function start(config: Config, log: Logger): Promise<Running> {
     );
     snapshotter.start();
   }
+  orders.start();
   const gateway = createGateway(
     engine,
     {
@@ -64,6 +75,8 @@ async function start(config: Config, log: Logger): Promise<Running> {
     },
     log,
     {
+      orders,
+      locationPush: push,
       readiness: () => {
         const journal = engine.journal();
         const health = store?.health() ?? { ready: true, detail: 'memory (no persistence)' };
@@ -79,11 +92,45 @@ async function start(config: Config, log: Logger): Promise<Running> {
   }
   const ports = await gateway.listen();
   log.info({ ...ports, store: config.persistence.store }, 'stockflow is listening');
-  return { gateway, engine, store, snapshotter };
+  return { gateway, engine, orders, store, snapshotter };
+}
+
+/**
+ * The order service's settings from the config, and how its messages travel: a location with a
+ * webhook gets signed HTTP POSTs, any other gets them over its WebSocket (LocationPush); customer
+ * notifications go to the customer webhook, and are not produced when there is none.
+ */
+function orderOptions(
+  config: Config,
+  engine: StockEngine,
+  push: LocationPush,
+): Omit<ConstructorParameters<typeof OrderService>[0], 'engine' | 'clock' | 'logger'> {
+  const o = config.orders;
+  const http = (target: { url: string; secret: string }): OutboxTransport =>
+    new WebhookTransport(target, { timeoutMs: o.outbox.timeoutMs, clock: engine.clock });
+  const hooks = new Map<string, OutboxTransport>();
+  for (const l of o.locations)
+    if (l.webhook !== null) hooks.set(`location:${l.id}`, http(l.webhook));
+  const customer = o.notifications.webhook === null ? null : http(o.notifications.webhook);
+  return {
+    profiles: o.profiles,
+    selection: o.selection,
+    defaultProfile: o.defaultProfile,
+    locations: o.locations,
+    acceptTimeoutMs: o.fulfilment.acceptTimeoutMs,
+    maxSourcingAttempts: o.fulfilment.maxSourcingAttempts,
+    backorderRetryMs: o.fulfilment.backorderRetryMs,
+    retainCompletedMs: o.retainCompletedMs,
+    notifyCustomers: customer !== null,
+    transportFor: (stream) =>
+      stream === 'customer' ? customer : (hooks.get(stream) ?? push.transportFor(stream)),
+    outbox: o.outbox,
+  };
 }
 
 async function stop(running: Running, log: Logger): Promise<void> {
   await running.gateway.close();
+  await running.orders.stop();
   await running.snapshotter?.stop();
   await running.engine.stop();
   await running.store?.close();
