@@ -577,6 +577,11 @@ export class StockEngine implements BookContext, UndoTarget {
     return out;
   }
 
+  /** Whether the SKU is known (a product). */
+  hasProduct(sku: string): boolean {
+    return this.books.has(sku);
+  }
+
   /** A location's master data, or null. */
   locationInfo(id: string): LocationInput | null {
     return this.locations.get(id)?.toInput() ?? null;

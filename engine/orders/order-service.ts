@@ -387,9 +387,13 @@ export class OrderService implements JournalParticipant, LocationRanker {
   }
 
   private checkReferences(input: OrderInput): ErrorResult | null {
+    if (this.engine.rules.channel(input.channel) === undefined) {
+      return fail(ErrorCode.NOT_FOUND, Reason.UNKNOWN_CHANNEL, `unknown channel ${input.channel}`);
+    }
     for (const line of input.lines) {
-      const a = this.engine.availability(input.channel, line.sku);
-      if (!a.ok) return a;
+      if (!this.engine.hasProduct(line.sku)) {
+        return fail(ErrorCode.NOT_FOUND, Reason.UNKNOWN_SKU, `unknown sku ${line.sku}`);
+      }
     }
     if (
       input.delivery.type === 'pickup' &&
