@@ -1,7 +1,7 @@
 import type { RulesInput } from './channel-rules.ts';
 import type { Command } from './commands.ts';
 import type { LocationInput, ProductInput } from './master-data.ts';
-import type { OrderEvent } from './orders/order-events.ts';
+import type { OrderAck, OrderEvent } from './orders/order-events.ts';
 import type { OrderSnapshot } from './orders/order-state.ts';
 
 /** A state change as the journal keeps it: replaying records in `seq` order on the state they
@@ -12,7 +12,8 @@ export type JournalEntry =
   | { readonly type: 'rules'; readonly rules: RulesInput }
   | { readonly type: 'locations'; readonly locations: readonly LocationInput[] }
   | { readonly type: 'products'; readonly products: readonly ProductInput[] }
-  | { readonly type: 'order'; readonly event: OrderEvent };
+  | { readonly type: 'order'; readonly event: OrderEvent }
+  | { readonly type: 'acks'; readonly acks: readonly OrderAck[] };
 
 export interface JournalRecord {
   readonly seq: number;
@@ -45,6 +46,8 @@ export interface JournalWriter {
 export interface JournalParticipant {
   /** Applies a journaled event at recovery or resync; false when the state already holds it. */
   replay(event: OrderEvent, seq: number): boolean;
+  /** Applies journaled acknowledgements to the orders that do not hold them yet. */
+  replayAcks(acks: readonly OrderAck[], seq: number): boolean;
   /** Every order as snapshot items (called between turns). */
   snapshotItems(): Iterator<OrderSnapshot>;
   importItem(item: OrderSnapshot): void;

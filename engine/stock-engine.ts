@@ -30,7 +30,7 @@ import {
 import { CommitPipeline } from './commit-pipeline.ts';
 import type { JournalEntry, JournalParticipant, JournalRecord, JournalWriter } from './journal.ts';
 import type { LocationChoice, LocationRanker } from './location-ranker.ts';
-import type { OrderEvent } from './orders/order-events.ts';
+import type { OrderAck, OrderEvent } from './orders/order-events.ts';
 import type { OrderSnapshot } from './orders/order-state.ts';
 import { rollback, type UndoEntry, type UndoLog, type UndoTarget } from './undo-log.ts';
 
@@ -777,12 +777,14 @@ export class StockEngine implements BookContext, UndoTarget {
 
   private replayOne(record: JournalRecord): boolean {
     const entry = record.entry;
-    if (entry.type === 'order') {
+    if (entry.type === 'order' || entry.type === 'acks') {
       if (this.participant === null) {
-        this.log.warn({ seq: record.seq }, 'order event without an order service; skipped');
+        this.log.warn({ seq: record.seq }, 'order record without an order service; skipped');
         return false;
       }
-      return this.participant.replay(entry.event, record.seq);
+      return entry.type === 'order'
+        ? this.participant.replay(entry.event, record.seq)
+        : this.participant.replayAcks(entry.acks, record.seq);
     }
     if (entry.type !== 'command') {
       if (record.seq <= this.metaLsn) return false;
@@ -878,6 +880,15 @@ export class StockEngine implements BookContext, UndoTarget {
     if (pipeline === null) return 0;
     this.undo?.custom(revert);
     return pipeline.record({ type: 'order', event }, this.clock.now());
+  }
+
+  /** Journals acknowledgements of outbound messages, as recordOrderEvent does events. */
+  recordAcks(acks: readonly OrderAck[], revert: () => void): number {
+    this.beforeMeta();
+    const pipeline = this.pipeline;
+    if (pipeline === null || this.stopped) return 0;
+    this.undo?.custom(revert);
+    return pipeline.record({ type: 'acks', acks }, this.clock.now());
   }
 
   /** Calls `observe` after every group commit with its record count and write time (metrics). */

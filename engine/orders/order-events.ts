@@ -81,11 +81,15 @@ export interface CancelledEvent extends EventBase {
   readonly reason: string;
 }
 
-/** Messages the receivers acknowledged: they are not sent again after a restart. */
-export interface AckedEvent extends EventBase {
-  readonly kind: 'acked';
-  readonly messageIds: readonly string[];
-  /** Given up (not retryable): kept on the order for support to see. */
+/**
+ * Messages of one order its receivers acknowledged (or that were given up): they are not sent
+ * again after a restart. Not an order event: acknowledgements of many orders share one journal
+ * record per turn and need no step of the order's own (see JournalEntry `acks`).
+ */
+export interface OrderAck {
+  readonly orderId: string;
+  readonly delivered: readonly string[];
+  /** [messageId, error]: given up (not retryable), kept on the order for support to see. */
   readonly deadLettered: readonly (readonly [string, string])[];
 }
 
@@ -95,10 +99,4 @@ export interface PurgedEvent extends EventBase {
 }
 
 export type OrderEvent =
-  | ReceivedEvent
-  | SourcedEvent
-  | FailedEvent
-  | FulfilmentEvent
-  | CancelledEvent
-  | AckedEvent
-  | PurgedEvent;
+  ReceivedEvent | SourcedEvent | FailedEvent | FulfilmentEvent | CancelledEvent | PurgedEvent;

@@ -7,7 +7,7 @@ import type { JournalParticipant } from '../journal.ts';
 import type { LocationChoice, LocationRanker } from '../location-ranker.ts';
 import { fail } from '../results.ts';
 import type { StockEngine } from '../stock-engine.ts';
-import type { FulfilmentUpdate, OrderEvent, PlannedFulfilment } from './order-events.ts';
+import type { FulfilmentUpdate, OrderAck, OrderEvent, PlannedFulfilment } from './order-events.ts';
 import { fingerprintOf, parseOrder, type OrderInput } from './order-input.ts';
 import { OrderMailboxes } from './order-mailbox.ts';
 import {
@@ -1352,25 +1352,41 @@ export class OrderService implements JournalParticipant, LocationRanker {
     else entry.dead.push([message.messageId, deadLetter.ok ? 'delivered' : deadLetter.error]);
     if (this.acksScheduled) return;
     this.acksScheduled = true;
-    setImmediate(() => {
-      this.acksScheduled = false;
-      const batch = [...this.acks];
-      this.acks.clear();
-      for (const [orderId, { ids, dead }] of batch) {
-        void this.mailboxes
-          .run(orderId, async () => {
-            const order = this.orders.get(orderId);
-            if (order === undefined) return;
-            this.record(order, orderId, { kind: 'acked', messageIds: ids, deadLettered: dead });
-            await this.engine.durable();
-          })
-          .catch((error: unknown) => {
-            // Not recorded: the messages are sent again after a restart (at-least-once).
-            this.log.warn({ err: error, orderId }, 'delivery acknowledgement not journaled');
-          });
-      }
-    });
+    setImmediate(this.flushAcks);
   }
+
+  /**
+   * Acknowledgements of one turn, of every order, as one journal record: they change no order's
+   * lifecycle, so they need no step in its mailbox. If the write fails they are taken back, and
+   * the messages are sent again after a restart (at-least-once).
+   */
+  private readonly flushAcks = (): void => {
+    this.acksScheduled = false;
+    const acks: OrderAck[] = [];
+    const undo: (() => void)[] = [];
+    for (const [orderId, { ids, dead }] of this.acks) {
+      const order = this.orders.get(orderId);
+      if (order === undefined) continue;
+      const done = new Set(ids);
+      for (const [id] of dead) done.add(id);
+      const removed = order.outbox.filter((m) => done.has(m.messageId));
+      order.acknowledge(ids, dead);
+      acks.push({ orderId, delivered: ids, deadLettered: dead });
+      undo.push(() => {
+        order.unacknowledge(removed, dead.length);
+      });
+    }
+    this.acks.clear();
+    if (acks.length === 0) return;
+    try {
+      this.engine.recordAcks(acks, () => {
+        for (let i = undo.length - 1; i >= 0; i--) (undo[i] as () => void)();
+      });
+    } catch (error) {
+      for (let i = undo.length - 1; i >= 0; i--) (undo[i] as () => void)();
+      this.log.warn({ err: error }, 'delivery acknowledgements not journaled');
+    }
+  };
 
   // ---- indexes ------------------------------------------------------------------------------------
 
@@ -1435,6 +1451,18 @@ export class OrderService implements JournalParticipant, LocationRanker {
     }
     if (this.started) for (const m of event.messages) this.dispatcher.enqueue(m);
     return true;
+  }
+
+  replayAcks(acks: readonly OrderAck[], seq: number): boolean {
+    let applied = false;
+    for (const a of acks) {
+      const order = this.orders.get(a.orderId);
+      if (order === undefined || seq <= order.lsn) continue;
+      order.acknowledge(a.delivered, a.deadLettered);
+      order.lsn = seq;
+      applied = true;
+    }
+    return applied;
   }
 
   *snapshotItems(): Iterator<OrderSnapshot> {

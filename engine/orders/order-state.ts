@@ -197,9 +197,41 @@ export class Order {
     return { fields: { ...this.f }, lsn: this.lsn };
   }
 
+  /**
+   * Takes the order back to a checkpoint (its event's write failed). Acknowledgements recorded
+   * since stay (they are journaled on their own): the outbox is the checkpoint's minus what is no
+   * longer in it now.
+   */
   restore(checkpoint: { readonly fields: OrderFields; readonly lsn: number }): void {
-    this.f = checkpoint.fields;
+    const now = new Set(this.f.outbox.map((m) => m.messageId));
+    this.f = {
+      ...checkpoint.fields,
+      outbox: checkpoint.fields.outbox.filter((m) => now.has(m.messageId)),
+      deadLetters: this.f.deadLetters,
+    };
     this.lsn = checkpoint.lsn;
+  }
+
+  /** Drops acknowledged and given-up messages from the outbox. */
+  acknowledge(
+    delivered: readonly string[],
+    deadLettered: readonly (readonly [string, string])[],
+  ): void {
+    const f = this.f;
+    const done = new Set(delivered);
+    for (const [id] of deadLettered) done.add(id);
+    f.outbox = f.outbox.filter((m) => !done.has(m.messageId));
+    if (deadLettered.length > 0) f.deadLetters = [...f.deadLetters, ...deadLettered];
+  }
+
+  /** Undoes `acknowledge` (its journal write failed): the messages go back in the outbox. */
+  unacknowledge(messages: readonly OutboxMessage[], deadLetterCount: number): void {
+    const f = this.f;
+    const present = new Set(f.outbox.map((m) => m.messageId));
+    f.outbox = [...messages.filter((m) => !present.has(m.messageId)), ...f.outbox].sort(
+      (a, b) => messageNumber(a.messageId) - messageNumber(b.messageId),
+    );
+    if (deadLetterCount > 0) f.deadLetters = f.deadLetters.slice(0, -deadLetterCount);
   }
 
   // ---- reads ------------------------------------------------------------------------------
@@ -389,14 +421,6 @@ export class Order {
         detail = `${unitsOf(event.lines)} units: ${event.reason}`;
         break;
       }
-      case 'acked': {
-        const done = new Set(event.messageIds);
-        for (const [id] of event.deadLettered) done.add(id);
-        f.outbox = f.outbox.filter((m) => !done.has(m.messageId));
-        if (event.deadLettered.length > 0)
-          f.deadLetters = [...f.deadLetters, ...event.deadLettered];
-        return; // not a lifecycle step: no history entry
-      }
       case 'purged':
         return;
     }
@@ -520,6 +544,11 @@ function planned(
     tracking: null,
     reason: null,
   };
+}
+
+/** The n of a message id `<orderId>:m<n>`: messages of an order in the order they were made. */
+function messageNumber(messageId: string): number {
+  return Number(messageId.slice(messageId.lastIndexOf(':m') + 2));
 }
 
 function unitsOf(pairs: readonly (readonly [string, number])[]): number {
