@@ -122,10 +122,16 @@ export function distanceKm(
   a: { readonly lat: number; readonly lon: number },
   b: { readonly lat: number; readonly lon: number },
 ): number {
-  const halfLat = Math.sin(((b.lat - a.lat) * RADIANS) / 2);
-  const halfLon = Math.sin(((b.lon - a.lon) * RADIANS) / 2);
-  const h =
-    halfLat * halfLat + Math.cos(a.lat * RADIANS) * Math.cos(b.lat * RADIANS) * halfLon * halfLon;
+  const lat = a.lat * RADIANS;
+  return kmFrom(lat, Math.cos(lat), a.lon * RADIANS, b.lat, b.lon);
+}
+
+/** Haversine from a point in radians with its cosine at hand: the destination's, once per plan. */
+function kmFrom(latRad: number, cosLat: number, lonRad: number, lat: number, lon: number): number {
+  const toLat = lat * RADIANS;
+  const halfLat = Math.sin((toLat - latRad) / 2);
+  const halfLon = Math.sin((lon * RADIANS - lonRad) / 2);
+  const h = halfLat * halfLat + cosLat * Math.cos(toLat) * halfLon * halfLon;
   // Rounding can push h a hair above 1 for antipodal points; asin would answer NaN.
   return 2 * EARTH_RADIUS_KM * Math.asin(Math.sqrt(Math.min(1, h)));
 }
@@ -137,6 +143,7 @@ const LOCATION_TYPE = 2;
 const STOCK_DEPTH = 3;
 const SHIPPING_COST = 4;
 const CAPACITY = 5;
+const CRITERION_COUNT = 6;
 const CRITERION_CODE: Readonly<Record<Criterion, number>> = {
   distance: DISTANCE,
   priority: PRIORITY,
@@ -161,384 +168,80 @@ const LOST_SPLIT_IN_USE = 3;
 const LOST_NO_PLAN = 4;
 const LOST_LIMIT = 5;
 
-interface Skipped {
-  readonly location: string;
-  readonly reason: string;
-}
-
 /**
- * Plans which locations ship `request.need`. Ordinary "cannot source" outcomes are part of the
- * plan (complete false, with reasons); only a malformed request (a caller's bug) throws.
+ * The scratch a plan works in. Allocating a typed array costs about a microsecond and a plan needs
+ * a dozen, so one workspace is reused by every plan and only grows. planSourcing runs to the end
+ * without yielding or calling back into its caller (beyond Map lookups), so the workspace is never
+ * used by two plans at once.
  */
-export function planSourcing(request: SourcingRequest): SourcingPlan {
-  const { profile, destination, candidates } = request;
-  checkProfile(profile);
-  if (destination !== null) checkCoordinates(destination.lat, destination.lon, 'destination');
-
-  // The need as parallel arrays in SKU order, so allocations come out sorted by SKU.
-  const skus: string[] = [];
-  for (const [sku, qty] of request.need) {
-    if (!Number.isSafeInteger(qty) || qty < 0) {
-      throw new Error(`sourcing: need of ${sku} must be a whole number >= 0, got ${String(qty)}`);
-    }
-    if (qty > 0) skus.push(sku);
-  }
-  skus.sort(compareText);
-  const skuCount = skus.length;
-  const needs = new Float64Array(skuCount);
-  for (let s = 0; s < skuCount; s++) needs[s] = request.need.get(skus[s] as string) as number;
-
-  // Eligibility, and the per-SKU availability of each eligible location (row e of `avail`).
-  const candidateCount = candidates.length;
-  const seen = new Set<string>();
-  const locs: SourcingLocation[] = [];
-  const dist: number[] = [];
-  const avail = new Float64Array(candidateCount * skuCount);
-  const skipped: Skipped[] = [];
-  const limit = profile.maxDistanceKm;
-  for (const loc of candidates) {
-    checkLocation(loc, seen);
-    const excludedBecause = request.excluded.get(loc.id);
-    if (excludedBecause !== undefined) {
-      skipped.push({ location: loc.id, reason: `skipped: excluded (${excludedBecause})` });
-      continue;
-    }
-    if (
-      profile.capacity === 'skip' &&
-      loc.dailyCapacity !== null &&
-      loc.openFulfilments >= loc.dailyCapacity
-    ) {
-      skipped.push({
-        location: loc.id,
-        reason: `skipped: at capacity (${loc.openFulfilments} of ${loc.dailyCapacity} open)`,
-      });
-      continue;
-    }
-    let km = NaN;
-    if (destination !== null && loc.lat !== null && loc.lon !== null) {
-      km = distanceKm(destination, { lat: loc.lat, lon: loc.lon });
-      if (limit !== null && km > limit) {
-        skipped.push({
-          location: loc.id,
-          reason: `skipped: ${formatKm(km, limit)} km away, beyond ${limit} km`,
-        });
-        continue;
-      }
-    }
-    const row = locs.length * skuCount;
-    let any = false;
-    for (let s = 0; s < skuCount; s++) {
-      const units = loc.available.get(skus[s] as string) ?? 0;
-      if (!Number.isSafeInteger(units) || units < 0) {
-        throw new Error(
-          `sourcing: ${loc.id} has ${String(units)} of ${skus[s] as string}; expected a whole number >= 0`,
-        );
-      }
-      avail[row + s] = units;
-      if (units > 0) any = true;
-    }
-    if (!any) {
-      skipped.push({
-        location: loc.id,
-        reason:
-          skuCount === 0 ? 'skipped: nothing to source' : 'skipped: no stock of any needed SKU',
-      });
-      continue;
-    }
-    locs.push(loc);
-    dist.push(km);
-  }
-  skipped.sort(bySkippedLocation);
-
-  const eligible = locs.length;
-  const scoring = new Scoring(profile, locs, dist, avail, needs);
-  const order = scoring.rankOrder();
-  const rankOf = new Int32Array(eligible);
-  for (let r = 0; r < eligible; r++) rankOf[order[r] as number] = r + 1;
-
-  const inUse = new Set(request.inUse);
-  const isInUse = new Uint8Array(eligible);
-  for (let e = 0; e < eligible; e++)
-    if (inUse.has((locs[e] as SourcingLocation).id)) isInUse[e] = 1;
-
-  const state = new PlanState(skuCount, eligible, avail, needs);
-  const split = profile.split;
-  let failure = '';
-  let inUseOnly = '';
-  switch (split.policy) {
-    case 'single':
-      failure = planSingle(state, order, isInUse, inUse.size);
-      if (inUse.size === 1) inUseOnly = request.inUse[0] as string;
-      break;
-    case 'maxShipments':
-      failure = planMaxShipments(state, order, isInUse, split.max - inUse.size);
-      break;
-    case 'backorder':
-      planBackorder(
-        state,
-        order,
-        isInUse,
-        split.maxShipments === null ? eligible : split.maxShipments - inUse.size,
-      );
-      break;
-  }
-
-  // A plan that cannot be met (single, maxShipments) places nothing: all or nothing.
-  const placedAny = failure === '';
-  const allocations: PlannedAllocation[] = [];
-  const unitsAt = new Float64Array(eligible);
-  if (placedAny) {
-    for (let r = 0; r < eligible; r++) {
-      const e = order[r] as number;
-      const id = (locs[e] as SourcingLocation).id;
-      for (let s = 0; s < skuCount; s++) {
-        const qty = state.alloc[e * skuCount + s] as number;
-        if (qty > 0) {
-          allocations.push({ location: id, sku: skus[s] as string, qty });
-          unitsAt[e] = (unitsAt[e] as number) + qty;
-        }
-      }
-    }
-  }
-  const unplaced = new Map<string, number>();
-  for (let s = 0; s < skuCount; s++) {
-    const left = placedAny ? (state.rem[s] as number) : (needs[s] as number);
-    if (left > 0) unplaced.set(skus[s] as string, left);
-  }
-
-  const explained: CandidateExplanation[] = [];
-  const context: ReasonContext = {
-    eligible,
-    skus,
-    state,
-    failure,
-    inUseOnly,
-    inUseCount: inUse.size,
-    shipmentLimit:
-      split.policy === 'maxShipments'
-        ? split.max
-        : split.policy === 'backorder'
-          ? split.maxShipments
-          : 1,
-  };
-  for (let r = 0; r < eligible; r++) {
-    const e = order[r] as number;
-    const exact = scoring.totals[e] as number;
-    const total = round4(exact);
-    const shown = decimal4(exact);
-    const units = unitsAt[e] as number;
-    explained.push({
-      location: (locs[e] as SourcingLocation).id,
-      rank: r + 1,
-      total,
-      scores: scoresOf(profile, scoring, e, eligible),
-      outcome: units > 0 ? 'chosen' : 'lost',
-      reason:
-        units > 0
-          ? chosenReason(state.why[e] as number, r + 1, shown, eligible, units)
-          : lostReason(context, e, r + 1, shown),
-      units,
-    });
-  }
-  for (const s of skipped) {
-    explained.push({
-      location: s.location,
-      rank: null,
-      total: null,
-      scores: [],
-      outcome: 'skipped',
-      reason: s.reason,
-      units: 0,
-    });
-  }
-
-  return {
-    allocations,
-    unplaced,
-    complete: unplaced.size === 0,
-    explanation: {
-      profile: profile.name,
-      policy: policyName(split),
-      candidates: explained,
-      summary: summarize(split, failure, allocations, unplaced, skuCount),
-    },
-  };
-}
-
-/**
- * Raw, normalized and total scores of the eligible locations, and their order. Row c of `raw` and
- * `normalized` is criterion c of the profile: `raw[c * eligible + e]`.
- */
-class Scoring {
-  readonly eligible: number;
-  readonly locs: readonly SourcingLocation[];
-  /** NaN where the value does not apply (distance without coordinates or destination). */
-  readonly raw: Float64Array;
-  readonly normalized: Float64Array;
-  readonly totals: Float64Array;
-  /** Per criterion: the smaller raw value is the better one. */
-  readonly lowerIsBetter: Uint8Array;
-
-  constructor(
-    profile: SourcingProfile,
-    locs: readonly SourcingLocation[],
-    dist: readonly number[],
-    avail: Float64Array,
-    needs: Float64Array,
-  ) {
-    const eligible = locs.length;
-    const criteria = profile.criteria;
-    this.eligible = eligible;
-    this.locs = locs;
-    this.raw = new Float64Array(criteria.length * eligible);
-    this.normalized = new Float64Array(criteria.length * eligible);
-    this.totals = new Float64Array(eligible);
-    this.lowerIsBetter = new Uint8Array(criteria.length);
-    const { raw, normalized, totals } = this;
-    const skuCount = needs.length;
-    const preference = profile.typePreference;
-    for (let c = 0; c < criteria.length; c++) {
-      const { criterion, weight } = criteria[c] as CriterionWeight;
-      const code = CRITERION_CODE[criterion];
-      const higherIsBetter = code === PRIORITY || code === STOCK_DEPTH;
-      this.lowerIsBetter[c] = higherIsBetter ? 0 : 1;
-      const base = c * eligible;
-      let min = Infinity;
-      let max = -Infinity;
-      for (let e = 0; e < eligible; e++) {
-        const loc = locs[e] as SourcingLocation;
-        let value: number;
-        switch (code) {
-          case DISTANCE:
-            value = dist[e] as number;
-            break;
-          case PRIORITY:
-            value = loc.priority;
-            break;
-          case LOCATION_TYPE: {
-            const index = preference.indexOf(loc.type);
-            value = index < 0 ? preference.length : index;
-            break;
-          }
-          case STOCK_DEPTH: {
-            value = 0;
-            const row = e * skuCount;
-            for (let s = 0; s < skuCount; s++) {
-              const left = (avail[row + s] as number) - (needs[s] as number);
-              if (left > 0) value += left;
-            }
-            break;
-          }
-          case SHIPPING_COST:
-            value = loc.shippingCost;
-            break;
-          default:
-            value = loc.dailyCapacity === null ? 0 : loc.openFulfilments / loc.dailyCapacity;
-        }
-        raw[base + e] = value;
-        if (value < min) min = value;
-        if (value > max) max = value;
-      }
-      const span = max - min;
-      // Penalised capacity is the load itself, not its place among the candidates: a full
-      // location must look full even when every candidate is full.
-      const asLoad = code === CAPACITY && profile.capacity === 'penalise';
-      for (let e = 0; e < eligible; e++) {
-        const value = raw[base + e] as number;
-        let n: number;
-        if (asLoad) n = value;
-        // NaN (unknown distance) fails every comparison and lands here: neutral.
-        else if (!(span > 0) || Number.isNaN(value)) n = 0;
-        else n = higherIsBetter ? (max - value) / span : (value - min) / span;
-        normalized[base + e] = n;
-        totals[e] = (totals[e] as number) + weight * n;
-      }
-    }
-  }
-
-  /** Eligible positions best first: a merge sort, so comparisons are inlined instead of called. */
-  rankOrder(): Int32Array {
-    const n = this.eligible;
-    let from = new Int32Array(n);
-    let to = new Int32Array(n);
-    for (let e = 0; e < n; e++) from[e] = e;
-    for (let width = 1; width < n; width *= 2) {
-      for (let lo = 0; lo < n; lo += 2 * width) {
-        const mid = Math.min(lo + width, n);
-        const hi = Math.min(lo + 2 * width, n);
-        let i = lo;
-        let j = mid;
-        let k = lo;
-        while (i < mid && j < hi) {
-          const x = from[i] as number;
-          const y = from[j] as number;
-          if (this.before(y, x)) {
-            to[k++] = y;
-            j++;
-          } else {
-            to[k++] = x;
-            i++;
-          }
-        }
-        while (i < mid) to[k++] = from[i++] as number;
-        while (j < hi) to[k++] = from[j++] as number;
-      }
-      const swap = from;
-      from = to;
-      to = swap;
-    }
-    return from;
-  }
-
-  /** Location a ranks before b: lower total, then better raw values in criteria order, then id. */
-  private before(a: number, b: number): boolean {
-    const ta = this.totals[a] as number;
-    const tb = this.totals[b] as number;
-    if (ta !== tb) return ta < tb;
-    return this.tieBefore(a, b);
-  }
-
-  private tieBefore(a: number, b: number): boolean {
-    const { raw, eligible } = this;
-    for (let c = 0; c < this.lowerIsBetter.length; c++) {
-      const ra = raw[c * eligible + a] as number;
-      const rb = raw[c * eligible + b] as number;
-      if (ra === rb) continue;
-      // A measured value beats an unknown one (NaN: no coordinates or no destination).
-      if (Number.isNaN(ra)) {
-        if (Number.isNaN(rb)) continue;
-        return false;
-      }
-      if (Number.isNaN(rb)) return true;
-      return ra < rb === (this.lowerIsBetter[c] === 1);
-    }
-    return (this.locs[a] as SourcingLocation).id < (this.locs[b] as SourcingLocation).id;
-  }
-}
-
-/** What the split policies work on: who has what, what is taken, what is left. */
-class PlanState {
-  readonly skuCount: number;
-  readonly avail: Float64Array;
-  /** alloc[e * skuCount + s]: units of SKU s taken at eligible location e. */
-  readonly alloc: Float64Array;
-  /** Units of each SKU not yet placed. */
-  readonly rem: Float64Array;
-  /** Per eligible location: WHY_* when chosen, LOST_* when not. */
-  readonly why: Uint8Array;
-  readonly lost: Uint8Array;
-  /** What a LOST_SHORT location fell short of: the whole need, or what was left after in-use locations. */
-  readonly shortOf: Float64Array;
+class Workspace {
+  eligible = 0;
+  skuCount = 0;
+  /** avail[e * skuCount + s]: units of SKU s the eligible location e may give. */
+  avail = new Float64Array(0);
+  /** Per eligible location: km to the destination, NaN when unknown. */
+  dist = new Float64Array(0);
+  /** raw[c * eligible + e]: criterion c's measured value at e; NaN where it does not apply. */
+  raw = new Float64Array(0);
+  normalized = new Float64Array(0);
+  totals = new Float64Array(0);
+  /** Eligible locations best first (and the merge sort's second buffer). */
+  order = new Int32Array(0);
+  spare = new Int32Array(0);
+  isInUse = new Uint8Array(0);
+  /** Per eligible location: WHY_* once chosen, LOST_* otherwise. */
+  why = new Uint8Array(0);
+  lost = new Uint8Array(0);
+  /** alloc[e * skuCount + s]: units of SKU s taken at e. */
+  alloc = new Float64Array(0);
+  unitsAt = new Float64Array(0);
+  /** Per SKU: the need, what is not yet placed, and what a LOST_SHORT location fell short of. */
+  needs = new Float64Array(0);
+  rem = new Float64Array(0);
+  shortOf = new Float64Array(0);
+  /** Whether shortOf is the whole need (or what was left after in-use locations). */
   shortOfWhole = true;
+  /** Per criterion of the profile: the smaller raw value is the better one. */
+  readonly lowerIsBetter = new Uint8Array(CRITERION_COUNT);
 
-  constructor(skuCount: number, eligible: number, avail: Float64Array, needs: Float64Array) {
-    this.skuCount = skuCount;
-    this.avail = avail;
-    this.alloc = new Float64Array(eligible * skuCount);
-    this.rem = Float64Array.from(needs);
-    this.why = new Uint8Array(eligible);
-    this.lost = new Uint8Array(eligible);
-    this.shortOf = Float64Array.from(needs);
+  /** Room for `candidates` locations and `skus` SKUs; the rows a plan adds to start at zero. */
+  prepare(candidates: number, skus: number, criteria: number): void {
+    const cells = candidates * skus;
+    if (this.dist.length < candidates) {
+      const size = Math.max(candidates, 2 * this.dist.length, 64);
+      this.dist = new Float64Array(size);
+      this.totals = new Float64Array(size);
+      this.unitsAt = new Float64Array(size);
+      this.order = new Int32Array(size);
+      this.spare = new Int32Array(size);
+      this.isInUse = new Uint8Array(size);
+      this.why = new Uint8Array(size);
+      this.lost = new Uint8Array(size);
+    }
+    if (this.avail.length < cells) {
+      const size = Math.max(cells, 2 * this.avail.length, 256);
+      this.avail = new Float64Array(size);
+      this.alloc = new Float64Array(size);
+    }
+    if (this.raw.length < candidates * criteria) {
+      const size = Math.max(candidates * criteria, 2 * this.raw.length, 256);
+      this.raw = new Float64Array(size);
+      this.normalized = new Float64Array(size);
+    }
+    if (this.needs.length < skus) {
+      const size = Math.max(skus, 2 * this.needs.length, 16);
+      this.needs = new Float64Array(size);
+      this.rem = new Float64Array(size);
+      this.shortOf = new Float64Array(size);
+    }
+    this.totals.fill(0, 0, candidates);
+    this.unitsAt.fill(0, 0, candidates);
+    this.isInUse.fill(0, 0, candidates);
+    this.why.fill(WHY_NONE, 0, candidates);
+    this.lost.fill(LOST_RANK, 0, candidates);
+    this.alloc.fill(0, 0, cells);
+    this.skuCount = skus;
+    this.shortOfWhole = true;
   }
 
   remaining(): number {
@@ -557,11 +260,11 @@ class PlanState {
     return units;
   }
 
-  /** Location e has every unit of `of`. */
-  covers(e: number, of: Float64Array): boolean {
+  /** Location e has every unit of `shortOf`. */
+  coversShortOf(e: number): boolean {
     const row = e * this.skuCount;
     for (let s = 0; s < this.skuCount; s++) {
-      if ((this.avail[row + s] as number) < (of[s] as number)) return false;
+      if ((this.avail[row + s] as number) < (this.shortOf[s] as number)) return false;
     }
     return true;
   }
@@ -576,28 +279,371 @@ class PlanState {
     }
     this.why[e] = why;
   }
+
+  /** What is left becomes what a location must have to lose as "cannot ship the rest complete". */
+  shortOfRest(): void {
+    let whole = true;
+    for (let s = 0; s < this.skuCount; s++) {
+      this.shortOf[s] = this.rem[s] as number;
+      if (this.rem[s] !== this.needs[s]) whole = false;
+    }
+    this.shortOfWhole = whole;
+  }
+}
+
+const work = new Workspace();
+
+/**
+ * Plans which locations ship `request.need`. Ordinary "cannot source" outcomes are part of the
+ * plan (complete false, with reasons); only a malformed request (a caller's bug) throws.
+ */
+export function planSourcing(request: SourcingRequest): SourcingPlan {
+  const { profile, destination, candidates } = request;
+  checkProfile(profile);
+  if (destination !== null) checkCoordinates(destination.lat, destination.lon, 'destination');
+
+  // The need in SKU order, so allocations come out sorted by SKU.
+  const skus: string[] = [];
+  for (const [sku, qty] of request.need) {
+    if (!Number.isSafeInteger(qty) || qty < 0) {
+      throw new Error(`sourcing: need of ${sku} must be a whole number >= 0, got ${String(qty)}`);
+    }
+    if (qty > 0) skus.push(sku);
+  }
+  skus.sort(compareText);
+  const skuCount = skus.length;
+  const w = work;
+  w.prepare(candidates.length, skuCount, profile.criteria.length);
+  for (let s = 0; s < skuCount; s++) {
+    const qty = request.need.get(skus[s] as string) as number;
+    w.needs[s] = qty;
+    w.rem[s] = qty;
+    w.shortOf[s] = qty;
+  }
+
+  // Eligibility; an eligible location's availability becomes row `eligible` of w.avail.
+  const seen = new Set<string>();
+  const locs: SourcingLocation[] = [];
+  const skipped: CandidateExplanation[] = [];
+  const limit = profile.maxDistanceKm;
+  const toLat = destination === null ? 0 : destination.lat * RADIANS;
+  const toCosLat = Math.cos(toLat);
+  const toLon = destination === null ? 0 : destination.lon * RADIANS;
+  const noExclusions = request.excluded.size === 0;
+  let eligible = 0;
+  for (const loc of candidates) {
+    checkLocation(loc, seen);
+    const excludedBecause = noExclusions ? undefined : request.excluded.get(loc.id);
+    if (excludedBecause !== undefined) {
+      skipped.push(skippedAs(loc.id, `skipped: excluded (${excludedBecause})`));
+      continue;
+    }
+    if (
+      profile.capacity === 'skip' &&
+      loc.dailyCapacity !== null &&
+      loc.openFulfilments >= loc.dailyCapacity
+    ) {
+      const full = `${loc.openFulfilments} of ${loc.dailyCapacity} open`;
+      skipped.push(skippedAs(loc.id, `skipped: at capacity (${full})`));
+      continue;
+    }
+    let km = NaN;
+    if (destination !== null && loc.lat !== null && loc.lon !== null) {
+      km = kmFrom(toLat, toCosLat, toLon, loc.lat, loc.lon);
+      if (limit !== null && km > limit) {
+        const far = `${formatKm(km, limit)} km away, beyond ${limit} km`;
+        skipped.push(skippedAs(loc.id, `skipped: ${far}`));
+        continue;
+      }
+    }
+    const row = eligible * skuCount;
+    let any = false;
+    for (let s = 0; s < skuCount; s++) {
+      const units = loc.available.get(skus[s] as string) ?? 0;
+      if (!Number.isSafeInteger(units) || units < 0) {
+        const sku = skus[s] as string;
+        throw new Error(`sourcing: ${loc.id} has ${String(units)} of ${sku}; expected >= 0`);
+      }
+      w.avail[row + s] = units;
+      if (units > 0) any = true;
+    }
+    if (!any) {
+      const none = skuCount === 0 ? 'nothing to source' : 'no stock of any needed SKU';
+      skipped.push(skippedAs(loc.id, `skipped: ${none}`));
+      continue;
+    }
+    w.dist[eligible] = km;
+    locs.push(loc);
+    eligible++;
+  }
+  skipped.sort(byLocation);
+  w.eligible = eligible;
+
+  score(w, profile, locs);
+  const order = rankOrder(w, locs, profile.criteria.length);
+
+  const inUse = new Set(request.inUse);
+  if (inUse.size > 0) {
+    for (let e = 0; e < eligible; e++) {
+      if (inUse.has((locs[e] as SourcingLocation).id)) w.isInUse[e] = 1;
+    }
+  }
+  const split = profile.split;
+  let failure = '';
+  switch (split.policy) {
+    case 'single':
+      failure = planSingle(w, order, inUse.size);
+      break;
+    case 'maxShipments':
+      failure = planMaxShipments(w, order, split.max - inUse.size);
+      break;
+    case 'backorder':
+      planBackorder(
+        w,
+        order,
+        split.maxShipments === null ? eligible : split.maxShipments - inUse.size,
+      );
+      break;
+  }
+
+  // A plan that cannot be met (single, maxShipments) places nothing: all or nothing.
+  const placed = failure === '';
+  const allocations: PlannedAllocation[] = [];
+  if (placed) {
+    for (let r = 0; r < eligible; r++) {
+      const e = order[r] as number;
+      const id = (locs[e] as SourcingLocation).id;
+      for (let s = 0; s < skuCount; s++) {
+        const qty = w.alloc[e * skuCount + s] as number;
+        if (qty > 0) {
+          allocations.push({ location: id, sku: skus[s] as string, qty });
+          w.unitsAt[e] = (w.unitsAt[e] as number) + qty;
+        }
+      }
+    }
+  }
+  const unplaced = new Map<string, number>();
+  for (let s = 0; s < skuCount; s++) {
+    const left = placed ? (w.rem[s] as number) : (w.needs[s] as number);
+    if (left > 0) unplaced.set(skus[s] as string, left);
+  }
+
+  const context: ReasonContext = {
+    w,
+    skus,
+    inUseOnly: inUse.size === 1 ? (request.inUse[0] as string) : '',
+    inUseCount: inUse.size,
+    shipmentLimit:
+      split.policy === 'maxShipments'
+        ? split.max
+        : split.policy === 'backorder'
+          ? (split.maxShipments ?? 0)
+          : 1,
+  };
+  const explained = new Array<CandidateExplanation>(eligible + skipped.length);
+  for (let r = 0; r < eligible; r++) {
+    const e = order[r] as number;
+    const exact = w.totals[e] as number;
+    const units = w.unitsAt[e] as number;
+    explained[r] = {
+      location: (locs[e] as SourcingLocation).id,
+      rank: r + 1,
+      total: round4(exact),
+      scores: scoresOf(w, profile, e),
+      outcome: units > 0 ? 'chosen' : 'lost',
+      reason:
+        units > 0
+          ? chosenReason(w.why[e] as number, w.shortOfWhole, r + 1, exact, eligible, units)
+          : lostReason(context, e, r + 1, exact),
+      units,
+    };
+  }
+  for (let i = 0; i < skipped.length; i++) {
+    explained[eligible + i] = skipped[i] as CandidateExplanation;
+  }
+
+  return {
+    allocations,
+    unplaced,
+    complete: unplaced.size === 0,
+    explanation: {
+      profile: profile.name,
+      policy: policyName(split),
+      candidates: explained,
+      summary: summarize(split, failure, allocations, unplaced, skuCount),
+    },
+  };
+}
+
+function skippedAs(location: string, reason: string): CandidateExplanation {
+  return { location, rank: null, total: null, scores: [], outcome: 'skipped', reason, units: 0 };
+}
+
+/** Raw values, normalized scores and totals of the eligible locations. */
+function score(w: Workspace, profile: SourcingProfile, locs: readonly SourcingLocation[]): void {
+  const { eligible, skuCount, raw, normalized, totals, avail, needs, dist } = w;
+  const criteria = profile.criteria;
+  const preference = profile.typePreference;
+  for (let c = 0; c < criteria.length; c++) {
+    const { criterion, weight } = criteria[c] as CriterionWeight;
+    const code = CRITERION_CODE[criterion];
+    const higherIsBetter = code === PRIORITY || code === STOCK_DEPTH;
+    w.lowerIsBetter[c] = higherIsBetter ? 0 : 1;
+    const base = c * eligible;
+    let min = Infinity;
+    let max = -Infinity;
+    for (let e = 0; e < eligible; e++) {
+      const loc = locs[e] as SourcingLocation;
+      let value: number;
+      switch (code) {
+        case DISTANCE:
+          value = dist[e] as number;
+          break;
+        case PRIORITY:
+          value = loc.priority;
+          break;
+        case LOCATION_TYPE: {
+          const index = preference.indexOf(loc.type);
+          value = index < 0 ? preference.length : index;
+          break;
+        }
+        case STOCK_DEPTH: {
+          value = 0;
+          const row = e * skuCount;
+          for (let s = 0; s < skuCount; s++) {
+            const left = (avail[row + s] as number) - (needs[s] as number);
+            if (left > 0) value += left;
+          }
+          break;
+        }
+        case SHIPPING_COST:
+          value = loc.shippingCost;
+          break;
+        default:
+          value = loc.dailyCapacity === null ? 0 : loc.openFulfilments / loc.dailyCapacity;
+      }
+      raw[base + e] = value;
+      if (value < min) min = value;
+      if (value > max) max = value;
+    }
+    const span = max - min;
+    // Penalised capacity is the load itself, not its place among the candidates: a full
+    // location must look full even when every candidate is full.
+    const asLoad = code === CAPACITY && profile.capacity === 'penalise';
+    for (let e = 0; e < eligible; e++) {
+      const value = raw[base + e] as number;
+      let n: number;
+      if (asLoad) n = value;
+      // NaN (unknown distance) fails every comparison and lands here: neutral.
+      else if (!(span > 0) || Number.isNaN(value)) n = 0;
+      else n = higherIsBetter ? (max - value) / span : (value - min) / span;
+      normalized[base + e] = n;
+      totals[e] = (totals[e] as number) + weight * n;
+    }
+  }
+}
+
+const RUN = 8;
+
+/**
+ * Eligible locations best first: lower total, then the tie-breaks. A merge sort written out, so
+ * that the common comparison (two totals) is inline instead of a comparator call per pair.
+ */
+function rankOrder(
+  w: Workspace,
+  locs: readonly SourcingLocation[],
+  criteriaCount: number,
+): Int32Array {
+  const { eligible: n, totals } = w;
+  let from = w.order;
+  let to = w.spare;
+  for (let e = 0; e < n; e++) from[e] = e;
+  // Short runs by insertion first: fewer passes over the whole list.
+  for (let lo = 0; lo < n; lo += RUN) {
+    const hi = Math.min(lo + RUN, n);
+    for (let i = lo + 1; i < hi; i++) {
+      const x = from[i] as number;
+      const tx = totals[x] as number;
+      let j = i - 1;
+      for (; j >= lo; j--) {
+        const y = from[j] as number;
+        const ty = totals[y] as number;
+        if (!(tx < ty || (tx === ty && tieBefore(w, locs, criteriaCount, x, y)))) break;
+        from[j + 1] = y;
+      }
+      from[j + 1] = x;
+    }
+  }
+  for (let width = RUN; width < n; width *= 2) {
+    for (let lo = 0; lo < n; lo += 2 * width) {
+      const mid = Math.min(lo + width, n);
+      const hi = Math.min(lo + 2 * width, n);
+      let i = lo;
+      let j = mid;
+      let k = lo;
+      while (i < mid && j < hi) {
+        const x = from[i] as number;
+        const y = from[j] as number;
+        const tx = totals[x] as number;
+        const ty = totals[y] as number;
+        if (ty < tx || (ty === tx && tieBefore(w, locs, criteriaCount, y, x))) {
+          to[k++] = y;
+          j++;
+        } else {
+          to[k++] = x;
+          i++;
+        }
+      }
+      while (i < mid) to[k++] = from[i++] as number;
+      while (j < hi) to[k++] = from[j++] as number;
+    }
+    const swap = from;
+    from = to;
+    to = swap;
+  }
+  return from;
+}
+
+/** Of two locations with equal totals, a ranks first: better raw values in criteria order, then id. */
+function tieBefore(
+  w: Workspace,
+  locs: readonly SourcingLocation[],
+  criteriaCount: number,
+  a: number,
+  b: number,
+): boolean {
+  const { raw, eligible } = w;
+  for (let c = 0; c < criteriaCount; c++) {
+    const ra = raw[c * eligible + a] as number;
+    const rb = raw[c * eligible + b] as number;
+    if (ra === rb) continue;
+    // A measured value beats an unknown one (NaN: no coordinates or no destination).
+    if (Number.isNaN(ra)) {
+      if (Number.isNaN(rb)) continue;
+      return false;
+    }
+    if (Number.isNaN(rb)) return true;
+    return ra < rb === (w.lowerIsBetter[c] === 1);
+  }
+  return (locs[a] as SourcingLocation).id < (locs[b] as SourcingLocation).id;
 }
 
 /** One location ships everything; answers why not ('' when it does). */
-function planSingle(
-  state: PlanState,
-  order: Int32Array,
-  isInUse: Uint8Array,
-  inUseCount: number,
-): string {
+function planSingle(w: Workspace, order: Int32Array, inUseCount: number): string {
+  const n = w.eligible;
   if (inUseCount >= 2) {
-    for (const e of order) state.lost[e] = LOST_SPLIT_IN_USE;
+    w.lost.fill(LOST_SPLIT_IN_USE, 0, n);
     return `the order already ships from ${inUseCount} locations`;
   }
   let chosen = -1;
-  for (const e of order) {
-    const qualifies = inUseCount === 0 || isInUse[e] === 1;
-    if (!qualifies) state.lost[e] = LOST_NOT_IN_USE;
-    else if (!state.covers(e, state.shortOf)) state.lost[e] = LOST_SHORT;
+  for (let r = 0; r < n; r++) {
+    const e = order[r] as number;
+    if (inUseCount === 1 && w.isInUse[e] === 0) w.lost[e] = LOST_NOT_IN_USE;
+    else if (!w.coversShortOf(e)) w.lost[e] = LOST_SHORT;
     else if (chosen < 0) chosen = e;
   }
   if (chosen >= 0) {
-    state.take(chosen, isInUse[chosen] === 1 ? WHY_IN_USE : WHY_FIRST_COMPLETE);
+    w.take(chosen, w.isInUse[chosen] === 1 ? WHY_IN_USE : WHY_FIRST_COMPLETE);
     return '';
   }
   return inUseCount === 1
@@ -606,93 +652,94 @@ function planSingle(
 }
 
 /** In-use locations plus up to `budget` new ones ship everything; answers why not ('' when they do). */
-function planMaxShipments(
-  state: PlanState,
-  order: Int32Array,
-  isInUse: Uint8Array,
-  budget: number,
-): string {
-  const total = state.remaining();
+function planMaxShipments(w: Workspace, order: Int32Array, budget: number): string {
+  const n = w.eligible;
+  const total = w.remaining();
   // Locations already shipping the order cost no extra shipment: they go first.
-  for (const e of order) if (isInUse[e] === 1 && state.coverage(e) > 0) state.take(e, WHY_IN_USE);
-  if (state.remaining() > 0 && budget >= 1) {
-    state.shortOf.set(state.rem);
-    state.shortOfWhole = state.remaining() === total;
+  takeInUse(w, order);
+  if (w.remaining() > 0 && budget >= 1) {
+    w.shortOfRest();
     let cover = -1;
-    for (const e of order) {
-      if (isInUse[e] === 1) continue;
-      if (state.covers(e, state.shortOf)) {
-        cover = e;
-        break;
-      }
-      state.lost[e] = LOST_SHORT;
+    for (let r = 0; r < n && cover < 0; r++) {
+      const e = order[r] as number;
+      if (w.isInUse[e] === 1) continue;
+      if (w.coversShortOf(e)) cover = e;
+      else w.lost[e] = LOST_SHORT;
     }
     if (cover >= 0) {
-      state.take(cover, WHY_REST_COMPLETE);
+      w.take(cover, WHY_REST_COMPLETE);
     } else {
-      state.lost.fill(LOST_RANK);
-      // No one location has the rest: greedily add whichever covers most, until the budget is spent.
-      while (budget > 0 && state.remaining() > 0) {
+      w.lost.fill(LOST_RANK, 0, n);
+      // No one location has the rest: add whichever has the most of it, until the budget is spent.
+      for (; budget > 0 && w.remaining() > 0; budget--) {
         let best = -1;
         let bestUnits = 0;
-        for (const e of order) {
-          if (isInUse[e] === 1 || state.why[e] !== WHY_NONE) continue;
-          const units = state.coverage(e);
+        for (let r = 0; r < n; r++) {
+          const e = order[r] as number;
+          if (w.isInUse[e] === 1 || w.why[e] !== WHY_NONE) continue;
+          const units = w.coverage(e);
           if (units > bestUnits) {
             best = e;
             bestUnits = units;
           }
         }
         if (best < 0) break;
-        state.take(best, WHY_MOST);
-        budget--;
+        w.take(best, WHY_MOST);
       }
     }
   }
-  const left = state.remaining();
+  const left = w.remaining();
   if (left === 0) return '';
-  state.lost.fill(LOST_NO_PLAN);
+  w.lost.fill(LOST_NO_PLAN, 0, n);
   return `the best plan found places ${total - left} of ${total} units`;
 }
 
 /** Takes what there is in rank order (in-use locations first), up to `budget` new locations. */
-function planBackorder(
-  state: PlanState,
-  order: Int32Array,
-  isInUse: Uint8Array,
-  budget: number,
-): void {
-  for (const e of order) if (isInUse[e] === 1 && state.coverage(e) > 0) state.take(e, WHY_IN_USE);
-  for (const e of order) {
-    if (state.remaining() === 0) return;
-    if (isInUse[e] === 1 || state.coverage(e) === 0) continue;
+function planBackorder(w: Workspace, order: Int32Array, budget: number): void {
+  takeInUse(w, order);
+  for (let r = 0; r < w.eligible && w.remaining() > 0; r++) {
+    const e = order[r] as number;
+    if (w.isInUse[e] === 1 || w.coverage(e) === 0) continue;
     if (budget > 0) {
-      state.take(e, WHY_NONE);
+      w.take(e, WHY_NONE);
       budget--;
     } else {
-      state.lost[e] = LOST_LIMIT;
+      w.lost[e] = LOST_LIMIT;
     }
   }
 }
 
+function takeInUse(w: Workspace, order: Int32Array): void {
+  for (let r = 0; r < w.eligible; r++) {
+    const e = order[r] as number;
+    if (w.isInUse[e] === 1 && w.coverage(e) > 0) w.take(e, WHY_IN_USE);
+  }
+}
+
 interface ReasonContext {
-  readonly eligible: number;
+  readonly w: Workspace;
   readonly skus: readonly string[];
-  readonly state: PlanState;
-  readonly failure: string;
   /** The one location a single-shipment plan must use, when the order already ships from it. */
   readonly inUseOnly: string;
   readonly inUseCount: number;
-  readonly shipmentLimit: number | null;
+  readonly shipmentLimit: number;
 }
 
-function chosenReason(why: number, rank: number, total: string, of: number, units: number): string {
+function chosenReason(
+  why: number,
+  whole: boolean,
+  rank: number,
+  exact: number,
+  of: number,
+  units: number,
+): string {
+  const total = decimal4(exact);
   let because = '';
   if (why === WHY_IN_USE) because = 'already ships part of this order; ';
   else if (rank > 1 && why === WHY_FIRST_COMPLETE)
     because = 'the best-ranked that can ship the order complete; ';
   else if (rank > 1 && why === WHY_REST_COMPLETE)
-    because = 'the best-ranked that can ship the rest complete; ';
+    because = `the best-ranked that can ship the ${whole ? 'order' : 'rest'} complete; `;
   else if (why === WHY_MOST) because = 'has the most of what is left; ';
   const standing =
     rank === 1
@@ -701,54 +748,50 @@ function chosenReason(why: number, rank: number, total: string, of: number, unit
   return `chosen: ${because}${standing}; ships ${units} ${units === 1 ? 'unit' : 'units'}`;
 }
 
-function lostReason(context: ReasonContext, e: number, rank: number, total: string): string {
-  const { state } = context;
-  switch (state.lost[e]) {
+function lostReason(context: ReasonContext, e: number, rank: number, exact: number): string {
+  const { w } = context;
+  switch (w.lost[e]) {
     case LOST_SHORT:
-      return `lost: cannot ship the ${state.shortOfWhole ? 'order' : 'rest'} complete (${shortfall(context, e)})`;
+      return `lost: cannot ship the ${w.shortOfWhole ? 'order' : 'rest'} complete (${shortfall(context, e)})`;
     case LOST_NOT_IN_USE:
       return `lost: the order already ships from ${context.inUseOnly}, so a single shipment must come from there`;
     case LOST_SPLIT_IN_USE:
       return `lost: the order already ships from ${context.inUseCount} locations, so a single shipment is impossible`;
     case LOST_NO_PLAN:
-      return `lost: no plan within ${context.shipmentLimit ?? 0} shipments ships the order complete; score ${total} ranks ${ordinal(rank)}`;
+      return `lost: no plan within ${context.shipmentLimit} shipments ships the order complete; score ${decimal4(exact)} ranks ${ordinal(rank)}`;
     case LOST_LIMIT:
-      return `lost: shipment limit of ${context.shipmentLimit ?? 0} reached; score ${total} ranks ${ordinal(rank)}`;
+      return `lost: shipment limit of ${context.shipmentLimit} reached; score ${decimal4(exact)} ranks ${ordinal(rank)}`;
     default:
-      return `lost: score ${total} ranks ${ordinal(rank)}`;
+      return `lost: score ${decimal4(exact)} ranks ${ordinal(rank)}`;
   }
 }
 
 /** "has 1 of 3 SKU-B": the first SKU (in SKU order) the location is short of. */
 function shortfall(context: ReasonContext, e: number): string {
-  const { state, skus } = context;
-  const row = e * state.skuCount;
-  for (let s = 0; s < state.skuCount; s++) {
-    const has = state.avail[row + s] as number;
-    const wanted = state.shortOf[s] as number;
+  const { w, skus } = context;
+  const row = e * w.skuCount;
+  for (let s = 0; s < w.skuCount; s++) {
+    const has = w.avail[row + s] as number;
+    const wanted = w.shortOf[s] as number;
     if (has < wanted) return `has ${has} of ${wanted} ${skus[s] as string}`;
   }
   return 'has all of it';
 }
 
-function scoresOf(
-  profile: SourcingProfile,
-  scoring: Scoring,
-  e: number,
-  eligible: number,
-): CriterionScore[] {
+function scoresOf(w: Workspace, profile: SourcingProfile, e: number): CriterionScore[] {
   const criteria = profile.criteria;
-  const scores: CriterionScore[] = new Array<CriterionScore>(criteria.length);
+  // Sized up front: a pushed-to empty array reserves 17 slots.
+  const scores = new Array<CriterionScore>(criteria.length);
   for (let c = 0; c < criteria.length; c++) {
     const { criterion, weight } = criteria[c] as CriterionWeight;
-    const raw = scoring.raw[c * eligible + e] as number;
-    const normalized = scoring.normalized[c * eligible + e] as number;
+    const raw = w.raw[c * w.eligible + e] as number;
+    const normalized = w.normalized[c * w.eligible + e] as number;
     scores[c] = {
       criterion,
       weight,
       raw: Number.isNaN(raw) ? null : raw,
-      normalized: round4(normalized),
-      weighted: round4(weight * normalized),
+      normalized,
+      weighted: weight * normalized,
     };
   }
   return scores;
@@ -839,8 +882,10 @@ function checkProfile(profile: SourcingProfile): void {
 }
 
 function checkLocation(loc: SourcingLocation, seen: Set<string>): void {
-  if (seen.has(loc.id)) throw new Error(`sourcing: location ${loc.id} is a candidate twice`);
-  seen.add(loc.id);
+  const before = seen.size;
+  if (seen.add(loc.id).size === before) {
+    throw new Error(`sourcing: location ${loc.id} is a candidate twice`);
+  }
   if ((loc.lat === null) !== (loc.lon === null)) {
     throw new Error(`sourcing: ${loc.id} needs lat and lon together, or neither`);
   }
@@ -868,7 +913,7 @@ function compareText(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-function bySkippedLocation(a: Skipped, b: Skipped): number {
+function byLocation(a: CandidateExplanation, b: CandidateExplanation): number {
   return compareText(a.location, b.location);
 }
 
@@ -893,7 +938,14 @@ function decimal4(value: number): string {
   return `${whole}.${ZEROS[lead] as string}${fraction}`;
 }
 
+/** "1st", "2nd", ...: the first few hundred made once, as every plan names a rank per candidate. */
+const ORDINALS: readonly string[] = Array.from({ length: 256 }, (_, n) => spellOrdinal(n));
+
 function ordinal(n: number): string {
+  return n < ORDINALS.length ? (ORDINALS[n] as string) : spellOrdinal(n);
+}
+
+function spellOrdinal(n: number): string {
   const tens = n % 100;
   if (tens >= 11 && tens <= 13) return `${n}th`;
   switch (n % 10) {
