@@ -477,6 +477,30 @@ export class SkuBook {
     return applyCap(v > 0 ? v : 0, this.capOf(channel, rules));
   }
 
+  /**
+   * Calls `visit` for every location where the channel may take something, with its view there
+   * (what `locationValue` says), reading the incrementally kept network contributions instead of
+   * recomputing each position's buffers: sourcing reads a SKU at every location per order.
+   */
+  forEachOffer(
+    channel: Channel,
+    rules: ChannelRules,
+    visit: (location: string, available: number) => void,
+  ): void {
+    this.refresh(rules);
+    const column = this.contrib[channel.index] as number[];
+    const n = rules.channels.length * 3;
+    const cap = this.capOf(channel, rules);
+    for (const p of this.positions) {
+      const contribution = column[p.index] ?? 0;
+      if (contribution <= 0) continue;
+      const r = this.rulesOf(p, rules);
+      const v = contribution - bufferUnits(r[n] ?? 0, r[n + 1] ?? 0, p.onHand);
+      const available = applyCap(v > 0 ? v : 0, cap);
+      if (available > 0) visit(p.location.id, available);
+    }
+  }
+
   /** The channel's network availability of this SKU. */
   networkValue(channel: Channel, rules: ChannelRules): number {
     this.refresh(rules);

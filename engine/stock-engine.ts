@@ -29,7 +29,7 @@ import {
 } from './engine-state.ts';
 import { CommitPipeline } from './commit-pipeline.ts';
 import type { JournalEntry, JournalParticipant, JournalRecord, JournalWriter } from './journal.ts';
-import type { LocationChoice, LocationRanker } from './location-ranker.ts';
+import type { LocationRanker } from './location-ranker.ts';
 import type { OrderAck, OrderEvent } from './orders/order-events.ts';
 import type { OrderSnapshot } from './orders/order-state.ts';
 import { rollback, type UndoEntry, type UndoLog, type UndoTarget } from './undo-log.ts';
@@ -543,18 +543,18 @@ export class StockEngine implements BookContext, UndoTarget {
 
   /**
    * Where a channel may take a SKU now: every location with something available to it, after
-   * buffers, exclusions and caps (what sourcing chooses from). Read between turns.
+   * buffers, exclusions and caps (what sourcing chooses from): `visit(location, available)`.
+   * Read between turns.
    */
-  offers(channel: string, sku: string): LocationChoice[] {
+  forEachOffer(
+    channel: string,
+    sku: string,
+    visit: (location: string, available: number) => void,
+  ): void {
     const book = this.books.get(sku);
     const ch = this.rules.channel(channel);
-    if (book === undefined || ch === undefined) return [];
-    const out: LocationChoice[] = [];
-    for (const p of book.positions) {
-      const available = book.locationValue(ch, p, this.rules);
-      if (available > 0) out.push({ location: p.location.id, available });
-    }
-    return out;
+    if (book === undefined || ch === undefined) return;
+    book.forEachOffer(ch, this.rules, visit);
   }
 
   /** What an order holds allocated, per SKU and location (the engine is the truth of it). */

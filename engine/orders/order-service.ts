@@ -25,7 +25,6 @@ import {
 } from './outbox-dispatcher.ts';
 import {
   planSourcing,
-  type SourcingExplanation,
   type SourcingLocation,
   type SourcingPlan,
   type SourcingProfile,
@@ -131,6 +130,20 @@ type NewEvent = OrderEvent extends infer E
     ? Omit<E, 'version' | 'at' | 'orderId' | 'messages'>
     : never
   : never;
+
+/** What one location has of an order's SKUs (the planner only ever asks `get`). */
+class StockRow {
+  readonly units: number[];
+
+  constructor(private readonly skus: readonly string[]) {
+    this.units = new Array<number>(skus.length).fill(0);
+  }
+
+  get(sku: string): number | undefined {
+    const i = this.skus.indexOf(sku);
+    return i === -1 ? undefined : this.units[i];
+  }
+}
 
 interface LocationStatic {
   readonly type: string;
@@ -849,7 +862,7 @@ export class OrderService implements JournalParticipant, LocationRanker {
     const unplaced = new Map(need);
     for (const g of granted) unplaced.set(g.sku, (unplaced.get(g.sku) ?? 0) - g.qty);
     for (const [sku, qty] of unplaced) if (qty <= 0) unplaced.delete(sku);
-    const explanation = kept(plan?.explanation ?? null);
+    const explanation = plan?.explanation ?? null;
 
     if (unplaced.size > 0 && first && profile.split.policy !== 'backorder') {
       // Placement cannot be met under the split policy: nothing stays held by this order.
@@ -987,34 +1000,42 @@ export class OrderService implements JournalParticipant, LocationRanker {
         ? { lat: input.delivery.address.lat, lon: input.delivery.address.lon }
         : null;
     const zone = input.delivery.type === 'ship' ? (input.delivery.address.zone ?? null) : null;
-    const stock = new Map<string, Map<string, number>>();
-    const add = (location: string, sku: string, available: number): void => {
-      let at = stock.get(location);
-      if (at === undefined) {
-        at = new Map<string, number>();
-        stock.set(location, at);
-      }
-      at.set(sku, available);
-    };
-    for (const sku of need.keys()) {
-      if (pickupAt !== null) {
-        const a = this.engine.availability(input.channel, sku, pickupAt);
-        if (a.ok && a.available > 0) add(pickupAt, sku, a.available);
+    // One row per location with stock of a needed SKU: [units of sku 0, sku 1, ...].
+    const skus = [...need.keys()];
+    const rows = new Map<string, StockRow>();
+    for (let i = 0; i < skus.length; i++) {
+      const sku = skus[i] as string;
+      const add = (location: string, available: number): void => {
+        let row = rows.get(location);
+        if (row === undefined) {
+          row = new StockRow(skus);
+          rows.set(location, row);
+        }
+        row.units[i] = available;
+      };
+      if (pickupAt === null) {
+        this.engine.forEachOffer(input.channel, sku, add);
         continue;
       }
-      for (const offer of this.engine.offers(input.channel, sku))
-        add(offer.location, sku, offer.available);
+      const a = this.engine.availability(input.channel, sku, pickupAt);
+      if (a.ok && a.available > 0) add(pickupAt, a.available);
     }
     const candidates: SourcingLocation[] = [];
-    for (const [location, available] of stock) {
-      candidates.push(this.candidate(location, available, zone));
-    }
-    return planSourcing({ need, destination, candidates, excluded, inUse, profile });
+    for (const [location, row] of rows) candidates.push(this.candidate(location, row, zone));
+    return planSourcing({
+      need,
+      destination,
+      candidates,
+      excluded,
+      inUse,
+      profile,
+      explain: EXPLAINED,
+    });
   }
 
   private candidate(
     location: string,
-    available: ReadonlyMap<string, number>,
+    available: SourcingLocation['available'],
     zone: string | null,
   ): SourcingLocation {
     const s = this.staticOf(location);
@@ -1088,8 +1109,9 @@ export class OrderService implements JournalParticipant, LocationRanker {
       excluded: new Map(),
       inUse: [],
       profile: { ...profile, split: { policy: 'backorder', maxShipments: null } },
+      explain: 0,
     });
-    return plan.explanation.candidates.filter((c) => c.rank !== null).map((c) => c.location);
+    return plan.ranking;
   }
 
   // ---- deadlines, backorders and retention -----------------------------------------------------
@@ -1521,24 +1543,8 @@ function transition(x: Fulfilment, answer: FulfilmentAnswer): Verdict {
   }
 }
 
-/** Candidates an order keeps of each sourcing explanation: the chosen, the best few that lost,
- * and a few skipped ones. Two hundred candidates with their scores would be most of an order's
- * memory; support asks why the winner won and who came close. */
-const KEEP_LOST = 5;
-const KEEP_SKIPPED = 5;
-
-function kept(e: SourcingExplanation | null): SourcingExplanation | null {
-  if (e === null || e.candidates.length <= 1 + KEEP_LOST + KEEP_SKIPPED) return e;
-  let lost = 0;
-  let skipped = 0;
-  const candidates = e.candidates.filter((c) => {
-    if (c.outcome === 'chosen') return true;
-    if (c.outcome === 'lost') return lost++ < KEEP_LOST;
-    return skipped++ < KEEP_SKIPPED;
-  });
-  const omitted = e.candidates.length - candidates.length;
-  return { ...e, candidates, summary: `${e.summary} (${omitted} more candidates not kept)` };
-}
+/** Candidates that lost, and skipped ones, an order keeps per sourcing decision. */
+const EXPLAINED = 5;
 
 function sameBackorder(order: Order, unplaced: ReadonlyMap<string, number>): boolean {
   const now = order.view().backordered;

@@ -50,8 +50,9 @@ export interface SourcingLocation {
   readonly dailyCapacity: number | null;
   /** Fulfilments open at the location now (its backlog). */
   readonly openFulfilments: number;
-  /** sku -> units this order may take here (the channel's availability at the location). */
-  readonly available: ReadonlyMap<string, number>;
+  /** sku -> units this order may take here (the channel's availability at the location); a Map
+   * or anything with its `get`. */
+  readonly available: Pick<ReadonlyMap<string, number>, 'get'>;
 }
 
 export interface SourcingRequest {
@@ -65,6 +66,13 @@ export interface SourcingRequest {
   /** Locations already shipping part of this order: using them again costs no extra shipment. */
   readonly inUse: readonly string[];
   readonly profile: SourcingProfile;
+  /**
+   * Explain at most this many of the candidates that lost (the best ranked) and this many of the
+   * skipped ones; the chosen are always explained, the rest only counted (`omitted`). Default:
+   * all. An order keeps a few: two hundred explained candidates would be most of its memory and
+   * most of the time a plan takes, and support asks why the winner won and who came close.
+   */
+  readonly explain?: number | undefined;
 }
 
 export interface PlannedAllocation {
@@ -100,8 +108,10 @@ export interface SourcingExplanation {
   readonly profile: string;
   /** "single", "maxShipments(2)", "backorder" or "backorder(2)". */
   readonly policy: string;
-  /** Eligible candidates by rank, then skipped ones by id. */
+  /** Eligible candidates by rank, then skipped ones by id (see SourcingRequest.explain). */
   readonly candidates: readonly CandidateExplanation[];
+  /** Candidates weighed but not explained here. */
+  readonly omitted: number;
   /** e.g. "2 shipments: dc-1 (4 units), store-7 (1 unit)" or "cannot ship complete from one location". */
   readonly summary: string;
 }
@@ -111,6 +121,8 @@ export interface SourcingPlan {
   /** sku -> units not placed (the whole need when a single/maxShipments plan cannot be met). */
   readonly unplaced: ReadonlyMap<string, number>;
   readonly complete: boolean;
+  /** Every eligible location, best first (what a network reservation is split by). */
+  readonly ranking: readonly string[];
   readonly explanation: SourcingExplanation;
 }
 
@@ -440,12 +452,19 @@ export function planSourcing(request: SourcingRequest): SourcingPlan {
           ? (split.maxShipments ?? 0)
           : 1,
   };
-  const explained = new Array<CandidateExplanation>(eligible + skipped.length);
+  const keep = request.explain ?? Infinity;
+  const explained: CandidateExplanation[] = [];
+  let lost = 0;
+  let omitted = 0;
   for (let r = 0; r < eligible; r++) {
     const e = order[r] as number;
     const exact = w.totals[e] as number;
     const units = w.unitsAt[e] as number;
-    explained[r] = {
+    if (units === 0 && lost++ >= keep) {
+      omitted++;
+      continue;
+    }
+    explained.push({
       location: (locs[e] as SourcingLocation).id,
       rank: r + 1,
       total: round4(exact),
@@ -456,20 +475,28 @@ export function planSourcing(request: SourcingRequest): SourcingPlan {
           ? chosenReason(w.why[e] as number, w.shortOfWhole, r + 1, exact, eligible, units)
           : lostReason(context, e, r + 1, exact),
       units,
-    };
+    });
   }
   for (let i = 0; i < skipped.length; i++) {
-    explained[eligible + i] = skipped[i] as CandidateExplanation;
+    if (i >= keep) {
+      omitted++;
+      continue;
+    }
+    explained.push(skipped[i] as CandidateExplanation);
   }
 
+  const ranking = new Array<string>(eligible);
+  for (let r = 0; r < eligible; r++) ranking[r] = (locs[order[r] as number] as SourcingLocation).id;
   return {
     allocations,
     unplaced,
     complete: unplaced.size === 0,
+    ranking,
     explanation: {
       profile: profile.name,
       policy: policyName(split),
       candidates: explained,
+      omitted,
       summary: summarize(split, failure, allocations, unplaced, skuCount),
     },
   };
