@@ -65,7 +65,13 @@ export type {
   OrderStats,
   ProfileSelection,
 } from './orders/order-service.ts';
-export type { Fulfilment, FulfilmentStatus, OrderStatus, OrderView } from './orders/order-state.ts';
+export type {
+  Fulfilment,
+  FulfilmentStatus,
+  FulfilmentView,
+  OrderStatus,
+  OrderView,
+} from './orders/order-state.ts';
 export type { FulfilmentUpdate } from './orders/order-events.ts';
 export type {
   DeliveryOutcome,

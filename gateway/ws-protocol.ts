@@ -1,7 +1,7 @@
 import type {
   CommandResult,
   ErrorCode,
-  Fulfilment,
+  FulfilmentView,
   OrderView,
   OutboxMessage,
   ReservationView,
@@ -175,10 +175,15 @@ export class FulfilmentAnswerReply {
   readonly op = 'fulfilmentAnswer';
   readonly id: RequestId;
   readonly orderId: string;
-  readonly fulfilment: Fulfilment | null;
+  readonly fulfilment: FulfilmentView | null;
   readonly duplicate: boolean;
 
-  constructor(id: RequestId, orderId: string, fulfilment: Fulfilment | null, duplicate: boolean) {
+  constructor(
+    id: RequestId,
+    orderId: string,
+    fulfilment: FulfilmentView | null,
+    duplicate: boolean,
+  ) {
     this.id = id;
     this.orderId = orderId;
     this.fulfilment = fulfilment;
@@ -198,7 +203,7 @@ export class FulfilmentErrorReply {
   readonly reason: string | null;
   readonly available: number | null;
   readonly orderId: string | null;
-  readonly fulfilment: Fulfilment | null;
+  readonly fulfilment: FulfilmentView | null;
 
   constructor(
     id: RequestId,
@@ -209,7 +214,7 @@ export class FulfilmentErrorReply {
       readonly available: number | null;
     },
     orderId: string | null,
-    fulfilment: Fulfilment | null,
+    fulfilment: FulfilmentView | null,
   ) {
     this.id = id;
     this.code = error.code;

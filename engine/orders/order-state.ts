@@ -71,6 +71,13 @@ export interface OrderLine {
   readonly cancelled: number;
 }
 
+/** A fulfilment as the API shows it: times as ISO 8601 strings, like every time in a view. */
+export interface FulfilmentView extends Omit<Fulfilment, 'requestedAt' | 'dueBy' | 'updatedAt'> {
+  readonly requestedAt: string;
+  readonly dueBy: string;
+  readonly updatedAt: string;
+}
+
 export interface HistoryEntry {
   readonly at: number;
   readonly event: string;
@@ -98,9 +105,9 @@ export interface OrderView {
   readonly shippingAmount: number;
   readonly lines: readonly OrderLine[];
   readonly backordered: readonly { readonly sku: string; readonly qty: number }[];
-  readonly fulfilments: readonly Fulfilment[];
-  readonly history: readonly HistoryEntry[];
-  readonly sourcing: readonly SourcingRecord[];
+  readonly fulfilments: readonly FulfilmentView[];
+  readonly history: readonly (Omit<HistoryEntry, 'at'> & { readonly at: string })[];
+  readonly sourcing: readonly (Omit<SourcingRecord, 'at'> & { readonly at: string })[];
   readonly cancelReason: string | null;
   /** Outbound messages not yet acknowledged by their receiver. */
   readonly pendingMessages: number;
@@ -347,17 +354,22 @@ export class Order {
       channel: f.input.channel,
       status: f.status,
       version: f.version,
-      createdAt: new Date(f.createdAt).toISOString(),
-      updatedAt: new Date(f.updatedAt).toISOString(),
+      createdAt: iso(f.createdAt),
+      updatedAt: iso(f.updatedAt),
       customer: f.input.customer,
       delivery: f.input.delivery,
       payment: f.input.payment,
       shippingAmount: f.input.shippingAmount,
       lines: f.lines,
       backordered: f.backordered.map(([sku, qty]) => ({ sku, qty })),
-      fulfilments: f.fulfilments,
-      history: f.history,
-      sourcing: f.sourcing,
+      fulfilments: f.fulfilments.map((x) => ({
+        ...x,
+        requestedAt: iso(x.requestedAt),
+        dueBy: iso(x.dueBy),
+        updatedAt: iso(x.updatedAt),
+      })),
+      history: f.history.map((h) => ({ ...h, at: iso(h.at) })),
+      sourcing: f.sourcing.map((r) => ({ ...r, at: iso(r.at) })),
       cancelReason: f.cancelReason,
       pendingMessages: f.outbox.length,
       deadLetters: f.deadLetters.map(([messageId, error]) => ({ messageId, error })),
@@ -549,6 +561,10 @@ function planned(
 /** The n of a message id `<orderId>:m<n>`: messages of an order in the order they were made. */
 function messageNumber(messageId: string): number {
   return Number(messageId.slice(messageId.lastIndexOf(':m') + 2));
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
 }
 
 function unitsOf(pairs: readonly (readonly [string, number])[]): number {
