@@ -191,6 +191,7 @@ export class OrderService implements JournalParticipant, LocationRanker {
   private readonly profiles: Map<string, SourcingProfile>;
   private readonly sourcingOf: Map<string, LocationSourcing>;
   private readonly statics = new Map<string, LocationStatic>();
+  private readonly rankings = new Map<string, { at: number; ranking: readonly string[] }>();
   private staticsVersion = -1;
   private readonly acks = new Map<string, { ids: string[]; dead: [string, string][] }>();
   private acksScheduled = false;
@@ -1092,13 +1093,23 @@ export class OrderService implements JournalParticipant, LocationRanker {
     return this.profiles.get(this.options.defaultProfile) as SourcingProfile;
   }
 
-  /** LocationRanker: a network reservation is held where the channel's profile would source it. */
+  /**
+   * LocationRanker: a network reservation is held where the channel's profile would source it.
+   * A ranking is reused for RANK_TTL_MS per channel and SKU: under a flash sale one SKU is
+   * reserved thousands of times a second, and ranking two hundred locations each time would cost
+   * more than the reservation. A stale ranking only orders the preference; the split still takes
+   * no more than each location has, so it can never oversell.
+   */
   rank(
     channel: string,
     sku: string,
     qty: number,
     choices: readonly LocationChoice[],
   ): readonly string[] {
+    const key = `${channel}\u0000${sku}`;
+    const now = this.clock.now();
+    const cached = this.rankings.get(key);
+    if (cached !== undefined && now - cached.at < RANK_TTL_MS) return cached.ranking;
     const profile = this.profileFor(channel, 'reservation');
     const plan = planSourcing({
       need: new Map([[sku, qty]]),
@@ -1111,6 +1122,8 @@ export class OrderService implements JournalParticipant, LocationRanker {
       profile: { ...profile, split: { policy: 'backorder', maxShipments: null } },
       explain: 0,
     });
+    if (this.rankings.size >= MAX_RANKINGS) this.rankings.clear();
+    this.rankings.set(key, { at: now, ranking: plan.ranking });
     return plan.ranking;
   }
 
@@ -1542,6 +1555,10 @@ function transition(x: Fulfilment, answer: FulfilmentAnswer): Verdict {
       return { refuse: 'timed_out is decided by the order service, not sent' };
   }
 }
+
+/** How long a network reservation's location ranking is reused (see `rank`). */
+const RANK_TTL_MS = 250;
+const MAX_RANKINGS = 100_000;
 
 /** Candidates that lost, and skipped ones, an order keeps per sourcing decision. */
 const EXPLAINED = 5;
