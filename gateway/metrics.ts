@@ -5,6 +5,7 @@ import {
   type ErrorCode,
   type StockEngine,
 } from '../engine/index.ts';
+import { collectedMetrics } from './collected-metrics.ts';
 import { FastHistogram } from './fast-histogram.ts';
 import type { FrameRejection } from './frame-codec.ts';
 
@@ -219,29 +220,7 @@ export class GatewayMetrics {
 
   private engineMetrics(registers: Registry[]): void {
     const stats = (): EngineStats => this.engineStats();
-    const gauge = (name: string, help: string, pick: (s: EngineStats) => number): void => {
-      new Gauge({
-        name,
-        help,
-        registers,
-        collect() {
-          this.set(pick(stats()));
-        },
-      });
-    };
-    const counter = (name: string, help: string, pick: (s: EngineStats) => number): void => {
-      let last = 0;
-      new Counter({
-        name,
-        help,
-        registers,
-        collect() {
-          const now = pick(stats());
-          if (now > last) this.inc(now - last);
-          last = now;
-        },
-      });
-    };
+    const { gauge, counter } = collectedMetrics(registers, stats);
     gauge(
       'stockflow_engine_mailbox_depth',
       'Commands accepted by the engine and not yet answered.',

@@ -1,5 +1,6 @@
-import { Counter, Gauge, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import type { OrderService, OrderStats } from '../engine/index.ts';
+import { collectedMetrics } from './collected-metrics.ts';
 
 /** How long a copy of orders.stats() serves a scrape's collect callbacks (one copy per scrape). */
 const STATS_TTL_MS = 250;
@@ -21,29 +22,7 @@ export function registerOrderMetrics(registry: Registry, orders: OrderService): 
     }
     return cached;
   };
-  const gauge = (name: string, help: string, pick: (s: OrderStats) => number): void => {
-    new Gauge({
-      name,
-      help,
-      registers,
-      collect() {
-        this.set(pick(stats()));
-      },
-    });
-  };
-  const counter = (name: string, help: string, pick: (s: OrderStats) => number): void => {
-    let last = 0;
-    new Counter({
-      name,
-      help,
-      registers,
-      collect() {
-        const now = pick(stats());
-        if (now > last) this.inc(now - last);
-        last = now;
-      },
-    });
-  };
+  const { gauge, counter } = collectedMetrics(registers, stats);
   counter(
     'stockflow_orders_placed_total',
     'Orders received (new order ids), including those whose placement then failed.',

@@ -1,6 +1,5 @@
 import type { OrderInput } from './order-input.ts';
 import type { OutboxMessage } from './outbox-dispatcher.ts';
-import type { SourcingExplanation } from './sourcing.ts';
 
 /**
  * What happened to an order, as the journal keeps it. Events are facts, never requests: the
@@ -40,7 +39,9 @@ export interface SourcedEvent extends EventBase {
   readonly fulfilments: readonly PlannedFulfilment[];
   /** [sku, qty] still to be sourced after this attempt (replaces the previous backorder). */
   readonly backordered: readonly (readonly [string, number])[];
-  readonly explanation: SourcingExplanation | null;
+  /** The SourcingExplanation as JSON text: an order keeps one string per decision instead of
+   * dozens of small objects (the view parses it). */
+  readonly explanation: string | null;
 }
 
 /** Placement could not be sourced under the profile's split policy: the order is cancelled. */
@@ -48,7 +49,8 @@ export interface FailedEvent extends EventBase {
   readonly kind: 'failed';
   readonly code: string;
   readonly message: string;
-  readonly explanation: SourcingExplanation | null;
+  /** As for SourcedEvent. */
+  readonly explanation: string | null;
 }
 
 export type FulfilmentUpdate =

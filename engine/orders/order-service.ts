@@ -873,7 +873,7 @@ export class OrderService implements JournalParticipant, LocationRanker {
         kind: 'failed',
         code: ErrorCode.INSUFFICIENT_STOCK,
         message: explanation?.summary ?? `not enough stock for ${[...unplaced.keys()].join(', ')}`,
-        explanation,
+        explanation: explanation === null ? null : JSON.stringify(explanation),
       });
       return;
     }
@@ -912,7 +912,7 @@ export class OrderService implements JournalParticipant, LocationRanker {
         attempt: order.attempts + 1,
         fulfilments,
         backordered: [...unplaced],
-        explanation,
+        explanation: explanation === null ? null : JSON.stringify(explanation),
       },
       messages,
     );
@@ -1561,7 +1561,7 @@ const RANK_TTL_MS = 250;
 const MAX_RANKINGS = 100_000;
 
 /** Candidates that lost, and skipped ones, an order keeps per sourcing decision. */
-const EXPLAINED = 5;
+const EXPLAINED = 3;
 
 function sameBackorder(order: Order, unplaced: ReadonlyMap<string, number>): boolean {
   const now = order.view().backordered;

@@ -85,9 +85,16 @@ export interface HistoryEntry {
   readonly detail: string;
 }
 
-export interface SourcingRecord {
+/** One sourcing decision, as an order keeps it (the explanation as JSON text). */
+interface SourcingRecord {
   readonly attempt: number;
   readonly at: number;
+  readonly explanation: string | null;
+}
+
+export interface SourcingRecordView {
+  readonly attempt: number;
+  readonly at: string;
   readonly explanation: SourcingExplanation | null;
 }
 
@@ -107,7 +114,7 @@ export interface OrderView {
   readonly backordered: readonly { readonly sku: string; readonly qty: number }[];
   readonly fulfilments: readonly FulfilmentView[];
   readonly history: readonly (Omit<HistoryEntry, 'at'> & { readonly at: string })[];
-  readonly sourcing: readonly (Omit<SourcingRecord, 'at'> & { readonly at: string })[];
+  readonly sourcing: readonly SourcingRecordView[];
   readonly cancelReason: string | null;
   /** Outbound messages not yet acknowledged by their receiver. */
   readonly pendingMessages: number;
@@ -369,7 +376,12 @@ export class Order {
         updatedAt: iso(x.updatedAt),
       })),
       history: f.history.map((h) => ({ ...h, at: iso(h.at) })),
-      sourcing: f.sourcing.map((r) => ({ ...r, at: iso(r.at) })),
+      sourcing: f.sourcing.map((r) => ({
+        attempt: r.attempt,
+        at: iso(r.at),
+        explanation:
+          r.explanation === null ? null : (JSON.parse(r.explanation) as SourcingExplanation),
+      })),
       cancelReason: f.cancelReason,
       pendingMessages: f.outbox.length,
       deadLetters: f.deadLetters.map(([messageId, error]) => ({ messageId, error })),
