@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { pino, type Logger } from 'pino';
 import type { Clock, TimerHandle } from '../clock.ts';
 import type { CommandResult, ErrorResult } from '../commands.ts';
@@ -190,6 +191,14 @@ export class OrderService implements JournalParticipant, LocationRanker {
   private readonly dispatcher: OutboxDispatcher;
   private readonly profiles: Map<string, SourcingProfile>;
   private readonly sourcingOf: Map<string, LocationSourcing>;
+  /**
+   * Part of every allocate and deallocate id this process derives for an order step. A step cut
+   * short by a crash runs again after the restart at the same order version; it reconciles with
+   * what the engine holds first, and its new commands must not collide with the earlier ones
+   * (same id, other quantity: refused as ID_REUSED). Ship and short-pick ids stay derived from
+   * the fulfilment alone: those repeat a location's retried answer on purpose.
+   */
+  private readonly incarnation = randomBytes(4).toString('hex');
   private readonly statics = new Map<string, LocationStatic>();
   private readonly rankings = new Map<string, { at: number; ranking: readonly string[] }>();
   private staticsVersion = -1;
@@ -833,7 +842,7 @@ export class OrderService implements JournalParticipant, LocationRanker {
       for (let attempt = 1; attempt <= this.options.maxSourcingAttempts; attempt++) {
         plan = this.plan(order, need, profile, excluded, inUse, pickupAt);
         if (plan.allocations.length === 0) break;
-        const tag = `${orderId}:a${order.version}.${attempt}`;
+        const tag = `${orderId}:a${this.incarnation}.${order.version}.${attempt}`;
         const results = await Promise.all(
           plan.allocations.map((a) =>
             this.engine.execute({
@@ -945,7 +954,7 @@ export class OrderService implements JournalParticipant, LocationRanker {
       list.map((h) =>
         this.engine.execute({
           op: 'deallocate',
-          requestId: `${order.orderId}:${tag}${order.version}:${h.sku}@${h.location}`,
+          requestId: `${order.orderId}:${tag}${this.incarnation}.${order.version}:${h.sku}@${h.location}`,
           orderId: order.orderId,
           sku: h.sku,
           location: h.location,

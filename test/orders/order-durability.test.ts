@@ -108,6 +108,42 @@ describe('orders in the journal', () => {
     expect(after.transport.types('location:paris')).toEqual(['fulfilment.requested']);
   });
 
+  it('completes a resumed order whose earlier run allocated part of it at the same location', async () => {
+    const journal = new MemoryJournal();
+    const live = orderHarness({ journal });
+    await live.stock('A', { paris: 10 });
+    const body = order([['A', 5]]);
+    await live.placed(body);
+    await live.idle();
+    const id = body.orderId as string;
+    // The earlier run: the order received, then one unit allocated by each of three attempts
+    // (ids that run derived), then the crash.
+    const before = journal.records.filter(
+      (r) =>
+        (r.entry.type === 'order' && r.entry.event.kind === 'received') ||
+        (r.entry.type === 'command' && r.entry.cmd.op !== 'allocate'),
+    );
+    const after = replayed(before);
+    for (const attempt of [1, 2, 3]) {
+      const r = await after.engine.execute({
+        op: 'allocate',
+        allocationId: `${id}:a1.${String(attempt)}:A@paris`,
+        orderId: id,
+        channel: 'web',
+        sku: 'A',
+        location: 'paris',
+        qty: 1,
+      });
+      expect(r.ok).toBe(true);
+    }
+    after.orders.start();
+    await after.idle();
+    expect(after.orders.get(id)?.fulfilments.map((f) => [f.location, f.lines])).toEqual([
+      ['paris', [{ sku: 'A', qty: 5 }]],
+    ]);
+    expect(after.engine.position('A', 'paris')).toMatchObject({ onHand: 10, allocated: 5 });
+  });
+
   it('takes an order back out of memory when its journal write fails, and serves again after', async () => {
     const journal = new MemoryJournal();
     const h = orderHarness({ journal });
