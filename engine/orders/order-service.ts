@@ -383,7 +383,7 @@ export class OrderService implements JournalParticipant, LocationRanker {
           null,
         );
       }
-      await this.engine.durable();
+      await this.durable();
       return this.answer(existing, false);
     }
     if (idempotencyKey !== null) {
@@ -472,7 +472,7 @@ export class OrderService implements JournalParticipant, LocationRanker {
             order.view(),
           );
         }
-        await this.engine.durable();
+        await this.durable();
         return { ok: true, order: order.view(), created: false, duplicate: true } as const;
       }
       const reason = request.reason ?? 'cancelled by the customer';
@@ -640,7 +640,7 @@ export class OrderService implements JournalParticipant, LocationRanker {
     }
     const verdict = transition(x, answer);
     if (verdict === 'duplicate') {
-      await this.engine.durable();
+      await this.durable();
       return { ok: true, order: order.view(), created: false, duplicate: true };
     }
     if (verdict !== 'apply')
@@ -1268,7 +1268,7 @@ export class OrderService implements JournalParticipant, LocationRanker {
           const o = this.orders.get(orderId);
           if (o === undefined || !o.terminal) return;
           this.record(o, orderId, { kind: 'purged' });
-          await this.engine.durable();
+          await this.durable();
         })
         .catch(() => undefined);
     }
@@ -1359,9 +1359,21 @@ export class OrderService implements JournalParticipant, LocationRanker {
     return target;
   }
 
+  /** Everything recorded so far is durable; a failed write is UNAVAILABLE (retry), as for commands. */
+  private async durable(): Promise<void> {
+    try {
+      await this.engine.durable();
+    } catch (error) {
+      throw new StockflowError(ErrorCode.UNAVAILABLE, 'the journal is unavailable; retry', {
+        reason: Reason.STORE_UNAVAILABLE,
+        cause: error,
+      });
+    }
+  }
+
   /** Waits until this step's events are durable, then hands their messages to the outbox. */
   private async flush(): Promise<void> {
-    await this.engine.durable();
+    await this.durable();
     const out = this.unsent;
     this.unsent = [];
     for (const m of out) this.dispatcher.enqueue(m);
