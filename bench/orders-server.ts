@@ -20,6 +20,8 @@ export interface OrdersServerSpec {
   readonly locations: number;
   readonly stock: number;
   readonly key: string;
+  /** The profile's `nearest` pre-filter (null: weigh every location). */
+  readonly nearest: number | null;
 }
 
 export type OrdersServerMessage =
@@ -97,6 +99,7 @@ export async function serveOrders(spec: OrdersServerSpec): Promise<void> {
         capacity: 'penalise',
         split: { policy: 'maxShipments', max: 2 },
         maxDistanceKm: null,
+        nearest: spec.nearest,
       },
     ],
     selection: [],

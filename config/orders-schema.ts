@@ -49,6 +49,7 @@ const profile = z.strictObject({
   capacity: z.enum(['skip', 'penalise']).default('penalise'),
   split: split.prefault({ policy: 'maxShipments', max: 2 }),
   maxDistanceKm: z.number().positive().nullable().default(null),
+  nearest: positive.nullable().default(null),
 });
 
 /** Nearest first, then priority, with a little weight for depth and for a free location. */

@@ -489,16 +489,34 @@ export class SkuBook {
   ): void {
     this.refresh(rules);
     const column = this.contrib[channel.index] as number[];
-    const n = rules.channels.length * 3;
     const cap = this.capOf(channel, rules);
     for (const p of this.positions) {
-      const contribution = column[p.index] ?? 0;
-      if (contribution <= 0) continue;
-      const r = this.rulesOf(p, rules);
-      const v = contribution - bufferUnits(r[n] ?? 0, r[n + 1] ?? 0, p.onHand);
-      const available = applyCap(v > 0 ? v : 0, cap);
+      const available = this.offerOf(p, column, cap, rules);
       if (available > 0) visit(p.location.id, available);
     }
+  }
+
+  /** The same as `locationValue`, read from the kept contributions (one location of many). */
+  offerAt(channel: Channel, location: string, rules: ChannelRules): number {
+    const p = this.byLocation.get(location);
+    if (p === undefined) return 0;
+    this.refresh(rules);
+    const column = this.contrib[channel.index] as number[];
+    return this.offerOf(p, column, this.capOf(channel, rules), rules);
+  }
+
+  private offerOf(
+    p: Position,
+    column: readonly number[],
+    cap: ReturnType<ChannelRules['cap']>,
+    rules: ChannelRules,
+  ): number {
+    const contribution = column[p.index] ?? 0;
+    if (contribution <= 0) return 0;
+    const r = this.rulesOf(p, rules);
+    const n = rules.channels.length * 3;
+    const v = contribution - bufferUnits(r[n] ?? 0, r[n + 1] ?? 0, p.onHand);
+    return applyCap(v > 0 ? v : 0, cap);
   }
 
   /** The channel's network availability of this SKU. */

@@ -1,5 +1,5 @@
 import { pino, type Logger } from 'pino';
-import { ChannelRules, type RulesInput } from './channel-rules.ts';
+import { ChannelRules, type Channel, type RulesInput } from './channel-rules.ts';
 import { SystemClock, type Clock } from './clock.ts';
 import { validateCommand } from './command-validation.ts';
 import type {
@@ -557,6 +557,19 @@ export class StockEngine implements BookContext, UndoTarget {
     book.forEachOffer(ch, this.rules, visit);
   }
 
+  /**
+   * Reads what a channel may take of several SKUs at one location after another, as
+   * `availability(channel, sku, location)` says, without its checks and result objects: sourcing
+   * reads dozens of locations per order. Valid between turns (read it at once).
+   */
+  offerReader(channel: string, skus: readonly string[]): OfferReader {
+    return new OfferReader(
+      skus.map((sku) => this.books.get(sku) ?? null),
+      this.rules.channel(channel) ?? null,
+      this.rules,
+    );
+  }
+
   /** What an order holds allocated, per SKU and location (the engine is the truth of it). */
   orderHoldings(orderId: string, skus: Iterable<string>): Map<string, Map<string, number>> {
     const out = new Map<string, Map<string, number>>();
@@ -1063,6 +1076,30 @@ export class StockEngine implements BookContext, UndoTarget {
     this.conflation.flush();
     this.conflation.stop();
     this.actors.stop(() => fail(ErrorCode.UNAVAILABLE, Reason.STOPPED, 'engine is stopped'));
+  }
+}
+
+/** See StockEngine.offerReader. */
+export class OfferReader {
+  constructor(
+    private readonly books: readonly (SkuBook | null)[],
+    private readonly channel: Channel | null,
+    private readonly rules: ChannelRules,
+  ) {}
+
+  /** Fills `out[i]` with what the channel may take of SKU i at the location; true if any. */
+  at(location: string, out: number[]): boolean {
+    let any = false;
+    for (let i = 0; i < this.books.length; i++) {
+      const book = this.books[i];
+      const units =
+        book === null || book === undefined || this.channel === null
+          ? 0
+          : book.offerAt(this.channel, location, this.rules);
+      out[i] = units;
+      if (units > 0) any = true;
+    }
+    return any;
   }
 }
 

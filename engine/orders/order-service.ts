@@ -25,6 +25,7 @@ import {
   type OutboxTransport,
 } from './outbox-dispatcher.ts';
 import {
+  distanceKm,
   planSourcing,
   type SourcingLocation,
   type SourcingPlan,
@@ -146,6 +147,12 @@ class StockRow {
   }
 }
 
+interface Place {
+  readonly id: string;
+  readonly lat: number;
+  readonly lon: number;
+}
+
 interface LocationStatic {
   readonly type: string;
   readonly lat: number | null;
@@ -200,6 +207,8 @@ export class OrderService implements JournalParticipant, LocationRanker {
    */
   private readonly incarnation = randomBytes(4).toString('hex');
   private readonly statics = new Map<string, LocationStatic>();
+  private places: Place[] = [];
+  private placesVersion = -1;
   private readonly rankings = new Map<string, { at: number; ranking: readonly string[] }>();
   private staticsVersion = -1;
   private readonly acks = new Map<string, { ids: string[]; dead: [string, string][] }>();
@@ -1010,6 +1019,18 @@ export class OrderService implements JournalParticipant, LocationRanker {
         ? { lat: input.delivery.address.lat, lon: input.delivery.address.lon }
         : null;
     const zone = input.delivery.type === 'ship' ? (input.delivery.address.zone ?? null) : null;
+    if (destination !== null && pickupAt === null && (profile.nearest ?? null) !== null) {
+      const near = this.nearestPlan(
+        input.channel,
+        need,
+        destination,
+        zone,
+        profile,
+        excluded,
+        inUse,
+      );
+      if (near !== null) return near;
+    }
     // One row per location with stock of a needed SKU: [units of sku 0, sku 1, ...].
     const skus = [...need.keys()];
     const rows = new Map<string, StockRow>();
@@ -1041,6 +1062,72 @@ export class OrderService implements JournalParticipant, LocationRanker {
       profile,
       explain: EXPLAINED,
     });
+  }
+
+  /**
+   * A profile's `nearest` pre-filter: the locations with coordinates are ordered by distance, and
+   * only the nearest N that hold something of the order (plus those already shipping it) are
+   * read and weighed. Null when that plan cannot place the order: the caller weighs every
+   * location then, so the filter never makes an order unsourceable.
+   */
+  private nearestPlan(
+    channel: string,
+    need: ReadonlyMap<string, number>,
+    destination: { readonly lat: number; readonly lon: number },
+    zone: string | null,
+    profile: SourcingProfile,
+    excluded: ReadonlyMap<string, string>,
+    inUse: readonly string[],
+  ): SourcingPlan | null {
+    const limit = profile.nearest ?? 0;
+    const places = this.placesWithCoordinates();
+    const km = new Float64Array(places.length);
+    for (let i = 0; i < places.length; i++) {
+      const p = places[i] as Place;
+      km[i] = distanceKm(destination, p);
+    }
+    const order = new Uint32Array(places.length);
+    for (let i = 0; i < order.length; i++) order[i] = i;
+    order.sort((a, b) => (km[a] as number) - (km[b] as number));
+    const skus = [...need.keys()];
+    const reader = this.engine.offerReader(channel, skus);
+    const candidates: SourcingLocation[] = [];
+    const taken = new Set<string>();
+    let row = new StockRow(skus);
+    const consider = (id: string): void => {
+      if (!reader.at(id, row.units)) return;
+      candidates.push(this.candidate(id, row, zone));
+      taken.add(id);
+      row = new StockRow(skus);
+    };
+    for (const i of order) {
+      if (candidates.length >= limit) break;
+      consider((places[i] as Place).id);
+    }
+    for (const id of inUse) if (!taken.has(id)) consider(id);
+    const plan = planSourcing({
+      need,
+      destination,
+      candidates,
+      excluded,
+      inUse,
+      profile,
+      explain: EXPLAINED,
+    });
+    return plan.complete ? plan : null;
+  }
+
+  /** Locations with coordinates, cached until the engine's locations change. */
+  private placesWithCoordinates(): readonly Place[] {
+    if (this.placesVersion !== this.engine.locationsVersion) {
+      this.places = [];
+      for (const l of this.engine.locationList()) {
+        if (l.lat !== undefined && l.lon !== undefined)
+          this.places.push({ id: l.id, lat: l.lat, lon: l.lon });
+      }
+      this.placesVersion = this.engine.locationsVersion;
+    }
+    return this.places;
   }
 
   private candidate(

@@ -35,6 +35,12 @@ export interface SourcingProfile {
   readonly split: SplitPolicy;
   /** Locations farther than this from the destination are skipped; null: no limit (and ignored without a destination). */
   readonly maxDistanceKm: number | null;
+  /**
+   * Weigh only the N nearest locations that have something of the order, when the order has a
+   * destination; all of them when those cannot place it (the order service applies this before
+   * planning, see docs/sourcing.md). null or absent: every location.
+   */
+  readonly nearest?: number | null | undefined;
 }
 
 export interface SourcingLocation {

@@ -178,6 +178,44 @@ describe('placing an order', () => {
   });
 });
 
+describe('the nearest pre-filter', () => {
+  const byPriority: SourcingProfile = {
+    ...BY_DISTANCE,
+    name: 'priority',
+    criteria: [{ criterion: 'priority', weight: 1 }],
+    split: { policy: 'single' },
+  };
+  const locations = [
+    { id: 'lyon', priority: 10, dailyCapacity: null, shippingCost: 0, zoneCosts: {} },
+    { id: 'paris', priority: 0, dailyCapacity: null, shippingCost: 0, zoneCosts: {} },
+  ];
+
+  it('weighs only the nearest locations with stock, and all of them when those cannot place it', async () => {
+    const all = orderHarness({ profiles: [byPriority], service: { locations } });
+    const near = orderHarness({
+      profiles: [{ ...byPriority, nearest: 1 }],
+      service: { locations },
+    });
+    for (const h of [all, near]) {
+      await h.stock('A', { paris: 5, lyon: 5 });
+      await h.stock('B', { lyon: 5 });
+    }
+    // Priority alone would take Lyon; with only the nearest one weighed, Paris ships.
+    expect((await all.placed(order([['A', 1]]))).order.fulfilments[0]?.location).toBe('lyon');
+    const r = await near.placed(order([['A', 1]]));
+    expect(r.order.fulfilments[0]?.location).toBe('paris');
+    expect(r.order.sourcing[0]?.explanation?.candidates.map((c) => c.location)).toEqual(['paris']);
+    // Paris cannot ship A and B complete: every location is weighed, and Lyon ships.
+    const both = await near.placed(
+      order([
+        ['A', 1],
+        ['B', 1],
+      ]),
+    );
+    expect(both.order.fulfilments.map((f) => f.location)).toEqual(['lyon']);
+  });
+});
+
 describe('fulfilment answers', () => {
   async function placedAtParis(): Promise<{
     h: ReturnType<typeof orderHarness>;
