@@ -567,8 +567,11 @@ function score(w: Workspace, profile: SourcingProfile, locs: readonly SourcingLo
       const value = raw[base + e] as number;
       let n: number;
       if (asLoad) n = value;
-      // NaN (unknown distance) fails every comparison and lands here: neutral.
-      else if (!(span > 0) || Number.isNaN(value)) n = 0;
+      // NaN: a distance that cannot be measured. With a destination (some distance measured)
+      // it counts as far as the farthest, so a location without coordinates never wins on
+      // distance; without one, distance decides nothing.
+      else if (Number.isNaN(value)) n = min === Infinity ? 0 : 1;
+      else if (!(span > 0)) n = 0;
       else n = higherIsBetter ? (max - value) / span : (value - min) / span;
       normalized[base + e] = n;
       totals[e] = (totals[e] as number) + weight * n;

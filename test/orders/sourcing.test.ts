@@ -601,7 +601,7 @@ const scenarios: Scenario[] = [
     explains: { york: ['chosen', 'best score 0 of 3'], doncaster: ['lost', 'score 1 ranks 2nd'] },
   },
   {
-    name: 'a location without coordinates is neutral on distance, and loses a tie to a measured one',
+    name: 'a location without coordinates counts as farthest when there is a destination',
     locations: [
       { id: 'dropship', at: null, stock: ALL_STOCK },
       { id: 'doncaster', at: 'doncaster', stock: ALL_STOCK },
@@ -613,7 +613,7 @@ const scenarios: Scenario[] = [
       ['doncaster', 'A', 1],
       ['doncaster', 'B', 1],
     ],
-    explains: { doncaster: ['chosen'], dropship: ['lost', 'score 0 ranks 2nd'] },
+    explains: { doncaster: ['chosen'], dropship: ['lost', 'score 1 ranks 3rd'] },
   },
 ];
 
