@@ -16,7 +16,7 @@ import { isValidId, Location, type LocationInput, type ProductInput } from './ma
 import { Envelope, PartitionActors } from './partition-actors.ts';
 import type { Position } from './position.ts';
 import type { Reservation } from './reservation.ts';
-import { ReservationExpiry } from './reservation-expiry.ts';
+import { DueQueue } from './due-queue.ts';
 import { fail } from './results.ts';
 import { SkuBook, Watch, type BookContext } from './sku-book.ts';
 import { ReservationIndex, type ReservationSlot } from './reservation-index.ts';
@@ -145,7 +145,8 @@ export class StockEngine implements BookContext, UndoTarget {
   /** The slot `route` found for the command it just routed (null when it names no reservation). */
   private routedSlot: ReservationSlot | null = null;
   private readonly actors: PartitionActors;
-  private readonly expiry: ReservationExpiry;
+  /** Reservation time for the whole engine (expiry while held, purge after the tombstone time). */
+  private readonly expiry: DueQueue<Reservation>;
   private readonly conflation: DeltaConflation;
   private positionCount = 0;
   private watchedTopics = 0;
@@ -193,7 +194,7 @@ export class StockEngine implements BookContext, UndoTarget {
         this.log.error({ err: error, batch: batch.length }, 'partition actor crashed');
       },
     );
-    this.expiry = new ReservationExpiry(this.clock, (reservation, now) => {
+    this.expiry = new DueQueue<Reservation>(this.clock, (reservation, now) => {
       this.due(reservation, now);
     });
     this.conflation = new DeltaConflation(

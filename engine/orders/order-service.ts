@@ -3,7 +3,8 @@ import { pino, type Logger } from 'pino';
 import type { Clock, TimerHandle } from '../clock.ts';
 import type { CommandResult, ErrorResult } from '../commands.ts';
 import { ErrorCode, Reason, StockflowError } from '../errors.ts';
-import { ExpiryHeap, type HeapItem } from '../expiry-heap.ts';
+import { DueQueue } from '../due-queue.ts';
+import type { HeapItem } from '../expiry-heap.ts';
 import type { JournalParticipant } from '../journal.ts';
 import type { LocationChoice, LocationRanker } from '../location-ranker.ts';
 import { fail } from '../results.ts';
@@ -187,10 +188,9 @@ export class OrderService implements JournalParticipant, LocationRanker {
   private readonly byFulfilment = new Map<string, string>();
   private readonly byKey = new Map<string, string>();
   private readonly openAt = new Map<string, number>();
-  private readonly deadlines = new ExpiryHeap<Deadline>();
+  /** Answer deadlines of requested fulfilments, armed once the service has started. */
+  private readonly deadlines: DueQueue<Deadline>;
   private readonly deadlineOf = new Map<string, Deadline>();
-  private deadlineTimer: TimerHandle | null = null;
-  private deadlineAt = Infinity;
   private readonly backlog = new Set<string>();
   private readonly completed: string[] = [];
   private completedHead = 0;
@@ -240,6 +240,9 @@ export class OrderService implements JournalParticipant, LocationRanker {
       );
     }
     this.sourcingOf = new Map(options.locations.map((l) => [l.id, l]));
+    this.deadlines = new DueQueue<Deadline>(this.clock, (d) => {
+      this.due(d);
+    });
     this.dispatcher = new OutboxDispatcher({
       clock: this.clock,
       transportFor: (stream) => options.transportFor(stream),
@@ -278,7 +281,7 @@ export class OrderService implements JournalParticipant, LocationRanker {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    if (this.deadlineTimer !== null) this.clock.cancel(this.deadlineTimer);
+    this.deadlines.stop();
     if (this.sweepTimer !== null) this.clock.cancel(this.sweepTimer);
     await this.mailboxes.idle();
     await this.dispatcher.stop();
@@ -1225,7 +1228,9 @@ export class OrderService implements JournalParticipant, LocationRanker {
 
   // ---- deadlines, backorders and retention -----------------------------------------------------
 
+  /** Brings an order's deadlines in line with its requested fulfilments (from start on). */
   private arm(order: Order): void {
+    if (!this.started) return;
     for (const x of order.fulfilments) {
       const existing = this.deadlineOf.get(x.fulfilmentId);
       if (x.status !== 'requested') {
@@ -1238,86 +1243,61 @@ export class OrderService implements JournalParticipant, LocationRanker {
       if (existing !== undefined) continue;
       const d = new Deadline(order.orderId, x.fulfilmentId, x.dueBy);
       this.deadlineOf.set(x.fulfilmentId, d);
-      this.deadlines.push(d);
+      this.deadlines.schedule(d);
     }
-    this.armTimer();
   }
 
-  private armTimer(): void {
-    if (!this.started || this.stopped) return;
-    const next = this.deadlines.peek();
-    const at = next?.dueAt ?? Infinity;
-    if (at === this.deadlineAt) return;
-    if (this.deadlineTimer !== null) this.clock.cancel(this.deadlineTimer);
-    this.deadlineTimer = null;
-    this.deadlineAt = at;
-    if (next === undefined) return;
-    this.deadlineTimer = this.clock.schedule(at, () => {
-      this.deadlineTimer = null;
-      this.deadlineAt = Infinity;
-      this.due();
-    });
-  }
-
-  private due(): void {
-    const now = this.clock.now();
-    for (
-      let d = this.deadlines.peek();
-      d !== undefined && d.dueAt <= now;
-      d = this.deadlines.peek()
-    ) {
-      this.deadlines.pop();
-      this.deadlineOf.delete(d.fulfilmentId);
-      const { orderId, fulfilmentId } = d;
-      this.mailboxes
-        .run(orderId, async () => {
-          const order = this.orders.get(orderId);
-          const x = order?.fulfilment(fulfilmentId);
-          if (order === undefined || x?.status !== 'requested') return;
-          this.counts.timeouts++;
-          this.log.warn(
-            { orderId, fulfilmentId, location: x.location },
-            'fulfilment not answered in time; re-sourcing',
-          );
-          this.record(
-            order,
-            orderId,
+  /** A fulfilment's deadline passed: if it is still not answered, escalate and re-source. */
+  private due(d: Deadline): void {
+    this.deadlineOf.delete(d.fulfilmentId);
+    const { orderId, fulfilmentId } = d;
+    this.mailboxes
+      .run(orderId, async () => {
+        const order = this.orders.get(orderId);
+        const x = order?.fulfilment(fulfilmentId);
+        if (order === undefined || x?.status !== 'requested') return;
+        this.counts.timeouts++;
+        this.log.warn(
+          { orderId, fulfilmentId, location: x.location },
+          'fulfilment not answered in time; re-sourcing',
+        );
+        this.record(
+          order,
+          orderId,
+          {
+            kind: 'fulfilment',
+            fulfilmentId,
+            update: 'timed_out',
+            picked: null,
+            carrier: null,
+            tracking: null,
+            reason: `no answer by ${new Date(x.dueBy).toISOString()}`,
+          },
+          [
             {
-              kind: 'fulfilment',
-              fulfilmentId,
-              update: 'timed_out',
-              picked: null,
-              carrier: null,
-              tracking: null,
-              reason: `no answer by ${new Date(x.dueBy).toISOString()}`,
-            },
-            [
-              {
-                stream: `location:${x.location}`,
-                type: 'fulfilment.cancelled',
-                body: {
-                  fulfilmentId,
-                  orderId,
-                  location: x.location,
-                  lines: x.lines,
-                  reason: 'not answered in time',
-                },
+              stream: `location:${x.location}`,
+              type: 'fulfilment.cancelled',
+              body: {
+                fulfilmentId,
+                orderId,
+                location: x.location,
+                lines: x.lines,
+                reason: 'not answered in time',
               },
-            ],
-          );
-          this.counts.resourcings++;
-          await this.settle(order);
-          await this.flush();
-        })
-        .catch((error: unknown) => {
-          this.log.error(
-            { err: error, orderId, fulfilmentId },
-            'timeout handling failed; retried by the sweep',
-          );
-          this.backlog.add(orderId);
-        });
-    }
-    this.armTimer();
+            },
+          ],
+        );
+        this.counts.resourcings++;
+        await this.settle(order);
+        await this.flush();
+      })
+      .catch((error: unknown) => {
+        this.log.error(
+          { err: error, orderId, fulfilmentId },
+          'timeout handling failed; retried by the sweep',
+        );
+        this.backlog.add(orderId);
+      });
   }
 
   private scheduleSweep(): void {

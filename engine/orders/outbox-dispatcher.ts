@@ -1,5 +1,6 @@
-import type { Clock, TimerHandle } from '../clock.ts';
-import { ExpiryHeap, type HeapItem } from '../expiry-heap.ts';
+import type { Clock } from '../clock.ts';
+import { DueQueue } from '../due-queue.ts';
+import type { HeapItem } from '../expiry-heap.ts';
 
 /** One outbound message of an order, already journaled by the order service before it gets here. */
 export interface OutboxMessage {
@@ -124,14 +125,13 @@ export class OutboxDispatcher {
   private readonly lanes = new Map<string, Map<string, Lane>>();
   /** Lanes in the backoff heap, by stream, so `wake` finds them without a scan. */
   private readonly waitingByStream = new Map<string, Set<Lane>>();
-  private readonly backoff = new ExpiryHeap<Lane>();
+  /** Lanes waiting out their backoff; one timer for all of them. */
+  private readonly backoff: DueQueue<Lane>;
   private readyHead: Lane | null = null;
   private readyTail: Lane | null = null;
   /** Oldest accepted entry still pending; the head of a list in acceptance order. */
   private oldest: Entry | null = null;
   private newest: Entry | null = null;
-  private timer: TimerHandle | null = null;
-  private armedAt = Infinity;
   private pumping = false;
   private stopped = false;
   private stopWaiter: (() => void) | null = null;
@@ -140,11 +140,6 @@ export class OutboxDispatcher {
   private deliveredCount = 0;
   private retryCount = 0;
   private deadLetterCount = 0;
-  private readonly fire = (): void => {
-    this.timer = null;
-    this.armedAt = Infinity;
-    this.runDue();
-  };
 
   constructor(options: OutboxOptions) {
     if (!Number.isInteger(options.maxInFlight) || options.maxInFlight < 1) {
@@ -158,6 +153,16 @@ export class OutboxDispatcher {
     this.options = options;
     this.clock = options.clock;
     this.random = options.random ?? Math.random;
+    this.backoff = new DueQueue<Lane>(
+      this.clock,
+      (lane) => {
+        this.unmarkWaiting(lane);
+        this.pushReady(lane);
+      },
+      () => {
+        this.pump();
+      },
+    );
   }
 
   /**
@@ -196,7 +201,6 @@ export class OutboxDispatcher {
       this.backoff.remove(lane);
       this.pushReady(lane);
     }
-    this.arm();
     this.pump();
   }
 
@@ -224,7 +228,6 @@ export class OutboxDispatcher {
       // that the lane is no longer in `lanes` and reports nothing.
       if (!inFlight) lane.state = 'gone';
     }
-    this.arm();
   }
 
   stats(): OutboxStats {
@@ -246,7 +249,7 @@ export class OutboxDispatcher {
    */
   stop(): Promise<void> {
     this.stopped = true;
-    this.disarm();
+    this.backoff.stop();
     if (this.inFlight === 0) return Promise.resolve();
     this.stopPromise ??= new Promise<void>((resolve) => {
       this.stopWaiter = resolve;
@@ -341,29 +344,13 @@ export class OutboxDispatcher {
     const ceiling = Math.min(backoffMaxMs, backoffBaseMs * 2 ** (head.attempts - 1));
     lane.dueAt = this.clock.now() + ceiling * (0.5 + this.random() / 2);
     lane.state = 'waiting';
-    this.backoff.push(lane);
+    this.backoff.schedule(lane);
     let waiting = this.waitingByStream.get(lane.stream);
     if (waiting === undefined) {
       waiting = new Set();
       this.waitingByStream.set(lane.stream, waiting);
     }
     waiting.add(lane);
-    this.arm();
-  }
-
-  private runDue(): void {
-    const now = this.clock.now();
-    for (
-      let lane = this.backoff.peek();
-      lane !== undefined && lane.dueAt <= now;
-      lane = this.backoff.peek()
-    ) {
-      this.backoff.pop();
-      this.unmarkWaiting(lane);
-      this.pushReady(lane);
-    }
-    this.arm();
-    this.pump();
   }
 
   private unmarkWaiting(lane: Lane): void {
@@ -371,25 +358,6 @@ export class OutboxDispatcher {
     if (waiting === undefined) return;
     waiting.delete(lane);
     if (waiting.size === 0) this.waitingByStream.delete(lane.stream);
-  }
-
-  /** Keeps the one timer armed for the earliest retry. */
-  private arm(): void {
-    const next = this.backoff.peek();
-    if (next === undefined || this.stopped) {
-      this.disarm();
-      return;
-    }
-    if (next.dueAt >= this.armedAt) return;
-    this.disarm();
-    this.armedAt = next.dueAt;
-    this.timer = this.clock.schedule(next.dueAt, this.fire);
-  }
-
-  private disarm(): void {
-    if (this.timer !== null) this.clock.cancel(this.timer);
-    this.timer = null;
-    this.armedAt = Infinity;
   }
 
   private pushReady(lane: Lane): void {

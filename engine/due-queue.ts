@@ -1,16 +1,20 @@
 import type { Clock, TimerHandle } from './clock.ts';
-import { ExpiryHeap } from './expiry-heap.ts';
-import type { Reservation } from './reservation.ts';
+import { ExpiryHeap, type HeapItem } from './expiry-heap.ts';
 
 /**
- * Reservation time for the whole engine: one heap ordered by each reservation's next due time
- * and one armed clock timer for the earliest. When it fires, every due reservation is handed to
- * `onDue` (the engine turns each into an `expire` command for the owning actor).
+ * Things that fall due at a time, for a whole component: one heap ordered by `dueAt` and one
+ * armed clock timer for the earliest, never a timer per item. When it fires, every due item is
+ * handed to `onDue` in due order, then `afterDue` runs once. Serves reservation expiry (the engine
+ * turns each into an `expire` command), outbox retries and fulfilment deadlines.
+ *
+ * `remove` re-arms only to disarm when nothing is left: a timer armed for a removed item
+ * otherwise fires, finds nothing due, and arms for the next. After `stop` nothing arms again.
  */
-export class ReservationExpiry {
-  private readonly heap = new ExpiryHeap<Reservation>();
+export class DueQueue<T extends HeapItem> {
+  private readonly heap = new ExpiryHeap<T>();
   private timer: TimerHandle | null = null;
   private armedAt = Infinity;
+  private stopped = false;
   private readonly fire = (): void => {
     this.timer = null;
     this.armedAt = Infinity;
@@ -19,20 +23,23 @@ export class ReservationExpiry {
 
   constructor(
     private readonly clock: Clock,
-    private readonly onDue: (reservation: Reservation, now: number) => void,
+    private readonly onDue: (item: T, now: number) => void,
+    private readonly afterDue: (() => void) | null = null,
   ) {}
 
   get size(): number {
     return this.heap.size;
   }
 
-  schedule(reservation: Reservation): void {
-    this.heap.push(reservation);
+  /** Adds the item, or moves it to its current `dueAt`. */
+  schedule(item: T): void {
+    this.heap.push(item);
     this.arm();
   }
 
-  remove(reservation: Reservation): void {
-    this.heap.remove(reservation);
+  remove(item: T): void {
+    this.heap.remove(item);
+    if (this.heap.size === 0) this.disarm();
   }
 
   clear(): void {
@@ -52,15 +59,17 @@ export class ReservationExpiry {
       this.onDue(next, now);
     }
     this.arm();
+    this.afterDue?.();
   }
 
   stop(): void {
+    this.stopped = true;
     this.disarm();
   }
 
   private arm(): void {
     const next = this.heap.peek();
-    if (next === undefined) {
+    if (next === undefined || this.stopped) {
       this.disarm();
       return;
     }
