@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { forEachDuplicate, id, label, positive, whenReadable } from './schema-parts.ts';
+import { id, label, positive, uniqueField, whenReadable } from './schema-parts.ts';
 
 /**
  * The `orders` section: sourcing profiles and how they are chosen, the sourcing attributes of
@@ -30,21 +30,7 @@ const profile = z.strictObject({
   criteria: z
     .array(z.strictObject({ criterion, weight: z.number().positive().max(1_000_000) }))
     .min(1)
-    .superRefine(
-      (list, ctx) => {
-        forEachDuplicate(
-          list.map((c) => c.criterion),
-          (index, first) => {
-            ctx.addIssue({
-              code: 'custom',
-              path: [index, 'criterion'],
-              message: `duplicate criterion: the same as criteria.${first}.criterion`,
-            });
-          },
-        );
-      },
-      { when: whenReadable(['*', 'criterion']) },
-    ),
+    .superRefine(...uniqueField('criterion', 'criterion', 'criteria')),
   typePreference: z.array(label).prefault([]),
   capacity: z.enum(['skip', 'penalise']).default('penalise'),
   split: split.prefault({ policy: 'maxShipments', max: 2 }),
@@ -85,21 +71,7 @@ export const orders = z
       .array(profile)
       .min(1)
       .prefault(() => [defaultProfile()])
-      .superRefine(
-        (list, ctx) => {
-          forEachDuplicate(
-            list.map((p) => p.name),
-            (index, first) => {
-              ctx.addIssue({
-                code: 'custom',
-                path: [index, 'name'],
-                message: `duplicate profile: the same as profiles.${first}.name`,
-              });
-            },
-          );
-        },
-        { when: whenReadable(['*', 'name']) },
-      ),
+      .superRefine(...uniqueField('name', 'profile', 'profiles')),
     selection: z
       .array(
         z.strictObject({
@@ -113,21 +85,7 @@ export const orders = z
     locations: z
       .array(location)
       .prefault([])
-      .superRefine(
-        (list, ctx) => {
-          forEachDuplicate(
-            list.map((l) => l.id),
-            (index, first) => {
-              ctx.addIssue({
-                code: 'custom',
-                path: [index, 'id'],
-                message: `duplicate location: the same as orders.locations.${first}.id`,
-              });
-            },
-          );
-        },
-        { when: whenReadable(['*', 'id']) },
-      ),
+      .superRefine(...uniqueField('id', 'location', 'orders.locations')),
     fulfilment: z
       .strictObject({
         acceptTimeoutMs: z.int().min(1_000).default(900_000),

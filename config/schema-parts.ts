@@ -47,3 +47,26 @@ export function forEachDuplicate(
     else onDuplicate(index, first);
   });
 }
+
+/**
+ * The arguments of `.superRefine(...)` for a list whose items must differ in `field`: each repeat
+ * is an issue at its own index that names the earlier entry (`duplicate <what>: the same as
+ * <path>.<first>.<field>`), never echoing the value itself (it may be a secret key).
+ */
+export function uniqueField<K extends string>(field: K, what: string, path: string) {
+  return [
+    (list: readonly Readonly<Record<K, unknown>>[], ctx: z.RefinementCtx): void => {
+      forEachDuplicate(
+        list.map((item) => item[field]),
+        (index, first) => {
+          ctx.addIssue({
+            code: 'custom',
+            path: [index, field],
+            message: `duplicate ${what}: the same as ${path}.${first}.${field}`,
+          });
+        },
+      );
+    },
+    { when: whenReadable(['*', field]) },
+  ] as const;
+}

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { orders } from './orders-schema.ts';
 import { rules } from './rules-schema.ts';
-import { forEachDuplicate, id, label, positive, whenReadable } from './schema-parts.ts';
+import { id, label, positive, uniqueField, whenReadable } from './schema-parts.ts';
 import type {
   BufferRule,
   CapRule,
@@ -97,22 +97,7 @@ const auth = z.strictObject({
   apiKeys: z
     .array(apiKey)
     .prefault([])
-    .superRefine(
-      (keys, ctx) => {
-        // Never echo the key itself: the message points at the earlier entry instead.
-        forEachDuplicate(
-          keys.map((k) => k.key),
-          (index, first) => {
-            ctx.addIssue({
-              code: 'custom',
-              path: [index, 'key'],
-              message: `duplicate key: the same as auth.apiKeys.${first}.key`,
-            });
-          },
-        );
-      },
-      { when: whenReadable(['*', 'key']) },
-    ),
+    .superRefine(...uniqueField('key', 'key', 'auth.apiKeys')),
   rateLimit: z
     .strictObject({ perSecond: positive.default(20_000), burst: positive.default(40_000) })
     .prefault({}),
@@ -179,39 +164,11 @@ export const configSchema = z
     locations: z
       .array(location)
       .prefault([])
-      .superRefine(
-        (list, ctx) => {
-          forEachDuplicate(
-            list.map((l) => l.id),
-            (index, first) => {
-              ctx.addIssue({
-                code: 'custom',
-                path: [index, 'id'],
-                message: `duplicate location: the same as locations.${first}.id`,
-              });
-            },
-          );
-        },
-        { when: whenReadable(['*', 'id']) },
-      ),
+      .superRefine(...uniqueField('id', 'location', 'locations')),
     products: z
       .array(product)
       .prefault([])
-      .superRefine(
-        (list, ctx) => {
-          forEachDuplicate(
-            list.map((p) => p.sku),
-            (index, first) => {
-              ctx.addIssue({
-                code: 'custom',
-                path: [index, 'sku'],
-                message: `duplicate sku: the same as products.${first}.sku`,
-              });
-            },
-          );
-        },
-        { when: whenReadable(['*', 'sku']) },
-      ),
+      .superRefine(...uniqueField('sku', 'sku', 'products')),
     orders: orders.prefault({}),
     log: z
       .strictObject({
