@@ -7,7 +7,7 @@
 import { pino } from 'pino';
 import uWS from 'uWebSockets.js';
 import { StockEngine, type Command } from '../engine/index.ts';
-import { createGateway, type Gateway } from '../gateway/index.ts';
+import { createGateway, type Gateway, type GatewayOptions } from '../gateway/index.ts';
 import { sendToParent } from './gateway-processes.ts';
 import { wallMs } from './gateway-wire.ts';
 
@@ -46,6 +46,25 @@ export type ServerMessage =
 
 export const AVAILABILITY_BODY = '{"channel":"web","sku":"sku-0","location":null,"available":42}';
 
+/** The gateway as both benchmarks run it: loopback, one storefront key for `web`, no rate limit. */
+export function benchGatewayOptions(key: string): GatewayOptions {
+  return {
+    host: '127.0.0.1',
+    port: 0,
+    metricsPort: null,
+    metricsHost: '127.0.0.1',
+    maxPayloadBytes: 64 * 1024,
+    maxBackpressureBytes: 64 * 1024 * 1024,
+    idleTimeoutSec: 120,
+    maxSubscriptionsPerConnection: 1_000,
+    httpBodyLimitBytes: 1024 * 1024,
+    allowedOrigins: [],
+    shutdownGraceMs: 5_000,
+    apiKeys: [{ key, name: 'bench', role: 'storefront', channel: 'web' }],
+    rateLimit: { perSecond: 1e9, burst: 1e9 },
+  };
+}
+
 function send(message: ServerMessage): void {
   process.send?.(message);
 }
@@ -79,21 +98,7 @@ async function startGateway(
   await Promise.all(loads);
   const gateway: Gateway = createGateway(
     engine,
-    {
-      host: '127.0.0.1',
-      port: 0,
-      metricsPort: null,
-      metricsHost: '127.0.0.1',
-      maxPayloadBytes: 64 * 1024,
-      maxBackpressureBytes: 64 * 1024 * 1024,
-      idleTimeoutSec: 120,
-      maxSubscriptionsPerConnection: 1_000,
-      httpBodyLimitBytes: 1024 * 1024,
-      allowedOrigins: [],
-      shutdownGraceMs: 5_000,
-      apiKeys: [{ key: spec.key, name: 'bench', role: 'storefront', channel: 'web' }],
-      rateLimit: { perSecond: 1e9, burst: 1e9 },
-    },
+    benchGatewayOptions(spec.key),
     pino({ level: 'warn' }),
   );
   const seqs: number[] = [];

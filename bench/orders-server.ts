@@ -13,6 +13,7 @@ import {
 } from '../engine/index.ts';
 import { createGateway } from '../gateway/index.ts';
 import { sendToParent } from './gateway-processes.ts';
+import { benchGatewayOptions } from './gateway-server.ts';
 import { prng } from './gateway-wire.ts';
 
 export interface OrdersServerSpec {
@@ -120,26 +121,9 @@ export async function serveOrders(spec: OrdersServerSpec): Promise<void> {
     outbox: { maxInFlight: 256, backoffBaseMs: 250, backoffMaxMs: 60_000 },
   });
   orders.start();
-  const gateway = createGateway(
-    engine,
-    {
-      host: '127.0.0.1',
-      port: 0,
-      metricsPort: null,
-      metricsHost: '127.0.0.1',
-      maxPayloadBytes: 64 * 1024,
-      maxBackpressureBytes: 64 * 1024 * 1024,
-      idleTimeoutSec: 120,
-      maxSubscriptionsPerConnection: 1_000,
-      httpBodyLimitBytes: 1024 * 1024,
-      allowedOrigins: [],
-      shutdownGraceMs: 5_000,
-      apiKeys: [{ key: spec.key, name: 'bench', role: 'storefront', channel: 'web' }],
-      rateLimit: { perSecond: 1e9, burst: 1e9 },
-    },
-    pino({ level: 'warn' }),
-    { orders },
-  );
+  const gateway = createGateway(engine, benchGatewayOptions(spec.key), pino({ level: 'warn' }), {
+    orders,
+  });
   process.on('message', (m: { type: string }) => {
     if (m.type === 'stats') {
       const s = orders.stats();
