@@ -1652,9 +1652,9 @@ const MAX_RANKINGS = 100_000;
 const EXPLAINED = 3;
 
 function sameBackorder(order: Order, unplaced: ReadonlyMap<string, number>): boolean {
-  const now = order.view().backordered;
+  const now = order.backordered;
   if (now.length !== unplaced.size) return false;
-  return now.every((b) => unplaced.get(b.sku) === b.qty);
+  return now.every(([sku, qty]) => unplaced.get(sku) === qty);
 }
 
 function withOrder(error: ErrorResult, order: OrderView | null): OrderError {

@@ -308,6 +308,11 @@ export class Order {
     return new Map(this.f.excluded);
   }
 
+  /** [sku, qty] still to be sourced. */
+  get backordered(): readonly (readonly [string, number])[] {
+    return this.f.backordered;
+  }
+
   backorderedUnits(): number {
     let n = 0;
     for (const [, qty] of this.f.backordered) n += qty;
