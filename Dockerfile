@@ -7,6 +7,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY engine ./engine
+COPY orders ./orders
 COPY gateway ./gateway
 COPY persistence ./persistence
 COPY config ./config

@@ -5,12 +5,8 @@
  * measured is the order path, not a webhook receiver sharing the same two cores.
  */
 import { pino } from 'pino';
-import {
-  OrderService,
-  StockEngine,
-  type DeliveryOutcome,
-  type OutboxTransport,
-} from '../engine/index.ts';
+import { StockEngine } from '../engine/index.ts';
+import { OrderService, type DeliveryOutcome, type OutboxTransport } from '../orders/index.ts';
 import { createGateway } from '../gateway/index.ts';
 import { sendToParent } from './gateway-processes.ts';
 import { benchGatewayOptions } from './gateway-server.ts';
@@ -85,7 +81,7 @@ export async function serveOrders(spec: OrdersServerSpec): Promise<void> {
   await Promise.all(loads);
   const transport = new CountingTransport();
   const orders = new OrderService({
-    engine,
+    stock: engine.stock,
     clock: engine.clock,
     profiles: [
       {

@@ -125,13 +125,13 @@ async function throughput(
   await feed(engine, skus, 1, 1_000_000_000);
   const warm = reserves(50_000, skus, 1, 'w');
   await drive(engine, warm, new CountingSink(), DRIVE);
-  const commits0 = engine.journalStats.commits;
-  const records0 = engine.journalStats.records;
+  const commits0 = engine.storage.journalStats.commits;
+  const records0 = engine.storage.journalStats.records;
   const timed = reserves(spec.reserves, skus, 1, 't');
   const sink = new CountingSink();
   const ms = await drive(engine, timed, sink, DRIVE);
-  const commits = engine.journalStats.commits - commits0;
-  const records = engine.journalStats.records - records0;
+  const commits = engine.storage.journalStats.commits - commits0;
+  const records = engine.storage.journalStats.records - records0;
   await engine.stop();
   await opened.close();
   return {

@@ -3,6 +3,7 @@ import { ErrorCode, Reason } from './errors.ts';
 import type { JournalEntry, JournalRecord, JournalWriter } from './journal.ts';
 import type { Envelope } from './partition-actors.ts';
 import { fail } from './results.ts';
+import type { SkuBook } from './sku-book.ts';
 import { UndoLog, type UndoEntry } from './undo-log.ts';
 
 class HeldReply {
@@ -17,7 +18,7 @@ class Window {
   readonly records: JournalRecord[] = [];
   readonly replies: HeldReply[] = [];
   readonly waiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
-  undo: readonly UndoEntry[] = [];
+  undo: readonly UndoEntry<SkuBook>[] = [];
 
   get empty(): boolean {
     return this.records.length === 0 && this.replies.length === 0 && this.waiters.length === 0;
@@ -34,7 +35,7 @@ const UNAVAILABLE: CommandResult = Object.freeze(
 
 export interface PipelineHooks {
   /** Takes changes back out of memory, newest first. */
-  rollback(entries: readonly UndoEntry[]): void;
+  rollback(entries: readonly UndoEntry<SkuBook>[]): void;
   deliver(envelope: Envelope, result: CommandResult): void;
   /** The store failed: the engine refuses commands until `resync` succeeds. */
   failed(error: unknown): void;
@@ -49,7 +50,7 @@ export interface PipelineHooks {
  * (a refusal, a duplicate) is held too: it was decided on state that may still be taken back.
  */
 export class CommitPipeline {
-  readonly undo = new UndoLog();
+  readonly undo = new UndoLog<SkuBook>();
   private current = new Window();
   private inflight: Window | null = null;
   private scheduled = false;

@@ -1,16 +1,30 @@
-// The engine's public face: the gateway, persistence, benchmarks and tests import only this.
+// The engine's public face: the gateway, persistence, orders, benchmarks and tests import only
+// this. What is not named here (the core, the books, the undo log) is the engine's own.
 export { StockEngine } from './stock-engine.ts';
+export type { Engine } from './engine.ts';
+export { ENGINE_DEFAULTS } from './engine-options.ts';
+export type { EngineOptions } from './engine-options.ts';
 export type {
   Availability,
-  EngineOptions,
   EngineStats,
-  SnapshotCursor,
-  SnapshotHeader,
-  SnapshotItem,
+  RulesDocument,
   SnapshotSummary,
   WatchSnapshot,
-} from './stock-engine.ts';
-export type { JournalEntry, JournalParticipant, JournalRecord, JournalWriter } from './journal.ts';
+} from './engine-views.ts';
+export type { EngineStorage } from './engine-storage.ts';
+export type { JournalState, JournalStats } from './journal-link.ts';
+export type { SnapshotCursor, SnapshotHeader, SnapshotItem } from './snapshot-cursor.ts';
+export type {
+  ExtensionEntry,
+  ExtensionItem,
+  ExtensionJournal,
+  JournalEntry,
+  JournalExtension,
+  JournalRecord,
+  JournalWriter,
+} from './journal.ts';
+export type { StockPort } from './stock-port.ts';
+export type { OfferReader } from './offer-reader.ts';
 export type { LocationChoice, LocationRanker } from './location-ranker.ts';
 export { COMMAND_OPS } from './commands.ts';
 export type {
@@ -35,8 +49,11 @@ export type {
   ShipCommand,
 } from './commands.ts';
 export { ERROR_CODES, ErrorCode, Reason, StockflowError } from './errors.ts';
+export { fail } from './results.ts';
 export { ManualClock, SystemClock } from './clock.ts';
 export type { Clock, TimerHandle } from './clock.ts';
+export { DueQueue } from './due-queue.ts';
+export type { HeapItem } from './expiry-heap.ts';
 export { DEFAULT_RESERVATION_TTL_MS } from './channel-rules.ts';
 export type {
   BufferRule,
@@ -53,29 +70,3 @@ export { topicOf } from './delta-conflation.ts';
 export type { AvailabilityDelta, DeltaListener } from './delta-conflation.ts';
 export type { EngineState, PositionState, ReservationRecord, SkuState } from './engine-state.ts';
 export { MAX_QTY } from './command-validation.ts';
-export { OrderService } from './orders/order-service.ts';
-export type {
-  CancelRequest,
-  FulfilmentAnswer,
-  LocationSourcing,
-  OrderError,
-  OrderOk,
-  OrderResult,
-  OrderServiceOptions,
-  OrderStats,
-  ProfileSelection,
-} from './orders/order-service.ts';
-export type {
-  Fulfilment,
-  FulfilmentStatus,
-  FulfilmentView,
-  OrderStatus,
-  OrderView,
-} from './orders/order-state.ts';
-export type { FulfilmentUpdate } from './orders/order-events.ts';
-export type {
-  DeliveryOutcome,
-  OutboxMessage,
-  OutboxTransport,
-} from './orders/outbox-dispatcher.ts';
-export type { SourcingProfile } from './orders/sourcing.ts';

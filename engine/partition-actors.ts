@@ -3,17 +3,36 @@ import type { Command, CommandResult, ResultSink } from './commands.ts';
 import type { ReservationSlot } from './reservation-index.ts';
 import type { SkuBook } from './sku-book.ts';
 
-/** One routed command waiting for its actor's turn. */
+/** One routed command waiting for its actor's turn, and where its result goes. */
 export class Envelope {
+  sink: ResultSink<never> = UNBOUND;
+  tag: unknown = null;
+
   constructor(
     readonly cmd: Command,
     readonly book: SkuBook,
     /** The reservation id's slot, for commands that name one (null otherwise). */
-    readonly slot: ReservationSlot | null,
-    readonly sink: ResultSink,
-    readonly tag: unknown,
+    readonly slot: ReservationSlot<SkuBook> | null,
   ) {}
+
+  /** Sets where the result goes (once, before it is queued). */
+  bind<T>(sink: ResultSink<T>, tag: T): this {
+    this.sink = sink;
+    this.tag = tag;
+    return this;
+  }
+
+  deliver(result: CommandResult): void {
+    (this.sink as ResultSink).deliver(result, this.tag, this.cmd);
+  }
 }
+
+class Unbound implements ResultSink<never> {
+  deliver(): void {
+    throw new Error('an envelope was answered before it was bound to a sink');
+  }
+}
+const UNBOUND = new Unbound();
 
 /** Applies one batch in an actor's turn; must answer every envelope, even if a command throws. */
 export type BatchRunner = (batch: readonly Envelope[]) => void;
@@ -128,7 +147,7 @@ export class PartitionActors {
     for (const partition of this.touched) {
       const batch = this.queues[partition] as Batch;
       this.queues[partition] = [];
-      for (const e of batch) e.sink.deliver(answer(e), e.tag, e.cmd);
+      for (const e of batch) e.deliver(answer(e));
       this.done(batch.length);
     }
     this.touched.length = 0;

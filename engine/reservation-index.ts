@@ -1,15 +1,15 @@
 import type { Reservation } from './reservation.ts';
-import type { SkuBook } from './sku-book.ts';
 
 /** Where a reservation id lives: its SKU book, its reservation once granted, and how many
- * reserves of the id are on their way (routed, not yet answered). */
-export class ReservationSlot {
+ * reserves of the id are on their way (routed, not yet answered). Generic over the book so this
+ * file does not depend on the book's. */
+export class ReservationSlot<B extends object> {
   inflight = 0;
   reservation: Reservation | null = null;
 
   constructor(
     readonly id: string,
-    readonly book: SkuBook,
+    readonly book: B,
   ) {}
 }
 
@@ -20,18 +20,18 @@ export class ReservationSlot {
  * in the same turn follows it to the same book) and dropped when it holds nothing and nothing is
  * on its way.
  */
-export class ReservationIndex {
-  private readonly slots = new Map<string, ReservationSlot>();
+export class ReservationIndex<B extends object> {
+  private readonly slots = new Map<string, ReservationSlot<B>>();
   /** The slot of the command being applied: spares the hot path a second lookup. */
-  current: ReservationSlot | null = null;
+  current: ReservationSlot<B> | null = null;
 
-  get(id: string): ReservationSlot | undefined {
+  get(id: string): ReservationSlot<B> | undefined {
     const c = this.current;
     return c !== null && c.id === id ? c : this.slots.get(id);
   }
 
   /** The slot for a reserve of `id` on `book`, or null when the id belongs to another book. */
-  claim(id: string, book: SkuBook): ReservationSlot | null {
+  claim(id: string, book: B): ReservationSlot<B> | null {
     let slot = this.slots.get(id);
     if (slot === undefined) {
       slot = new ReservationSlot(id, book);
@@ -43,7 +43,7 @@ export class ReservationIndex {
   }
 
   /** Drops the slot if it holds nothing and no reserve of its id is on its way. */
-  release(slot: ReservationSlot): void {
+  release(slot: ReservationSlot<B>): void {
     if (slot.inflight === 0 && slot.reservation === null && this.slots.get(slot.id) === slot) {
       this.slots.delete(slot.id);
     }
@@ -56,13 +56,13 @@ export class ReservationIndex {
 }
 
 /** A book's reservations: found through the engine's index, listed through an intrusive list. */
-export class BookReservations {
+export class BookReservations<B extends object> {
   private head: Reservation | null = null;
   private count = 0;
 
   constructor(
-    private readonly book: SkuBook,
-    private readonly index: ReservationIndex,
+    private readonly book: B,
+    private readonly index: ReservationIndex<B>,
   ) {}
 
   get size(): number {

@@ -18,7 +18,8 @@ import type { Location } from './master-data.ts';
 import { Position } from './position.ts';
 import { Reservation, ReservationLine, reservationOf } from './reservation.ts';
 import { asDuplicate, fail, ok } from './results.ts';
-import type { UndoLog } from './undo-log.ts';
+import { RecentOp } from './recent-op.ts';
+import type { UndoableBook, UndoLog } from './undo-log.ts';
 import { BookReservations, type ReservationIndex } from './reservation-index.ts';
 
 /** What a book needs from the engine around it. */
@@ -38,16 +39,9 @@ export interface BookContext {
   /** A position was created (the engine indexes positions by location). */
   positionAdded(p: Position): void;
   /** Where changes are recorded until they are durable; null when there is no journal. */
-  readonly undo: UndoLog | null;
+  readonly undo: UndoLog<SkuBook> | null;
   /** Chooses the locations of network reservations; null: most available first. */
   readonly ranker: LocationRanker | null;
-}
-
-export class RecentOp {
-  constructor(
-    readonly fingerprint: string,
-    readonly result: CommandResult,
-  ) {}
 }
 
 /** A live availability topic of this SKU: a channel's network value or one location's value. */
@@ -68,14 +62,14 @@ export class Watch {
  * and each channel's availability, kept incrementally. A book is only ever mutated inside the
  * turn of the actor that owns it, one command at a time, so it needs no locks.
  */
-export class SkuBook {
+export class SkuBook implements UndoableBook {
   readonly sku: string;
   group: string;
   /** The actor (partition) that owns this book. */
   readonly partition: number;
   readonly positions: Position[] = [];
   readonly byLocation = new Map<string, Position>();
-  readonly reservations: BookReservations;
+  readonly reservations: BookReservations<SkuBook>;
   private readonly recentOps = new Map<string, RecentOp>();
   /** Commands routed to this book and not yet answered (the mailbox bound counts these). */
   pending = 0;
@@ -93,7 +87,7 @@ export class SkuBook {
   private capsVersion = -1;
   private readonly stale: Position[] = [];
 
-  constructor(sku: string, group: string, partition: number, index: ReservationIndex) {
+  constructor(sku: string, group: string, partition: number, index: ReservationIndex<SkuBook>) {
     this.sku = sku;
     this.group = group;
     this.partition = partition;
@@ -361,7 +355,7 @@ export class SkuBook {
     return result;
   }
 
-  private remember(id: string, op: RecentOp, window: number, undo: UndoLog | null): void {
+  private remember(id: string, op: RecentOp, window: number, undo: UndoLog<SkuBook> | null): void {
     this.recentOps.set(id, op);
     undo?.recentOp(this, id, null);
     if (this.recentOps.size > window) {

@@ -3,38 +3,51 @@ import type { Location, LocationInput } from './master-data.ts';
 import type { Position } from './position.ts';
 import type { Reservation } from './reservation.ts';
 import type { ReservationState } from './commands.ts';
-import type { RecentOp, SkuBook } from './sku-book.ts';
+import type { RecentOp } from './recent-op.ts';
+
+/** What undo needs of a SKU book (SkuBook implements it; this file does not depend on it). */
+export interface UndoableBook {
+  lsn: number;
+  readonly reservations: {
+    add(r: Reservation): void;
+    remove(r: Reservation): void;
+  };
+  /** Marks a position whose numbers were restored for re-evaluation. */
+  restale(p: Position): void;
+  dropRecentOp(id: string): void;
+  putRecentOp(id: string, op: RecentOp): void;
+}
 
 /**
  * What the engine must do around an undone change (indexes and schedules that are derived from
  * the books, not part of them).
  */
-export interface UndoTarget {
+export interface UndoTarget<B extends UndoableBook> {
   /** Puts a reservation back in the expiry schedule at its current `dueAt`, or takes it out. */
   reschedule(reservation: Reservation, present: boolean): void;
-  changed(book: SkuBook): void;
+  changed(book: B): void;
   restoreRules(rules: ChannelRules): void;
   restoreLocation(id: string, previous: LocationInput | null): void;
   removeBook(sku: string): void;
-  restoreGroup(book: SkuBook, group: string): void;
+  restoreGroup(book: B, group: string): void;
   restoreMetaLsn(lsn: number): void;
   /** Removes a position created by an undone change (always the book's newest). */
-  removePosition(book: SkuBook, p: Position): void;
+  removePosition(book: B, p: Position): void;
 }
 
 /** One undoable change. Entries are undone newest first, so each restores what it saw. */
-export interface UndoEntry {
-  undo(target: UndoTarget): void;
+export interface UndoEntry<B extends UndoableBook> {
+  undo(target: UndoTarget<B>): void;
 }
 
-class PositionFields implements UndoEntry {
+class PositionFields<B extends UndoableBook> implements UndoEntry<B> {
   private readonly onHand: number;
   private readonly reserved: number;
   private readonly allocated: number;
   private readonly feedAsOf: number;
 
   constructor(
-    private readonly book: SkuBook,
+    private readonly book: B,
     private readonly p: Position,
   ) {
     this.onHand = p.onHand;
@@ -43,7 +56,7 @@ class PositionFields implements UndoEntry {
     this.feedAsOf = p.feedAsOf;
   }
 
-  undo(target: UndoTarget): void {
+  undo(target: UndoTarget<B>): void {
     this.p.onHand = this.onHand;
     this.p.reserved = this.reserved;
     this.p.allocated = this.allocated;
@@ -53,7 +66,7 @@ class PositionFields implements UndoEntry {
   }
 }
 
-class OrderQty implements UndoEntry {
+class OrderQty<B extends UndoableBook> implements UndoEntry<B> {
   private readonly qty: number;
 
   constructor(
@@ -72,7 +85,7 @@ class OrderQty implements UndoEntry {
   }
 }
 
-class ReservationFields implements UndoEntry {
+class ReservationFields<B extends UndoableBook> implements UndoEntry<B> {
   private readonly state: ReservationState;
   private readonly orderId: string | null;
   private readonly endedAt: number;
@@ -85,7 +98,7 @@ class ReservationFields implements UndoEntry {
     this.dueAt = r.dueAt;
   }
 
-  undo(target: UndoTarget): void {
+  undo(target: UndoTarget<B>): void {
     this.r.state = this.state;
     this.r.orderId = this.orderId;
     this.r.endedAt = this.endedAt;
@@ -94,24 +107,24 @@ class ReservationFields implements UndoEntry {
   }
 }
 
-class ReservationPresence implements UndoEntry {
+class ReservationPresence<B extends UndoableBook> implements UndoEntry<B> {
   constructor(
-    private readonly book: SkuBook,
+    private readonly book: B,
     private readonly r: Reservation,
     /** True when the change added it (undo removes it), false when it deleted it. */
     private readonly added: boolean,
   ) {}
 
-  undo(target: UndoTarget): void {
+  undo(target: UndoTarget<B>): void {
     if (this.added) this.book.reservations.remove(this.r);
     else this.book.reservations.add(this.r);
     target.reschedule(this.r, !this.added);
   }
 }
 
-class RecentOpPresence implements UndoEntry {
+class RecentOpPresence<B extends UndoableBook> implements UndoEntry<B> {
   constructor(
-    private readonly book: SkuBook,
+    private readonly book: B,
     private readonly id: string,
     /** The op that was evicted, to put back; null when the change added `id`. */
     private readonly evicted: RecentOp | null,
@@ -123,10 +136,10 @@ class RecentOpPresence implements UndoEntry {
   }
 }
 
-class BookLsn implements UndoEntry {
+class BookLsn<B extends UndoableBook> implements UndoEntry<B> {
   private readonly lsn: number;
 
-  constructor(private readonly book: SkuBook) {
+  constructor(private readonly book: B) {
     this.lsn = book.lsn;
   }
 
@@ -135,34 +148,34 @@ class BookLsn implements UndoEntry {
   }
 }
 
-class MetaLsn implements UndoEntry {
+class MetaLsn<B extends UndoableBook> implements UndoEntry<B> {
   constructor(private readonly lsn: number) {}
 
-  undo(target: UndoTarget): void {
+  undo(target: UndoTarget<B>): void {
     target.restoreMetaLsn(this.lsn);
   }
 }
 
-class PositionCreated implements UndoEntry {
+class PositionCreated<B extends UndoableBook> implements UndoEntry<B> {
   constructor(
-    private readonly book: SkuBook,
+    private readonly book: B,
     private readonly p: Position,
   ) {}
 
-  undo(target: UndoTarget): void {
+  undo(target: UndoTarget<B>): void {
     target.removePosition(this.book, this.p);
   }
 }
 
-class RulesChange implements UndoEntry {
+class RulesChange<B extends UndoableBook> implements UndoEntry<B> {
   constructor(private readonly previous: ChannelRules) {}
 
-  undo(target: UndoTarget): void {
+  undo(target: UndoTarget<B>): void {
     target.restoreRules(this.previous);
   }
 }
 
-class LocationChange implements UndoEntry {
+class LocationChange<B extends UndoableBook> implements UndoEntry<B> {
   private readonly previous: LocationInput | null;
 
   constructor(
@@ -172,27 +185,27 @@ class LocationChange implements UndoEntry {
     this.previous = existing === undefined ? null : existing.toInput();
   }
 
-  undo(target: UndoTarget): void {
+  undo(target: UndoTarget<B>): void {
     target.restoreLocation(this.id, this.previous);
   }
 }
 
-class ProductChange implements UndoEntry {
+class ProductChange<B extends UndoableBook> implements UndoEntry<B> {
   constructor(
     private readonly sku: string,
     /** The book whose group changed, or null when the change created the book. */
-    private readonly book: SkuBook | null,
+    private readonly book: B | null,
     private readonly group: string,
   ) {}
 
-  undo(target: UndoTarget): void {
+  undo(target: UndoTarget<B>): void {
     if (this.book === null) target.removeBook(this.sku);
     else target.restoreGroup(this.book, this.group);
   }
 }
 
 /** A change outside the books (an order event) that knows how to take itself back. */
-class CustomChange implements UndoEntry {
+class CustomChange<B extends UndoableBook> implements UndoEntry<B> {
   constructor(private readonly revert: () => void) {}
 
   undo(): void {
@@ -205,67 +218,67 @@ class CustomChange implements UndoEntry {
  * takes them back out of memory. Recording is off (null log) when the engine runs without a
  * journal, and the hot path then allocates nothing for it.
  */
-export class UndoLog {
-  private entries: UndoEntry[] = [];
+export class UndoLog<B extends UndoableBook> {
+  private entries: UndoEntry<B>[] = [];
 
   get size(): number {
     return this.entries.length;
   }
 
-  position(book: SkuBook, p: Position): void {
-    this.entries.push(new PositionFields(book, p));
+  position(book: B, p: Position): void {
+    this.entries.push(new PositionFields<B>(book, p));
   }
 
   orderQty(p: Position, orderId: string): void {
-    this.entries.push(new OrderQty(p, orderId));
+    this.entries.push(new OrderQty<B>(p, orderId));
   }
 
   reservation(r: Reservation): void {
-    this.entries.push(new ReservationFields(r));
+    this.entries.push(new ReservationFields<B>(r));
   }
 
-  reservationAdded(book: SkuBook, r: Reservation): void {
-    this.entries.push(new ReservationPresence(book, r, true));
+  reservationAdded(book: B, r: Reservation): void {
+    this.entries.push(new ReservationPresence<B>(book, r, true));
   }
 
-  reservationDeleted(book: SkuBook, r: Reservation): void {
-    this.entries.push(new ReservationPresence(book, r, false));
+  reservationDeleted(book: B, r: Reservation): void {
+    this.entries.push(new ReservationPresence<B>(book, r, false));
   }
 
-  recentOp(book: SkuBook, id: string, evicted: RecentOp | null): void {
-    this.entries.push(new RecentOpPresence(book, id, evicted));
+  recentOp(book: B, id: string, evicted: RecentOp | null): void {
+    this.entries.push(new RecentOpPresence<B>(book, id, evicted));
   }
 
-  lsn(book: SkuBook): void {
-    this.entries.push(new BookLsn(book));
+  lsn(book: B): void {
+    this.entries.push(new BookLsn<B>(book));
   }
 
   metaLsn(previous: number): void {
-    this.entries.push(new MetaLsn(previous));
+    this.entries.push(new MetaLsn<B>(previous));
   }
 
-  positionCreated(book: SkuBook, p: Position): void {
-    this.entries.push(new PositionCreated(book, p));
+  positionCreated(book: B, p: Position): void {
+    this.entries.push(new PositionCreated<B>(book, p));
   }
 
   rules(previous: ChannelRules): void {
-    this.entries.push(new RulesChange(previous));
+    this.entries.push(new RulesChange<B>(previous));
   }
 
   location(id: string, existing: Location | undefined): void {
-    this.entries.push(new LocationChange(id, existing));
+    this.entries.push(new LocationChange<B>(id, existing));
   }
 
-  product(sku: string, book: SkuBook | null, group: string): void {
-    this.entries.push(new ProductChange(sku, book, group));
+  product(sku: string, book: B | null, group: string): void {
+    this.entries.push(new ProductChange<B>(sku, book, group));
   }
 
   custom(revert: () => void): void {
-    this.entries.push(new CustomChange(revert));
+    this.entries.push(new CustomChange<B>(revert));
   }
 
   /** Hands over the recorded entries and starts a new list. */
-  take(): UndoEntry[] {
+  take(): UndoEntry<B>[] {
     const out = this.entries;
     this.entries = [];
     return out;
@@ -273,6 +286,9 @@ export class UndoLog {
 }
 
 /** Undoes entries newest first. */
-export function rollback(entries: readonly UndoEntry[], target: UndoTarget): void {
-  for (let i = entries.length - 1; i >= 0; i--) (entries[i] as UndoEntry).undo(target);
+export function rollback<B extends UndoableBook>(
+  entries: readonly UndoEntry<B>[],
+  target: UndoTarget<B>,
+): void {
+  for (let i = entries.length - 1; i >= 0; i--) (entries[i] as UndoEntry<B>).undo(target);
 }

@@ -2,7 +2,8 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import uWS from 'uWebSockets.js';
 import type { TemplatedApp, us_listen_socket } from 'uWebSockets.js';
-import { ErrorCode, StockflowError, type OrderService, type StockEngine } from '../engine/index.ts';
+import { ErrorCode, StockflowError, type Engine } from '../engine/index.ts';
+import { type OrderService } from '../orders/index.ts';
 import { ApiKeyRing } from './auth.ts';
 import { FrameCodec } from './frame-codec.ts';
 import { HttpRoutes, type Readiness } from './http-routes.ts';
@@ -81,7 +82,7 @@ class StockflowGateway implements Gateway {
   private closed: Promise<void> | null = null;
 
   constructor(
-    private readonly engine: StockEngine,
+    private readonly engine: Engine,
     options: GatewayOptions,
     logger: Logger,
     extras: GatewayExtras,
@@ -227,7 +228,7 @@ class StockflowGateway implements Gateway {
 
 /** Creates the gateway (not yet listening). Throws StockflowError for invalid options. */
 export function createGateway(
-  engine: StockEngine,
+  engine: Engine,
   options: GatewayOptions,
   logger: Logger,
   extras: GatewayExtras = {},

@@ -1,12 +1,7 @@
 import type { Logger } from 'pino';
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
-import {
-  ErrorCode,
-  StockflowError,
-  type CommandResult,
-  type OrderService,
-  type StockEngine,
-} from '../engine/index.ts';
+import { ErrorCode, StockflowError, type CommandResult, type Engine } from '../engine/index.ts';
+import { type OrderService } from '../orders/index.ts';
 import { presentedKey, type ApiKeyRing, type Principal } from './auth.ts';
 import { decodeParam, HttpExchange, type ExchangeContext } from './http-exchange.ts';
 import { JsonGuard } from './json-guard.ts';
@@ -52,7 +47,7 @@ export class HttpRoutes implements ExchangeContext, RouteKit {
   private readonly orderRoutes: OrderRoutes | null;
 
   constructor(
-    private readonly engine: StockEngine,
+    private readonly engine: Engine,
     private readonly options: Readonly<GatewayOptions>,
     private readonly keys: ApiKeyRing,
     readonly metrics: GatewayMetrics,
@@ -428,8 +423,8 @@ export class HttpRoutes implements ExchangeContext, RouteKit {
     switch (what) {
       case 'rules':
         // The document as PUT takes it, so it can be read, edited and written back.
-        ex.json(200, this.engine.rules.source, 'ok', {
-          'x-stockflow-rules-version': String(this.engine.rules.version),
+        ex.json(200, this.engine.rules().rules, 'ok', {
+          'x-stockflow-rules-version': String(this.engine.rules().version),
         });
         return;
       case 'locations':
@@ -460,7 +455,7 @@ export class HttpRoutes implements ExchangeContext, RouteKit {
               return;
             }
             this.engine.setRules(parsed.data);
-            const version = this.engine.rules.version;
+            const version = this.engine.rules().version;
             this.log.info({ key: p.name, version }, 'rules replaced');
             this.afterDurable(ex, { version });
             return;

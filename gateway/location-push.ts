@@ -1,4 +1,4 @@
-import type { DeliveryOutcome, OutboxMessage, OutboxTransport } from '../engine/index.ts';
+import type { DeliveryOutcome, OutboxMessage, OutboxTransport } from '../orders/index.ts';
 import { FulfilmentPush } from './ws-protocol.ts';
 
 export interface LocationPushOptions {

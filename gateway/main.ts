@@ -2,7 +2,8 @@
 // up, graceful shutdown on SIGTERM/SIGINT. Nothing else in the codebase reads process.env.
 import type { Logger } from 'pino';
 import { ConfigError, createLogger, loadConfig, type Config } from '../config/index.ts';
-import { OrderService, StockEngine, type OutboxTransport } from '../engine/index.ts';
+import { StockEngine } from '../engine/index.ts';
+import { OrderService, type OutboxTransport } from '../orders/index.ts';
 import {
   openStore,
   recover,
@@ -32,7 +33,7 @@ async function start(config: Config, log: Logger): Promise<Running> {
   // The order service joins the engine's journal before recovery replays it.
   const push = new LocationPush({ ackTimeoutMs: config.orders.outbox.pushAckTimeoutMs });
   const orders = new OrderService({
-    engine,
+    stock: engine.stock,
     clock: engine.clock,
     logger: log.child({ component: 'orders' }),
     ...orderOptions(config, engine, push),
@@ -78,7 +79,7 @@ async function start(config: Config, log: Logger): Promise<Running> {
       orders,
       locationPush: push,
       readiness: () => {
-        const journal = engine.journal();
+        const journal = engine.storage.journal();
         const health = store?.health() ?? { ready: true, detail: 'memory (no persistence)' };
         return {
           ready: health.ready && journal.available,
@@ -104,7 +105,7 @@ function orderOptions(
   config: Config,
   engine: StockEngine,
   push: LocationPush,
-): Omit<ConstructorParameters<typeof OrderService>[0], 'engine' | 'clock' | 'logger'> {
+): Omit<ConstructorParameters<typeof OrderService>[0], 'stock' | 'clock' | 'logger'> {
   const o = config.orders;
   const http = (target: { url: string; secret: string }): OutboxTransport =>
     new WebhookTransport(target, { timeoutMs: o.outbox.timeoutMs, clock: engine.clock });

@@ -60,7 +60,7 @@ export const batchMessage = z.object({
 // ---- orders (WebSocket ops and HTTP bodies) ----------------------------------------------------
 // These are not on the hot path, so unknown keys are refused (a misspelt optional field would
 // otherwise be dropped without a word). The order itself is checked by the order service
-// (engine/orders/order-input.ts), which names every problem it finds.
+// (orders/order-input.ts), which names every problem it finds.
 
 /** Idempotency-Key (the HTTP header, or the placeOrder field): 1-255 printable ASCII characters. */
 export const IDEMPOTENCY_KEY = /^[\x20-\x7e]{1,255}$/;

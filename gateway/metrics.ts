@@ -1,10 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
-import {
-  ERROR_CODES,
-  type EngineStats,
-  type ErrorCode,
-  type StockEngine,
-} from '../engine/index.ts';
+import { ERROR_CODES, type EngineStats, type ErrorCode, type Engine } from '../engine/index.ts';
 import { collectedMetrics } from './collected-metrics.ts';
 import { FastHistogram } from './fast-histogram.ts';
 import type { FrameRejection } from './frame-codec.ts';
@@ -80,7 +75,7 @@ export class GatewayMetrics {
   private stats: EngineStats | null = null;
   private statsAt = 0;
 
-  constructor(private readonly engine: StockEngine) {
+  constructor(private readonly engine: Engine) {
     const registers = [this.registry];
     const size = OPS.length * RESULTS.length * TRANSPORTS.length;
     this.ops = new Float64Array(size);

@@ -1,5 +1,5 @@
 import type { Registry } from 'prom-client';
-import type { OrderService, OrderStats } from '../engine/index.ts';
+import type { OrderService, OrderStats } from '../orders/index.ts';
 import { collectedMetrics } from './collected-metrics.ts';
 
 /** How long a copy of orders.stats() serves a scrape's collect callbacks (one copy per scrape). */

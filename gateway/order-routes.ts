@@ -1,11 +1,6 @@
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
-import {
-  ErrorCode,
-  Reason,
-  type OrderResult,
-  type OrderService,
-  type StockEngine,
-} from '../engine/index.ts';
+import { ErrorCode, Reason, type Engine } from '../engine/index.ts';
+import { type OrderResult, type OrderService } from '../orders/index.ts';
 import type { Principal } from './auth.ts';
 import { decodeParam, type HttpExchange } from './http-exchange.ts';
 import { locationStream } from './location-push.ts';
@@ -51,7 +46,7 @@ function refuse(ex: HttpExchange, refusal: AccessRefusal): void {
 export class OrderRoutes {
   constructor(
     private readonly orders: OrderService,
-    private readonly engine: StockEngine,
+    private readonly engine: Engine,
     private readonly kit: RouteKit,
   ) {}
 
@@ -186,7 +181,7 @@ export class OrderRoutes {
       });
       return;
     }
-    if (this.engine.locationInfo(location) === null) {
+    if (this.engine.location(location) === null) {
       ex.error(ErrorCode.NOT_FOUND, `unknown location ${location}`, {
         reason: Reason.UNKNOWN_LOCATION,
       });

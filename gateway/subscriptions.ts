@@ -1,5 +1,5 @@
 import type { TemplatedApp } from 'uWebSockets.js';
-import { ErrorCode, type AvailabilityDelta, type StockEngine } from '../engine/index.ts';
+import { ErrorCode, type AvailabilityDelta, type Engine } from '../engine/index.ts';
 import { Subscription, type Connection } from './connection.ts';
 import type { FrameCodec } from './frame-codec.ts';
 import type { RequestId } from './message-schemas.ts';
@@ -36,7 +36,7 @@ export class SubscriptionHub {
   private count = 0;
 
   constructor(
-    private readonly engine: StockEngine,
+    private readonly engine: Engine,
     private readonly app: TemplatedApp,
     private readonly codec: FrameCodec,
     private readonly metrics: GatewayMetrics,

@@ -1,5 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import type { Clock, DeliveryOutcome, OutboxMessage, OutboxTransport } from '../engine/index.ts';
+import type { Clock } from '../engine/index.ts';
+import type { DeliveryOutcome, OutboxMessage, OutboxTransport } from '../orders/index.ts';
 
 /** Where one stream's messages go, and the secret both sides sign with. */
 export interface WebhookTarget {

@@ -10,7 +10,7 @@ import {
   ErrorCode,
   type CommandResult,
   type ReserveCommand,
-  type StockEngine,
+  type Engine,
 } from '../engine/index.ts';
 import { chosenProtocol, presentedKey, type ApiKeyRing, type Principal } from './auth.ts';
 import { BatchCollector, Connection, Pending, type SocketData } from './connection.ts';
@@ -60,7 +60,7 @@ export class WsHandler {
   private readonly open = new Set<Connection>();
 
   constructor(
-    private readonly engine: StockEngine,
+    private readonly engine: Engine,
     private readonly options: Readonly<GatewayOptions>,
     private readonly keys: ApiKeyRing,
     private readonly codec: FrameCodec,

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
-import { ErrorCode, StockflowError, type OrderResult, type OrderService } from '../engine/index.ts';
+import { ErrorCode, StockflowError } from '../engine/index.ts';
+import { type OrderResult, type OrderService } from '../orders/index.ts';
 import type { Connection } from './connection.ts';
 import type { FrameCodec } from './frame-codec.ts';
 import { locationStream, type LocationPush, type LocationSocket } from './location-push.ts';

@@ -1,11 +1,5 @@
-import type {
-  CommandResult,
-  ErrorCode,
-  FulfilmentView,
-  OrderView,
-  OutboxMessage,
-  ReservationView,
-} from '../engine/index.ts';
+import type { CommandResult, ErrorCode, ReservationView } from '../engine/index.ts';
+import type { FulfilmentView, OrderView, OutboxMessage } from '../orders/index.ts';
 import type { RequestId } from './message-schemas.ts';
 
 /**

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import type { StockEngine } from '../engine/index.ts';
+import type { Engine } from '../engine/index.ts';
 import type { RecoveryReport } from './recovery.ts';
 import type { Snapshotter } from './snapshotter.ts';
 import type { Store } from './store.ts';
@@ -10,7 +10,7 @@ import type { Store } from './store.ts';
  */
 export function registerPersistenceMetrics(
   registry: Registry,
-  engine: StockEngine,
+  engine: Engine,
   store: Store,
   snapshotter: Snapshotter,
   recovery: RecoveryReport,
@@ -33,7 +33,7 @@ export function registerPersistenceMetrics(
     help: 'Journal records made durable',
     registers,
   });
-  engine.observeCommits((count, ms) => {
+  engine.storage.observeCommits((count, ms) => {
     writeSeconds.observe(ms / 1000);
     groupSize.observe(count);
     records.inc(count);
@@ -43,7 +43,7 @@ export function registerPersistenceMetrics(
     help: 'Sequence of the last durable journal record',
     registers,
     collect() {
-      this.set(engine.journal().durableSeq);
+      this.set(engine.storage.journal().durableSeq);
     },
   });
   new Gauge({
@@ -51,7 +51,7 @@ export function registerPersistenceMetrics(
     help: '1 while journal writes succeed, 0 while state changes are refused',
     registers,
     collect() {
-      this.set(engine.journal().available ? 1 : 0);
+      this.set(engine.storage.journal().available ? 1 : 0);
     },
   });
   new Gauge({
@@ -64,7 +64,7 @@ export function registerPersistenceMetrics(
       this.set({ kind: 'append' }, s.appendErrors);
       this.set({ kind: 'corrupt_record' }, s.corruptRecords);
       this.set({ kind: 'corrupt_snapshot' }, s.corruptSnapshots);
-      this.set({ kind: 'journal_failure' }, engine.journalStats.failures);
+      this.set({ kind: 'journal_failure' }, engine.storage.journalStats.failures);
     },
   });
   new Gauge({

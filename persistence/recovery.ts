@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { StockEngine } from '../engine/index.ts';
+import type { Engine } from '../engine/index.ts';
 import type { Store } from './store.ts';
 
 export interface RecoveryReport {
@@ -25,29 +25,25 @@ export interface RecoveryReport {
  * corrupt journal tail ends replay there (the store logs and counts it): recovery never loops.
  * Afterwards the engine journals through the store.
  */
-export async function recover(
-  engine: StockEngine,
-  store: Store,
-  log: Logger,
-): Promise<RecoveryReport> {
+export async function recover(engine: Engine, store: Store, log: Logger): Promise<RecoveryReport> {
   const started = performance.now();
   const snapshot = await store.loadSnapshot();
   let durableSeq = 0;
   if (snapshot !== null) {
-    engine.beginImport(snapshot.header);
-    for await (const chunk of snapshot.chunks()) engine.importChunk(chunk);
+    engine.storage.beginImport(snapshot.header);
+    for await (const chunk of snapshot.chunks()) engine.storage.importChunk(chunk);
     durableSeq = Math.max(snapshot.coversSeq, snapshot.header.startSeq - 1);
   }
   const loaded = performance.now();
   let replayed = 0;
   let skipped = 0;
   for await (const batch of store.readJournal(snapshot?.header.startSeq ?? 1)) {
-    const r = engine.replay(batch);
+    const r = engine.storage.replay(batch);
     replayed += r.applied;
     skipped += r.skipped;
     if (r.lastSeq > durableSeq) durableSeq = r.lastSeq;
   }
-  engine.attachJournal(store, durableSeq);
+  engine.storage.attachJournal(store, durableSeq);
   const stats = engine.stats();
   const report: RecoveryReport = {
     snapshotStartSeq: snapshot?.header.startSeq ?? null,

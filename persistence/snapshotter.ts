@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Clock, StockEngine, TimerHandle } from '../engine/index.ts';
+import type { Clock, Engine, TimerHandle } from '../engine/index.ts';
 import type { SnapshotInfo, Store } from './store.ts';
 
 export interface SnapshotPolicy {
@@ -46,7 +46,7 @@ export class Snapshotter {
   private stopped = false;
 
   constructor(
-    private readonly engine: StockEngine,
+    private readonly engine: Engine,
     private readonly store: Store,
     private readonly policy: SnapshotPolicy,
     private readonly clock: Clock,
@@ -54,7 +54,7 @@ export class Snapshotter {
     /** Start sequence of the snapshot recovery used (0: none). */
     lastStartSeq: number,
   ) {
-    this.lastSeq = engine.journal().durableSeq;
+    this.lastSeq = engine.storage.journal().durableSeq;
     this.lastAt = clock.now();
     this.previousStartSeq = lastStartSeq;
     this.stats.lastStartSeq = lastStartSeq;
@@ -77,7 +77,7 @@ export class Snapshotter {
   }
 
   private due(): boolean {
-    const { durableSeq, available } = this.engine.journal();
+    const { durableSeq, available } = this.engine.storage.journal();
     if (!available || this.running !== null) return false;
     const pending = durableSeq - this.lastSeq;
     return (
@@ -96,7 +96,7 @@ export class Snapshotter {
 
   private async run(): Promise<SnapshotInfo | null> {
     const started = performance.now();
-    const cursor = this.engine.beginSnapshot();
+    const cursor = this.engine.storage.beginSnapshot();
     const writer = await this.store.beginSnapshot(cursor.header);
     try {
       for (;;) {
@@ -111,7 +111,7 @@ export class Snapshotter {
       }
       // Whole only once every record a chunk contains is durable, and none was taken back.
       await this.engine.durable();
-      if (!cursor.valid || this.engine.journal().durableSeq < cursor.coversSeq) {
+      if (!cursor.valid || this.engine.storage.journal().durableSeq < cursor.coversSeq) {
         throw new Error('a journal write failed while the snapshot was taken');
       }
       const info = await writer.commit(cursor.coversSeq);

@@ -34,7 +34,7 @@ describe('group commit', () => {
     await stock(h, 'A', { S1: 100 });
     await stock(h, 'B', { S1: 100 });
     const journal = new GatedJournal();
-    h.engine.attachJournal(journal, 0);
+    h.engine.storage.attachJournal(journal, 0);
     const answers: CommandResult[] = [];
     const first = Array.from({ length: 10 }, (_, i) =>
       h
@@ -84,7 +84,7 @@ describe('group commit', () => {
     h = harness();
     await stock(h, 'A', { S1: 10 });
     const journal = new GatedJournal();
-    h.engine.attachJournal(journal, 0);
+    h.engine.storage.attachJournal(journal, 0);
     const pending = h.run({
       op: 'reserve',
       reservationId: 'x',
@@ -103,7 +103,7 @@ describe('group commit', () => {
     });
     expect(h.engine.position('A', 'S1')?.reserved).toBe(0);
     expect(h.engine.reservation('x')).toBeNull();
-    expect(h.engine.journal().available).toBe(false);
+    expect(h.engine.storage.journal().available).toBe(false);
     expect(
       await h.run({
         op: 'reserve',
@@ -120,7 +120,7 @@ describe('group commit', () => {
     // The engine finds the store again by itself (its retry timer runs on the clock).
     h.clock.advance(100);
     await turn();
-    expect(h.engine.journal().available).toBe(true);
+    expect(h.engine.storage.journal().available).toBe(true);
     const again = h.run({
       op: 'reserve',
       reservationId: 'x',

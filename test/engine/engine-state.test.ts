@@ -36,16 +36,16 @@ describe('export and import of the engine state', () => {
     await h.ok({ op: 'release', reservationId: 'gone' });
     await h.ok({ op: 'adjust', adjustmentId: 'adj', sku: 'B', location: 'DC1', delta: 2 });
 
-    const state = h.engine.exportState();
+    const state = h.engine.storage.exportState();
     const clock = new ManualClock(h.clock.now());
     restored = new StockEngine({
       rules: { channels: [{ id: 'web', priority: 1 }] },
       clock,
       partitions: 2,
     });
-    restored.importState(structuredClone(state));
+    restored.storage.importState(structuredClone(state));
 
-    expect(restored.exportState()).toEqual(state);
+    expect(restored.storage.exportState()).toEqual(state);
     for (const [sku, loc] of [
       ['A', 'S1'],
       ['A', 'S2'],
@@ -55,7 +55,7 @@ describe('export and import of the engine state', () => {
     }
     expect(restored.reservation('held')).toEqual(h.engine.reservation('held'));
     expect(restored.locationList()).toEqual(LOCATIONS.map((l) => ({ ...l, name: l.id })));
-    expect(restored.rules.source).toEqual(RULES);
+    expect(restored.rules().rules).toEqual(RULES);
     const again = await restored.execute({
       op: 'adjust',
       adjustmentId: 'adj',
@@ -81,7 +81,7 @@ describe('export and import of the engine state', () => {
   it('refuses to import into a busy engine', async () => {
     h = harness();
     await stock(h, 'A', { S1: 1 });
-    const state = h.engine.exportState();
+    const state = h.engine.storage.exportState();
     const pending = h.run({
       op: 'reserve',
       reservationId: 'x',
@@ -91,7 +91,7 @@ describe('export and import of the engine state', () => {
       location: 'S1',
     });
     expect(() => {
-      h.engine.importState(state);
+      h.engine.storage.importState(state);
     }).toThrow(expect.objectContaining({ code: 'CONFLICT' }));
     await pending;
   });

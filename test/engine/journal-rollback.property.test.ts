@@ -71,7 +71,7 @@ describe('journal: acknowledged means durable, and failed writes leave nothing b
           const clock = new ManualClock();
           const journal = new MemoryJournal([...plan]);
           const engine = engineWith(rules, clock);
-          engine.attachJournal(journal, 0);
+          engine.storage.attachJournal(journal, 0);
           const acknowledged: string[] = [];
           try {
             for (const s of steps) {
@@ -85,26 +85,30 @@ describe('journal: acknowledged means durable, and failed writes leave nothing b
                   const r = results[i];
                   if (c.op === 'reserve' && r?.ok === true) acknowledged.push(c.reservationId);
                   // While the journal is down nothing is acknowledged.
-                  if (!engine.journal().available) expect(r?.ok).toBe(false);
+                  if (!engine.storage.journal().available) expect(r?.ok).toBe(false);
                 });
               }
               await engine.settle();
               await engine.durable().catch(() => undefined);
               // Memory always equals a replay of what the store durably holds; records past that
               // (a ghost write that reached the store after all) are applied when it is back.
-              const durable = journal.records.filter((r) => r.seq <= engine.journal().durableSeq);
+              const durable = journal.records.filter(
+                (r) => r.seq <= engine.storage.journal().durableSeq,
+              );
               const replayed = engineWith(rules, new ManualClock(clock.now()));
-              replayed.replay(durable);
-              expect(comparable(engine.exportState())).toEqual(comparable(replayed.exportState()));
+              replayed.storage.replay(durable);
+              expect(comparable(engine.storage.exportState())).toEqual(
+                comparable(replayed.storage.exportState()),
+              );
               await replayed.stop();
-              for (let tries = 0; !engine.journal().available && tries < 10; tries++) {
+              for (let tries = 0; !engine.storage.journal().available && tries < 10; tries++) {
                 // Let the engine find the store again (its resync timer runs on the clock).
                 clock.advance(10_000);
                 await new Promise<void>((resolve) => setImmediate(resolve));
                 await engine.settle();
                 await engine.durable().catch(() => undefined);
               }
-              expect(engine.journal().available).toBe(true);
+              expect(engine.storage.journal().available).toBe(true);
               for (const id of acknowledged) {
                 // An acknowledged reservation is in the journal (it may have ended since).
                 expect(

@@ -43,7 +43,7 @@ function answerOf(r: CommandResult): ModelAnswer {
 
 /** Checks the engine against itself: counters equal what its reservations and orders add up to. */
 function checkConservation(engine: StockEngine): void {
-  const state = engine.exportState();
+  const state = engine.storage.exportState();
   for (const s of state.skus) {
     const reserved = new Map<string, number>();
     for (const r of s.reservations) {

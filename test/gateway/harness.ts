@@ -1,13 +1,8 @@
 import { Packr, Unpackr } from 'msgpackr';
 import { pino } from 'pino';
 import WebSocket from 'ws';
-import {
-  OrderService,
-  StockEngine,
-  type EngineOptions,
-  type RulesInput,
-  type SourcingProfile,
-} from '../../engine/index.ts';
+import { StockEngine, type EngineOptions, type RulesInput } from '../../engine/index.ts';
+import { OrderService, type SourcingProfile } from '../../orders/index.ts';
 import {
   createGateway,
   LocationPush,
@@ -75,7 +70,7 @@ const DEEPEST_STOCK: SourcingProfile = {
 /** An order service on the engine, sending location messages through the gateway's push. */
 export function orderService(engine: StockEngine, push: LocationPush): OrderService {
   const service = new OrderService({
-    engine,
+    stock: engine.stock,
     clock: engine.clock,
     profiles: [DEEPEST_STOCK],
     selection: [],

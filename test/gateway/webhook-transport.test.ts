@@ -1,7 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ManualClock, type OutboxMessage } from '../../engine/index.ts';
+import { ManualClock } from '../../engine/index.ts';
+import { type OutboxMessage } from '../../orders/index.ts';
 import { signPayload, verifySignature, WebhookTransport } from '../../gateway/webhook-transport.ts';
 import { freePort } from '../persistence/server-process.ts';
 

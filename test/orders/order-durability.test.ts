@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { JournalRecord, OrderView, SourcingProfile } from '../../engine/index.ts';
+import type { JournalRecord } from '../../engine/index.ts';
+import type { OrderView, SourcingProfile } from '../../orders/index.ts';
 import { MemoryJournal } from '../engine/memory-journal.ts';
 import { BY_DISTANCE, holdings, order, orderHarness, type OrderHarness } from './order-fixture.ts';
 
@@ -34,9 +35,16 @@ async function history(h: OrderHarness): Promise<string[]> {
   return [a, b, c].map((o) => o.orderId as string);
 }
 
+/** The order event a journal record carries, if it is one (the order service's extension). */
+function orderEvent(r: JournalRecord): { readonly kind: string } | null {
+  if (r.entry.type !== 'ext' || r.entry.kind !== 'order') return null;
+  const record = r.entry.record as { readonly event?: { readonly kind: string } };
+  return record.event ?? null;
+}
+
 function replayed(records: readonly JournalRecord[]): OrderHarness {
   const h = orderHarness({ start: false });
-  h.engine.replay(records);
+  h.engine.storage.replay(records);
   return h;
 }
 
@@ -60,7 +68,7 @@ describe('orders in the journal', () => {
     await live.stock('A', { paris: 4, lyon: 4 });
     const first = await live.placed(order([['A', 2]]));
     await live.idle();
-    const cursor = live.engine.beginSnapshot();
+    const cursor = live.engine.storage.beginSnapshot();
     const items = [];
     for (let chunk = cursor.next(2); chunk !== null; chunk = cursor.next(2)) items.push(...chunk);
     const fid = first.order.fulfilments[0]?.fulfilmentId ?? '';
@@ -73,9 +81,9 @@ describe('orders in the journal', () => {
     await live.idle();
 
     const fresh = orderHarness({ start: false });
-    fresh.engine.beginImport(cursor.header);
-    fresh.engine.importChunk(items);
-    fresh.engine.replay(journal.records.filter((r) => r.seq >= cursor.header.startSeq));
+    fresh.engine.storage.beginImport(cursor.header);
+    fresh.engine.storage.importChunk(items);
+    fresh.engine.storage.replay(journal.records.filter((r) => r.seq >= cursor.header.startSeq));
     for (const id of [first.order.orderId, second.order.orderId]) {
       expect(fresh.orders.get(id)).toEqual(live.orders.get(id));
     }
@@ -90,9 +98,7 @@ describe('orders in the journal', () => {
     await live.placed(body);
     await live.idle();
     // The crash: the allocations reached the journal, the event recording them did not.
-    const cut = journal.records.findIndex(
-      (r) => r.entry.type === 'order' && r.entry.event.kind === 'sourced',
-    );
+    const cut = journal.records.findIndex((r) => orderEvent(r)?.kind === 'sourced');
     const after = replayed(journal.records.slice(0, cut));
     const id = body.orderId as string;
     expect(after.orders.get(id)?.status).toBe('received');
@@ -120,7 +126,7 @@ describe('orders in the journal', () => {
     // (ids that run derived), then the crash.
     const before = journal.records.filter(
       (r) =>
-        (r.entry.type === 'order' && r.entry.event.kind === 'received') ||
+        orderEvent(r)?.kind === 'received' ||
         (r.entry.type === 'command' && r.entry.cmd.op !== 'allocate'),
     );
     const after = replayed(before);

@@ -1,16 +1,14 @@
+import { ManualClock, StockEngine, type JournalWriter } from '../../engine/index.ts';
 import {
-  ManualClock,
   OrderService,
-  StockEngine,
   type DeliveryOutcome,
-  type JournalWriter,
   type OrderOk,
   type OrderResult,
   type OrderServiceOptions,
   type OutboxMessage,
   type OutboxTransport,
   type SourcingProfile,
-} from '../../engine/index.ts';
+} from '../../orders/index.ts';
 
 /** Paris, Lyon and a DC near Orléans: distance decides unless a test says otherwise. */
 export const LOCATIONS = [
@@ -83,7 +81,7 @@ export function orderHarness(options: HarnessOptions = {}): OrderHarness {
   const transport = new RecordingTransport();
   const profiles = options.profiles ?? [BY_DISTANCE];
   const orders = new OrderService({
-    engine,
+    stock: engine.stock,
     clock,
     profiles,
     selection: [],
@@ -98,7 +96,7 @@ export function orderHarness(options: HarnessOptions = {}): OrderHarness {
     outbox: { maxInFlight: 8, backoffBaseMs: 100, backoffMaxMs: 1_000 },
     ...options.service,
   });
-  if (options.journal !== undefined) engine.attachJournal(options.journal, 0);
+  if (options.journal !== undefined) engine.storage.attachJournal(options.journal, 0);
   let feed = 0;
   if (options.start !== false) orders.start();
   const h: OrderHarness = {
@@ -159,7 +157,7 @@ export function order(
 /** What the engine holds for an order: `sku@location` -> qty. */
 export function holdings(h: OrderHarness, orderId: string): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const [sku, at] of h.engine.orderHoldings(orderId, ['A', 'B', 'C'])) {
+  for (const [sku, at] of h.engine.stock.orderHoldings(orderId, ['A', 'B', 'C'])) {
     for (const [location, qty] of at) out[`${sku}@${location}`] = qty;
   }
   return out;

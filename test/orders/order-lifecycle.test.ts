@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { SourcingProfile } from '../../engine/index.ts';
+import type { SourcingProfile } from '../../orders/index.ts';
 import { BY_DISTANCE, holdings, NEAR_LYON, order, orderHarness } from './order-fixture.ts';
 
 describe('placing an order', () => {

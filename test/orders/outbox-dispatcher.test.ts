@@ -6,7 +6,7 @@ import {
   type OutboxMessage,
   type OutboxOptions,
   type OutboxTransport,
-} from '../../engine/orders/outbox-dispatcher.ts';
+} from '../../orders/outbox-dispatcher.ts';
 
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 

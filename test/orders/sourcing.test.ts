@@ -10,7 +10,7 @@ import {
   type SourcingProfile,
   type SourcingRequest,
   type SplitPolicy,
-} from '../../engine/orders/sourcing.ts';
+} from '../../orders/sourcing.ts';
 
 // Real places, so distances in the tables can be checked on a map: from Sheffield, Doncaster is
 // 28 km, Leeds 47 km and York 69 km away; from Manchester, Leeds 58, Doncaster 74 and York 93.

@@ -84,7 +84,7 @@ async function recoverOffline(store: Store): Promise<StockEngine> {
 }
 
 function checkState(engine: StockEngine, ledger: Ledger): void {
-  const state = engine.exportState();
+  const state = engine.storage.exportState();
   const present = new Map<string, { state: string; qty: number; sku: string }>();
   for (const s of state.skus)
     for (const r of s.reservations) present.set(r.id, { state: r.state, qty: r.qty, sku: s.sku });
@@ -113,7 +113,7 @@ function checkState(engine: StockEngine, ledger: Ledger): void {
 
 /** The replay of the surviving history on a fresh engine gives the same numbers. */
 async function checkReplay(engine: StockEngine): Promise<void> {
-  const state = engine.exportState();
+  const state = engine.storage.exportState();
   const fresh = new StockEngine({ ...world, clock: new ManualClock(Date.now()), partitions: 2 });
   for (const sku of SKUS)
     await fresh.execute({ op: 'setOnHand', sku, location: 'DC1', onHand: STOCK, asOf: 1 });

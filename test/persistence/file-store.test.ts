@@ -74,13 +74,13 @@ describe('file store', () => {
     first.clock.advance(600_000); // the rest expire, and the expiries are journaled
     await first.engine.settle();
     await first.engine.durable();
-    const before = first.engine.exportState();
+    const before = first.engine.storage.exportState();
     await first.engine.stop();
     await first.store.close();
 
     const second = await openEngine(dir, new ManualClock(first.clock.now()));
     expect(second.report).toMatchObject({ fresh: false, recordsReplayed: 100 + 200 + 2 + 198 });
-    expect(comparable(second.engine.exportState())).toEqual(comparable(before));
+    expect(comparable(second.engine.storage.exportState())).toEqual(comparable(before));
     expect(second.engine.reservation('r9')?.state).toBe('expired');
     // Replay used each record's own time, not the wall clock.
     expect(second.engine.reservation('r9')?.expiresAt).toBe(
@@ -95,10 +95,10 @@ describe('file store', () => {
     const first = await openEngine(dir);
     await load(first.engine, 20);
     await first.engine.durable();
-    const good = first.engine.exportState();
+    const good = first.engine.storage.exportState();
     await load(first.engine, 5, 100);
     await first.engine.durable();
-    const final = first.engine.exportState();
+    const final = first.engine.storage.exportState();
     await first.engine.stop();
     await first.store.close();
     // A crash mid-write: the last record is cut short, and garbage follows it.
@@ -111,16 +111,16 @@ describe('file store', () => {
     // The second load was one group commit, so one frame: torn, it is dropped whole (none of its
     // commands had been answered before all of it was durable).
     expect(second.report.recordsReplayed).toBe(20);
-    expect(comparable(second.engine.exportState())).toEqual(comparable(good));
+    expect(comparable(second.engine.storage.exportState())).toEqual(comparable(good));
     expect(comparable(final)).not.toEqual(comparable(good));
     await reserveMany(second.engine, 'x', 10);
-    const state = second.engine.exportState();
+    const state = second.engine.storage.exportState();
     await second.engine.stop();
     await second.store.close();
 
     const third = await openEngine(dir);
     expect(third.store.stats().corruptRecords).toBe(0);
-    expect(comparable(third.engine.exportState())).toEqual(comparable(state));
+    expect(comparable(third.engine.storage.exportState())).toEqual(comparable(state));
   });
 
   it('snapshots while commands run, recovers from the snapshot plus the journal, and trims', async () => {
@@ -147,7 +147,7 @@ describe('file store', () => {
       expect(info).not.toBeNull();
     }
     await first.engine.durable();
-    const before = first.engine.exportState();
+    const before = first.engine.storage.exportState();
     expect(readdirSync(join(dir, 'snapshots')).filter((n) => n.endsWith('.snap'))).toHaveLength(2);
     const segmentsLeft = readdirSync(join(dir, 'journal')).length;
     await first.engine.stop();
@@ -156,8 +156,8 @@ describe('file store', () => {
     const second = await openEngine(dir, new ManualClock(first.clock.now()), 4_096);
     expect(second.report.snapshotStartSeq).toBe(snapshotter.stats.lastStartSeq);
     expect(second.report.recordsSkipped).toBeGreaterThan(0); // records a chunk already held
-    expect(comparable(second.engine.exportState())).toEqual(comparable(before));
-    expect(segmentsLeft).toBeLessThan(first.engine.journal().durableSeq / 20); // old segments trimmed
+    expect(comparable(second.engine.storage.exportState())).toEqual(comparable(before));
+    expect(segmentsLeft).toBeLessThan(first.engine.storage.journal().durableSeq / 20); // old segments trimmed
   });
 
   it('falls back to the older snapshot when the newest is corrupt', async () => {
@@ -179,7 +179,7 @@ describe('file store', () => {
     await snapshotter.take();
     await reserveMany(first.engine, 'b', 40);
     await first.engine.durable();
-    const before = first.engine.exportState();
+    const before = first.engine.storage.exportState();
     await first.engine.stop();
     await first.store.close();
     const snaps = readdirSync(join(dir, 'snapshots')).sort();
@@ -192,7 +192,7 @@ describe('file store', () => {
     const second = await openEngine(dir, new ManualClock(first.clock.now()));
     expect(second.store.stats().corruptSnapshots).toBe(1);
     expect(second.report.snapshotStartSeq).toBe(Number((snaps[0] as string).slice(0, 16)));
-    expect(comparable(second.engine.exportState())).toEqual(comparable(before));
+    expect(comparable(second.engine.storage.exportState())).toEqual(comparable(before));
   });
 
   it('never loads a snapshot that was not committed', async () => {
@@ -200,7 +200,7 @@ describe('file store', () => {
     cleanups.push(cleanup);
     const first = await openEngine(dir);
     await load(first.engine, 10);
-    const writer = await first.store.beginSnapshot(first.engine.beginSnapshot().header);
+    const writer = await first.store.beginSnapshot(first.engine.storage.beginSnapshot().header);
     await writer.writeChunk([]);
     await first.engine.stop();
     await first.store.close();

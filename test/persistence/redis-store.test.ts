@@ -377,7 +377,7 @@ describe('RedisStore', () => {
     const clock = new ManualClock();
     const engine = new StockEngine({ rules, clock, partitions: 2 });
     cleanups.push(() => engine.stop());
-    engine.attachJournal(store, 0);
+    engine.storage.attachJournal(store, 0);
     engine.upsertLocations([
       { id: 'DC1', type: 'dc' },
       { id: 'S1', type: 'store', name: undefined },
@@ -410,14 +410,14 @@ describe('RedisStore', () => {
     clock.advance(20 * 60_000); // the rest expire; the expiries are journaled too
     await engine.settle();
     await engine.durable();
-    expect(engine.journal().durableSeq).toBeGreaterThan(15);
+    expect(engine.storage.journal().durableSeq).toBeGreaterThan(15);
 
     const reader = await openStore(redis, { keyPrefix: prefix });
     const fresh = new StockEngine({ rules, clock: new ManualClock(), partitions: 3 });
     cleanups.push(() => fresh.stop());
-    for await (const batch of reader.readJournal(1)) fresh.replay(batch);
-    expect({ ...fresh.exportState(), takenAt: 0 }).toStrictEqual({
-      ...engine.exportState(),
+    for await (const batch of reader.readJournal(1)) fresh.storage.replay(batch);
+    expect({ ...fresh.storage.exportState(), takenAt: 0 }).toStrictEqual({
+      ...engine.storage.exportState(),
       takenAt: 0,
     });
     expect(fresh.position('A', 'DC1')).toEqual(engine.position('A', 'DC1'));
@@ -609,7 +609,7 @@ describe('RedisStore during a Redis outage', () => {
     };
     const engine = new StockEngine({ ...world, clock, partitions: 2 });
     cleanups.push(() => engine.stop());
-    engine.attachJournal(store, 0);
+    engine.storage.attachJournal(store, 0);
     expect(
       await engine.execute({ op: 'setOnHand', sku: 'A', location: 'DC1', onHand: 5, asOf: 1 }),
     ).toMatchObject({ ok: true });
@@ -623,7 +623,7 @@ describe('RedisStore during a Redis outage', () => {
         qty: 2,
       } as const;
       expect(await engine.execute(reserve)).toMatchObject({ ok: false, code: 'UNAVAILABLE' });
-      expect(engine.journal().available).toBe(false);
+      expect(engine.storage.journal().available).toBe(false);
       expect(engine.reservation('g1')).toBeNull(); // taken back: the outcome is unknown
       clock.advance(100); // the first resync: sent while paused, answered after resume
     } finally {
@@ -631,7 +631,7 @@ describe('RedisStore during a Redis outage', () => {
     }
     await waitUntil(() => {
       clock.advance(1_000);
-      return engine.journal().available;
+      return engine.storage.journal().available;
     }, 'the engine resyncs');
     // The XADD was applied when Redis resumed: resync handed it back and the engine replayed it.
     expect(engine.reservation('g1')).toMatchObject({ state: 'held', qty: 2 });
@@ -647,7 +647,7 @@ describe('RedisStore during a Redis outage', () => {
     await engine.durable();
     const fresh = new StockEngine({ ...world, clock: new ManualClock(), partitions: 1 });
     cleanups.push(() => fresh.stop());
-    for await (const batch of store.readJournal(1)) fresh.replay(batch);
+    for await (const batch of store.readJournal(1)) fresh.storage.replay(batch);
     expect(fresh.position('A', 'DC1')).toEqual(engine.position('A', 'DC1'));
     expect(fresh.position('A', 'DC1')).toMatchObject({ onHand: 5, reserved: 5 });
   });

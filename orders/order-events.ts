@@ -102,3 +102,6 @@ export interface PurgedEvent extends EventBase {
 
 export type OrderEvent =
   ReceivedEvent | SourcedEvent | FailedEvent | FulfilmentEvent | CancelledEvent | PurgedEvent;
+
+/** What the order service keeps in the engine's journal: an order's event, or a turn's acks. */
+export type OrderRecord = { readonly event: OrderEvent } | { readonly acks: readonly OrderAck[] };

@@ -1,6 +1,4 @@
-import type { Clock } from '../clock.ts';
-import { DueQueue } from '../due-queue.ts';
-import type { HeapItem } from '../expiry-heap.ts';
+import { DueQueue, type Clock, type HeapItem } from '../engine/index.ts';
 
 /** One outbound message of an order, already journaled by the order service before it gets here. */
 export interface OutboxMessage {

@@ -1,10 +1,14 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { MAX_QTY } from '../command-validation.ts';
-import { ErrorCode, Reason } from '../errors.ts';
-import { isValidId, isValidRef } from '../master-data.ts';
-import { fail } from '../results.ts';
-import type { ErrorResult } from '../commands.ts';
+import {
+  ErrorCode,
+  fail,
+  isValidId,
+  isValidRef,
+  MAX_QTY,
+  Reason,
+  type ErrorResult,
+} from '../engine/index.ts';
 
 /**
  * What a channel sends to place an order, checked once at the edge of the order service. Money

@@ -1,15 +1,29 @@
 import { randomBytes } from 'node:crypto';
 import { pino, type Logger } from 'pino';
-import type { Clock, TimerHandle } from '../clock.ts';
-import type { CommandResult, ErrorResult } from '../commands.ts';
-import { ErrorCode, Reason, StockflowError } from '../errors.ts';
-import { DueQueue } from '../due-queue.ts';
-import type { HeapItem } from '../expiry-heap.ts';
-import type { JournalParticipant } from '../journal.ts';
-import type { LocationChoice, LocationRanker } from '../location-ranker.ts';
-import { fail } from '../results.ts';
-import type { StockEngine } from '../stock-engine.ts';
-import type { FulfilmentUpdate, OrderAck, OrderEvent, PlannedFulfilment } from './order-events.ts';
+import {
+  DueQueue,
+  ErrorCode,
+  fail,
+  Reason,
+  StockflowError,
+  type Clock,
+  type CommandResult,
+  type ErrorResult,
+  type ExtensionJournal,
+  type HeapItem,
+  type JournalExtension,
+  type LocationChoice,
+  type LocationRanker,
+  type StockPort,
+  type TimerHandle,
+} from '../engine/index.ts';
+import type {
+  FulfilmentUpdate,
+  OrderAck,
+  OrderEvent,
+  OrderRecord,
+  PlannedFulfilment,
+} from './order-events.ts';
 import { fingerprintOf, parseOrder, type OrderInput } from './order-input.ts';
 import { OrderMailboxes } from './order-mailbox.ts';
 import {
@@ -49,7 +63,8 @@ export interface ProfileSelection {
 }
 
 export interface OrderServiceOptions {
-  readonly engine: StockEngine;
+  /** The stock engine's port: commands, the reads sourcing needs, the journal. */
+  readonly stock: StockPort;
   readonly clock: Clock;
   readonly logger?: Logger | undefined;
   readonly profiles: readonly SourcingProfile[];
@@ -180,8 +195,11 @@ interface Holding {
  * would record them lost), `settle` reconciles from the engine's holdings, which are the truth.
  * docs/orders.md describes the lifecycle.
  */
-export class OrderService implements JournalParticipant, LocationRanker {
-  private readonly engine: StockEngine;
+export class OrderService implements JournalExtension<OrderRecord, OrderSnapshot>, LocationRanker {
+  private readonly stock: StockPort;
+  /** This service's way into the engine's journal (see JournalExtension). */
+  private readonly journal: ExtensionJournal<OrderRecord>;
+  readonly kind = 'order';
   private readonly clock: Clock;
   private readonly log: Logger;
   private readonly orders = new Map<string, Order>();
@@ -229,7 +247,7 @@ export class OrderService implements JournalParticipant, LocationRanker {
   };
 
   constructor(private readonly options: OrderServiceOptions) {
-    this.engine = options.engine;
+    this.stock = options.stock;
     this.clock = options.clock;
     this.log = options.logger ?? pino({ level: 'silent' });
     this.profiles = new Map(options.profiles.map((p) => [p.name, p]));
@@ -256,8 +274,8 @@ export class OrderService implements JournalParticipant, LocationRanker {
         this.ack(m, outcome);
       },
     });
-    this.engine.attachParticipant(this);
-    if (options.rankReservations !== false) this.engine.ranker = this;
+    this.journal = this.stock.extend(this);
+    if (options.rankReservations !== false) this.stock.rankNetworkReservations(this);
   }
 
   // ---- lifecycle ------------------------------------------------------------------------------
@@ -422,18 +440,15 @@ export class OrderService implements JournalParticipant, LocationRanker {
   }
 
   private checkReferences(input: OrderInput): ErrorResult | null {
-    if (this.engine.rules.channel(input.channel) === undefined) {
+    if (!this.stock.hasChannel(input.channel)) {
       return fail(ErrorCode.NOT_FOUND, Reason.UNKNOWN_CHANNEL, `unknown channel ${input.channel}`);
     }
     for (const line of input.lines) {
-      if (!this.engine.hasProduct(line.sku)) {
+      if (!this.stock.hasProduct(line.sku)) {
         return fail(ErrorCode.NOT_FOUND, Reason.UNKNOWN_SKU, `unknown sku ${line.sku}`);
       }
     }
-    if (
-      input.delivery.type === 'pickup' &&
-      this.engine.locationInfo(input.delivery.location) === null
-    ) {
+    if (input.delivery.type === 'pickup' && this.stock.location(input.delivery.location) === null) {
       return fail(
         ErrorCode.NOT_FOUND,
         Reason.UNKNOWN_LOCATION,
@@ -681,9 +696,9 @@ export class OrderService implements JournalParticipant, LocationRanker {
     // the event: a crash in between leaves the answer unacknowledged, so the location sends it
     // again and the engine answers the repeats as duplicates.
     if (answer.type === 'shipped') {
-      await this.stock(
+      await this.awaitStock(
         x.lines.map((l) =>
-          this.engine.execute({
+          this.stock.execute({
             op: 'ship',
             shipmentId: `${fulfilmentId}:ship:${l.sku}`,
             orderId,
@@ -702,7 +717,7 @@ export class OrderService implements JournalParticipant, LocationRanker {
         // Ids are scoped per SKU across ops, so the two differ.
         const id = `${fulfilmentId}:short:${l.sku}`;
         work.push(
-          this.engine.execute({
+          this.stock.execute({
             op: 'deallocate',
             requestId: `${id}:free`,
             orderId,
@@ -710,7 +725,7 @@ export class OrderService implements JournalParticipant, LocationRanker {
             location: x.location,
             qty: short,
           }),
-          this.engine.execute({
+          this.stock.execute({
             op: 'adjust',
             adjustmentId: `${id}:count`,
             sku: l.sku,
@@ -719,7 +734,7 @@ export class OrderService implements JournalParticipant, LocationRanker {
           }),
         );
       }
-      await this.stock(work);
+      await this.awaitStock(work);
     }
     const messages = this.answerMessages(order, x, answer);
     this.record(
@@ -816,7 +831,7 @@ export class OrderService implements JournalParticipant, LocationRanker {
     // An order created in this very step holds nothing but its confirmed reservations; any other
     // (a resumed, re-sourced or cancelled one) is checked against what the engine holds for it.
     const held =
-      fresh && !reserved ? NOTHING_HELD : this.engine.orderHoldings(orderId, order.skus());
+      fresh && !reserved ? NOTHING_HELD : this.stock.orderHoldings(orderId, order.skus());
     const committed = order.committed();
     const excluded = order.excluded();
     const pickupAt = input.delivery.type === 'pickup' ? input.delivery.location : null;
@@ -857,7 +872,7 @@ export class OrderService implements JournalParticipant, LocationRanker {
         const tag = `${orderId}:a${this.incarnation}.${order.version}.${attempt}`;
         const results = await Promise.all(
           plan.allocations.map((a) =>
-            this.engine.execute({
+            this.stock.execute({
               op: 'allocate',
               allocationId: `${tag}:${a.sku}@${a.location}`,
               orderId,
@@ -945,7 +960,7 @@ export class OrderService implements JournalParticipant, LocationRanker {
     for (const line of order.lines) {
       if (line.reservationId === null) continue;
       work.push(
-        this.engine.execute({
+        this.stock.execute({
           op: 'confirm',
           reservationId: line.reservationId,
           orderId: order.orderId,
@@ -962,9 +977,9 @@ export class OrderService implements JournalParticipant, LocationRanker {
 
   private async giveBack(order: Order, list: readonly Holding[], tag: string): Promise<void> {
     if (list.length === 0) return;
-    await this.stock(
+    await this.awaitStock(
       list.map((h) =>
-        this.engine.execute({
+        this.stock.execute({
           op: 'deallocate',
           requestId: `${order.orderId}:${tag}${this.incarnation}.${order.version}:${h.sku}@${h.location}`,
           orderId: order.orderId,
@@ -977,7 +992,7 @@ export class OrderService implements JournalParticipant, LocationRanker {
   }
 
   /** Waits for stock commands; a journal outage fails the step (it is resumed later). */
-  private async stock(work: readonly Promise<CommandResult>[]): Promise<void> {
+  private async awaitStock(work: readonly Promise<CommandResult>[]): Promise<void> {
     const results = await Promise.all(work);
     for (const r of results) {
       if (r.ok) continue;
@@ -1048,10 +1063,10 @@ export class OrderService implements JournalParticipant, LocationRanker {
         row.units[i] = available;
       };
       if (pickupAt === null) {
-        this.engine.forEachOffer(input.channel, sku, add);
+        this.stock.forEachOffer(input.channel, sku, add);
         continue;
       }
-      const a = this.engine.availability(input.channel, sku, pickupAt);
+      const a = this.stock.availability(input.channel, sku, pickupAt);
       if (a.ok && a.available > 0) add(pickupAt, a.available);
     }
     const candidates: SourcingLocation[] = [];
@@ -1093,7 +1108,7 @@ export class OrderService implements JournalParticipant, LocationRanker {
     for (let i = 0; i < order.length; i++) order[i] = i;
     order.sort((a, b) => (km[a] as number) - (km[b] as number));
     const skus = [...need.keys()];
-    const reader = this.engine.offerReader(channel, skus);
+    const reader = this.stock.offerReader(channel, skus);
     const candidates: SourcingLocation[] = [];
     const taken = new Set<string>();
     let row = new StockRow(skus);
@@ -1122,13 +1137,13 @@ export class OrderService implements JournalParticipant, LocationRanker {
 
   /** Locations with coordinates, cached until the engine's locations change. */
   private placesWithCoordinates(): readonly Place[] {
-    if (this.placesVersion !== this.engine.locationsVersion) {
+    if (this.placesVersion !== this.stock.locationsVersion) {
       this.places = [];
-      for (const l of this.engine.locationList()) {
+      for (const l of this.stock.locationList()) {
         if (l.lat !== undefined && l.lon !== undefined)
           this.places.push({ id: l.id, lat: l.lat, lon: l.lon });
       }
-      this.placesVersion = this.engine.locationsVersion;
+      this.placesVersion = this.stock.locationsVersion;
     }
     return this.places;
   }
@@ -1154,13 +1169,13 @@ export class OrderService implements JournalParticipant, LocationRanker {
 
   /** A location's master data and sourcing config, cached until the engine's locations change. */
   private staticOf(location: string): LocationStatic {
-    if (this.staticsVersion !== this.engine.locationsVersion) {
+    if (this.staticsVersion !== this.stock.locationsVersion) {
       this.statics.clear();
-      this.staticsVersion = this.engine.locationsVersion;
+      this.staticsVersion = this.stock.locationsVersion;
     }
     let s = this.statics.get(location);
     if (s === undefined) {
-      const info = this.engine.locationInfo(location);
+      const info = this.stock.location(location);
       const cfg = this.sourcingOf.get(location);
       s = {
         type: info?.type ?? '',
@@ -1416,7 +1431,7 @@ export class OrderService implements JournalParticipant, LocationRanker {
       }
     };
     try {
-      target.lsn = this.engine.recordOrderEvent(event, undo) || target.lsn;
+      target.lsn = this.journal.record({ event }, undo) || target.lsn;
     } catch (error) {
       revert();
       throw error;
@@ -1429,7 +1444,7 @@ export class OrderService implements JournalParticipant, LocationRanker {
   /** Everything recorded so far is durable; a failed write is UNAVAILABLE (retry), as for commands. */
   private async durable(): Promise<void> {
     try {
-      await this.engine.durable();
+      await this.stock.durable();
     } catch (error) {
       throw new StockflowError(ErrorCode.UNAVAILABLE, 'the journal is unavailable; retry', {
         reason: Reason.STORE_UNAVAILABLE,
@@ -1502,7 +1517,7 @@ export class OrderService implements JournalParticipant, LocationRanker {
     this.acks.clear();
     if (acks.length === 0) return;
     try {
-      this.engine.recordAcks(acks, () => {
+      this.journal.record({ acks }, () => {
         for (let i = undo.length - 1; i >= 0; i--) (undo[i] as () => void)();
       });
     } catch (error) {
@@ -1555,9 +1570,15 @@ export class OrderService implements JournalParticipant, LocationRanker {
     else this.openAt.set(location, n);
   }
 
-  // ---- JournalParticipant -----------------------------------------------------------------------
+  // ---- JournalExtension -------------------------------------------------------------------------
 
-  replay(event: OrderEvent, seq: number): boolean {
+  replay(record: OrderRecord, seq: number): boolean {
+    return 'event' in record
+      ? this.replayEvent(record.event, seq)
+      : this.replayAcks(record.acks, seq);
+  }
+
+  private replayEvent(event: OrderEvent, seq: number): boolean {
     let order = this.orders.get(event.orderId);
     if (order === undefined) {
       if (event.kind !== 'received') return false;
@@ -1576,7 +1597,7 @@ export class OrderService implements JournalParticipant, LocationRanker {
     return true;
   }
 
-  replayAcks(acks: readonly OrderAck[], seq: number): boolean {
+  private replayAcks(acks: readonly OrderAck[], seq: number): boolean {
     let applied = false;
     for (const a of acks) {
       const order = this.orders.get(a.orderId);
