@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { JournalRecord, SnapshotItem, SnapshotHeader } from '../engine/index.ts';
 import { PersistenceError } from './persistence-error.ts';
-import { encodeFrame, encodeRecords, isRecordArray, readFrame } from './record-codec.ts';
+import { decodeRecords, encodeFrame, encodeRecords, readFrame } from './record-codec.ts';
 import type {
   LoadedSnapshot,
   SnapshotInfo,
@@ -162,14 +162,15 @@ export class FileStore implements Store {
       for (;;) {
         const frame = readFrame(buf, at);
         if (frame.kind === 'end') break;
-        if (frame.kind === 'torn' || !isRecordArray(frame.value)) {
+        const records = frame.kind === 'frame' ? decodeRecords(frame.value) : null;
+        if (frame.kind === 'torn' || records === null) {
           const reason = frame.kind === 'torn' ? frame.reason : 'not a group of journal records';
           await this.endJournalAt(i, at, reason);
           if (batch.length > 0) yield batch;
           return;
         }
         at = frame.next;
-        for (const record of frame.value) if (record.seq >= fromSeq) batch.push(record);
+        for (const record of records) if (record.seq >= fromSeq) batch.push(record);
         if (batch.length >= 4_096) {
           yield batch;
           batch = [];
@@ -216,8 +217,9 @@ export class FileStore implements Store {
     let lastSeq = 0;
     for (;;) {
       const frame = readFrame(buf, at);
-      if (frame.kind !== 'frame' || !isRecordArray(frame.value)) break;
-      const last = frame.value[frame.value.length - 1];
+      const records = frame.kind === 'frame' ? decodeRecords(frame.value) : null;
+      if (frame.kind !== 'frame' || records === null) break;
+      const last = records[records.length - 1];
       if (last !== undefined) lastSeq = last.seq;
       at = frame.next;
     }

@@ -71,8 +71,37 @@ export function unpackBlob(buf: Buffer): unknown {
   return r.value;
 }
 
-export function isRecordArray(value: unknown): value is JournalRecord[] {
-  return Array.isArray(value) && value.every(isRecord);
+/**
+ * The records of one group commit, or null when the value is not one. Entries written before
+ * journal extensions existed carried the order service's records as their own types (`order`:
+ * `{event}`, `acks`: `{acks}`); they are read as the `order` extension's records, so a data
+ * directory or Redis stream written then recovers unchanged.
+ */
+export function decodeRecords(value: unknown): JournalRecord[] | null {
+  if (!Array.isArray(value) || !value.every(isRecord)) return null;
+  const records = value;
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i] as JournalRecord;
+    const legacy = r.entry as {
+      readonly type: string;
+      readonly event?: unknown;
+      readonly acks?: unknown;
+    };
+    if (legacy.type === 'order') {
+      records[i] = {
+        seq: r.seq,
+        at: r.at,
+        entry: { type: 'ext', kind: 'order', record: { event: legacy.event } },
+      };
+    } else if (legacy.type === 'acks') {
+      records[i] = {
+        seq: r.seq,
+        at: r.at,
+        entry: { type: 'ext', kind: 'order', record: { acks: legacy.acks } },
+      };
+    }
+  }
+  return records;
 }
 
 function isRecord(value: unknown): value is JournalRecord {

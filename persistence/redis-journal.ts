@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { JournalRecord } from '../engine/index.ts';
 import { PersistenceError } from './persistence-error.ts';
-import { isRecordArray, packBlob, unpackBlob } from './record-codec.ts';
+import { decodeRecords, packBlob, unpackBlob } from './record-codec.ts';
 import { replyErrorKind, type RedisCalls } from './redis-calls.ts';
 import { entryId, entrySeq, type RedisKeys } from './redis-keys.ts';
 
@@ -218,9 +218,10 @@ function decodeEntry(
   } catch (error) {
     return error instanceof Error ? error.message : String(error);
   }
-  if (!isRecordArray(value) || value.length === 0) return 'entry does not hold journal records';
-  for (let i = 0; i < value.length; i++) {
-    if ((value[i] as JournalRecord).seq !== seq + i) return 'records out of sequence';
+  const records = decodeRecords(value);
+  if (records === null || records.length === 0) return 'entry does not hold journal records';
+  for (let i = 0; i < records.length; i++) {
+    if ((records[i] as JournalRecord).seq !== seq + i) return 'records out of sequence';
   }
-  return value;
+  return records;
 }

@@ -1,3 +1,7 @@
+import { Packr, Unpackr } from 'msgpackr';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../engine/index.ts';
 import { FileStore, recover, Snapshotter } from '../../persistence/index.ts';
@@ -66,6 +70,84 @@ describe('orders on the file store', () => {
     expect(shipped.ok).toBe(true);
     expect(second.h.engine.position('A', 'lyon')).toMatchObject({ onHand: 4, allocated: 0 });
     expect(second.h.engine.position('A', 'paris')).toMatchObject({ onHand: 6, allocated: 1 });
+    await second.h.orders.stop();
+    await second.h.engine.stop();
+    await second.store.close();
+  });
+});
+
+/**
+ * Rewrites every journal segment in `dir` the way Stockflow wrote them before journal extensions
+ * existed: the order service's records as entries of their own types (`order` with the event,
+ * `acks` with the acknowledgements). The frame layout is the file store's: u32 payload length,
+ * u32 CRC-32, msgpack payload (records extension on).
+ */
+function toLegacyJournal(dir: string): number {
+  const packr = new Packr({ useRecords: true, moreTypes: false });
+  const unpackr = new Unpackr({ useRecords: true, mapsAsObjects: true });
+  let rewritten = 0;
+  const journal = join(dir, 'journal');
+  for (const name of readdirSync(journal)) {
+    const buf = readFileSync(join(journal, name));
+    const out: Buffer[] = [];
+    for (let at = 0; at < buf.length;) {
+      const length = buf.readUInt32LE(at);
+      const payload = buf.subarray(at + 8, at + 8 + length);
+      at += 8 + length;
+      const records = unpackr.unpack(payload) as {
+        seq: number;
+        at: number;
+        entry: { type: string; kind?: string; record?: { event?: unknown; acks?: unknown } };
+      }[];
+      const legacy = records.map((r) => {
+        if (r.entry.type !== 'ext') return r;
+        rewritten++;
+        const record = r.entry.record ?? {};
+        return {
+          seq: r.seq,
+          at: r.at,
+          entry:
+            record.event !== undefined
+              ? { type: 'order', event: record.event }
+              : { type: 'acks', acks: record.acks },
+        };
+      });
+      const packed = packr.pack(legacy);
+      const header = Buffer.alloc(8);
+      header.writeUInt32LE(packed.length, 0);
+      header.writeUInt32LE(crc32(packed), 4);
+      out.push(header, packed);
+    }
+    writeFileSync(join(journal, name), Buffer.concat(out));
+  }
+  return rewritten;
+}
+
+describe('a journal written before journal extensions existed', () => {
+  it('recovers its orders unchanged (order and acks entries read as the order extension)', async () => {
+    const { dir, cleanup } = tempDir();
+    cleanups.push(cleanup);
+    const clock = new ManualClock();
+    const first = await open(dir, clock);
+    await first.h.stock('A', { paris: 6, lyon: 6 });
+    const a = await first.h.placed(order([['A', 2]]), 'key-a');
+    const fa = a.order.fulfilments[0]?.fulfilmentId ?? '';
+    await first.h.orders.fulfilmentAnswer(fa, { type: 'accepted' }, 'paris');
+    await first.h.idle();
+    const before = first.h.orders.get(a.order.orderId);
+    const held = holdings(first.h, a.order.orderId);
+    await first.h.orders.stop();
+    await first.h.engine.stop();
+    await first.store.close();
+
+    // Events and at least one turn of delivery acknowledgements were journaled.
+    expect(toLegacyJournal(dir)).toBeGreaterThanOrEqual(3);
+
+    const second = await open(dir, clock);
+    expect(second.h.orders.get(a.order.orderId)).toEqual(before);
+    expect(holdings(second.h, a.order.orderId)).toEqual(held);
+    // Nothing is sent twice: the legacy acks were applied.
+    expect(second.h.orders.get(a.order.orderId)?.pendingMessages).toBe(0);
     await second.h.orders.stop();
     await second.h.engine.stop();
     await second.store.close();
