@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { orders } from './orders-schema.ts';
 import { rules } from './rules-schema.ts';
 import { id, label, positive, uniqueField, whenReadable } from './schema-parts.ts';
+import { ENGINE_DEFAULTS } from '../engine/index.ts';
 import type {
   BufferRule,
   CapRule,
@@ -103,13 +104,15 @@ const auth = z.strictObject({
     .prefault({}),
 });
 
+// The engine's defaults are written once, in the engine (ENGINE_DEFAULTS); the schema adds the
+// limits a configuration file may set.
 const engine = z.strictObject({
-  partitions: z.int().min(1).max(4_096).default(64),
-  maxQueuedPerSku: positive.default(10_000),
-  conflationMs: z.int().min(1).max(10_000).default(50),
-  maxReservationTtlMs: z.int().min(1_000).default(86_400_000),
-  tombstoneTtlMs: z.int().min(0).default(3_600_000),
-  idempotencyWindow: positive.default(4_096),
+  partitions: z.int().min(1).max(4_096).default(ENGINE_DEFAULTS.partitions),
+  maxQueuedPerSku: positive.default(ENGINE_DEFAULTS.maxQueuedPerSku),
+  conflationMs: z.int().min(1).max(10_000).default(ENGINE_DEFAULTS.conflationMs),
+  maxReservationTtlMs: z.int().min(1_000).default(ENGINE_DEFAULTS.maxReservationTtlMs),
+  tombstoneTtlMs: z.int().min(0).default(ENGINE_DEFAULTS.tombstoneTtlMs),
+  idempotencyWindow: positive.default(ENGINE_DEFAULTS.idempotencyWindow),
 });
 
 // Where the engine keeps its state. 'file' (the default) needs no server; 'redis' is production;
