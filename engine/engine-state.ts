@@ -53,6 +53,10 @@ export interface ReservationRecord {
   readonly endedAt: number;
 }
 
+function byOrderId(a: readonly [string, number], b: readonly [string, number]): number {
+  return a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0;
+}
+
 export function exportBook(book: SkuBook): SkuState {
   return {
     sku: book.sku,
@@ -62,7 +66,9 @@ export function exportBook(book: SkuBook): SkuState {
       location: p.location.id,
       onHand: p.onHand,
       feedAsOf: p.feedAsOf === -Infinity ? null : p.feedAsOf,
-      orders: p.orders === null ? [] : [...p.orders.entries()],
+      // Sorted so an export is canonical: an undone allocation re-enters the
+      // map at its end, and two equal states must export equal.
+      orders: p.orders === null ? [] : [...p.orders.entries()].sort(byOrderId),
     })),
     reservations: book.reservations.values().map((r) => ({
       id: r.id,
