@@ -6,7 +6,8 @@ import { ErrorCode, StockflowError, type Engine } from '../engine/index.ts';
 import { type OrderService } from '../orders/index.ts';
 import { ApiKeyRing } from './auth.ts';
 import { FrameCodec } from './frame-codec.ts';
-import { HttpRoutes, type Readiness } from './http-routes.ts';
+import type { GatewayContext, Readiness } from './context.ts';
+import { HttpRouter } from './http-router.ts';
 import { LocationPush } from './location-push.ts';
 import { GatewayMetrics } from './metrics.ts';
 import { validateOptions, type GatewayOptions } from './options.ts';
@@ -76,7 +77,7 @@ class StockflowGateway implements Gateway {
   private readonly gatewayMetrics: GatewayMetrics;
   private readonly batcher = new ReplyBatcher();
   private readonly ws: WsHandler;
-  private readonly http: HttpRoutes;
+  private readonly http: HttpRouter;
   private readonly stopDeltas: () => void;
   private listenSockets: us_listen_socket[] = [];
   private closed: Promise<void> | null = null;
@@ -110,30 +111,23 @@ class StockflowGateway implements Gateway {
       this.orders === null
         ? null
         : new WsOrders(this.orders, this.locationPush, codec, this.gatewayMetrics, this.log);
-    this.ws = new WsHandler(
+    const ctx: GatewayContext = {
       engine,
-      this.options,
+      options: this.options,
       keys,
       codec,
       hub,
-      this.batcher,
-      this.gatewayMetrics,
-      this.log,
+      batcher: this.batcher,
+      metrics: this.gatewayMetrics,
+      log: this.log,
       requests,
-      this,
+      state: this,
+      orders: this.orders,
       wsOrders,
-    );
-    this.http = new HttpRoutes(
-      engine,
-      this.options,
-      keys,
-      this.gatewayMetrics,
-      this.log,
-      requests,
-      this,
-      extras.readiness,
-      this.orders,
-    );
+      readiness: extras.readiness ?? null,
+    };
+    this.ws = new WsHandler(ctx);
+    this.http = new HttpRouter(ctx);
     this.app.ws('/v1/ws', this.ws.behavior());
     this.http.register(this.app, this.options.metricsPort === null);
     if (this.options.metricsPort === null) {

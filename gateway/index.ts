@@ -1,7 +1,7 @@
 // The gateway's public face: the composition root, benchmarks and tests import only this.
 export { createGateway } from './gateway.ts';
 export type { Gateway, GatewayExtras } from './gateway.ts';
-export type { Readiness } from './http-routes.ts';
+export type { Readiness } from './context.ts';
 export { LocationPush } from './location-push.ts';
 export type { LocationPushOptions } from './location-push.ts';
 export type { ApiKeyOptions, GatewayOptions, Role } from './options.ts';
