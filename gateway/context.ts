@@ -1,10 +1,10 @@
 import type { Logger } from 'pino';
+import type { ServerConfig } from '../config/index.ts';
 import type { Engine } from '../engine/index.ts';
 import type { OrderService } from '../orders/index.ts';
 import type { ApiKeyRing } from './auth.ts';
 import type { FrameCodec } from './frame-codec.ts';
 import type { GatewayMetrics } from './metrics.ts';
-import type { GatewayOptions } from './options.ts';
 import type { ReplyBatcher } from './reply-batcher.ts';
 import type { RequestLog } from './request-log.ts';
 import type { SubscriptionHub } from './subscriptions.ts';
@@ -27,7 +27,8 @@ export interface GatewayState {
  */
 export interface GatewayContext {
   readonly engine: Engine;
-  readonly options: Readonly<GatewayOptions>;
+  /** The validated, frozen `server` section of the configuration. */
+  readonly server: ServerConfig;
   readonly keys: ApiKeyRing;
   readonly codec: FrameCodec;
   readonly hub: SubscriptionHub;

@@ -129,7 +129,7 @@ export class HttpRouter implements ExchangeContext, RouteKit {
   }
 
   readJson(ex: HttpExchange, then: (value: unknown) => void, whenEmpty?: unknown): void {
-    ex.readJson(this.ctx.options.httpBodyLimitBytes, this.bodyGuard, then, whenEmpty);
+    ex.readJson(this.ctx.server.httpBodyLimitBytes, this.bodyGuard, then, whenEmpty);
   }
 
   /** A StockflowError from the engine is the caller's mistake; anything else is a bug. */

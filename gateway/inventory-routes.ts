@@ -59,7 +59,7 @@ export class InventoryRoutes {
       return;
     }
     const parser = new SnapshotParser(format);
-    ex.readBody(this.ctx.options.httpBodyLimitBytes, (chunk, isLast) => {
+    ex.readBody(this.ctx.server.httpBodyLimitBytes, (chunk, isLast) => {
       parser.push(chunk);
       if (!isLast) return true;
       parser.end();

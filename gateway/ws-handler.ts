@@ -35,10 +35,10 @@ export class WsHandler {
 
   behavior(): WebSocketBehavior<SocketData> {
     return {
-      maxPayloadLength: this.ctx.options.maxPayloadBytes,
-      maxBackpressure: this.ctx.options.maxBackpressureBytes,
+      maxPayloadLength: this.ctx.server.maxPayloadBytes,
+      maxBackpressure: this.ctx.server.maxBackpressureBytes,
       closeOnBackpressureLimit: 1,
-      idleTimeout: this.ctx.options.idleTimeoutSec,
+      idleTimeout: this.ctx.server.idleTimeoutSec,
       sendPingsAutomatically: true,
       upgrade: (res, req, context) => {
         this.upgrade(res, req, context);
@@ -112,7 +112,7 @@ export class WsHandler {
 
   private refuse(origin: string, key: string): Principal | Refusal {
     if (this.ctx.state.closing) return ErrorCode.UNAVAILABLE;
-    const origins = this.ctx.options.allowedOrigins;
+    const origins = this.ctx.server.allowedOrigins;
     if (origins.length > 0 && origin.length > 0 && !origins.includes(origin)) {
       return ErrorCode.FORBIDDEN;
     }
