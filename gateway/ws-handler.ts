@@ -15,14 +15,26 @@ const STATUS_401 = '401 Unauthorized';
 const STATUS_403 = '403 Forbidden';
 const STATUS_503 = '503 Service Unavailable';
 
+/** RFC 6455 close code: a message too big to process. */
+const CLOSE_TOO_BIG = 1009;
+
+/**
+ * What uWS itself accepts: four times the configured limit, within its 32-bit field. A frame
+ * between the two is read, then refused with 1009; a larger one uWS refuses at its header.
+ */
+function uwsPayloadLimit(maxPayloadBytes: number): number {
+  return Math.min(maxPayloadBytes * 4, 0xffff_ffff);
+}
+
 function text(buffer: ArrayBuffer): string {
   return Buffer.from(buffer).toString('utf8');
 }
 
 /**
  * The WebSocket endpoint: authentication in the upgrade, then one handler per message. Every
- * frame is answered (a reply or an error reply carrying the request's id) or, for a frame uWS
- * itself refuses (too large, invalid UTF-8 text), the connection is closed.
+ * frame is answered (a reply or an error reply carrying the request's id), or closes the
+ * connection: with 1009 when over maxPayloadBytes; without a close frame when uWS refuses it
+ * before we see it (over four times that, or a text frame that is not UTF-8).
  */
 export class WsHandler {
   private nextId = 1;
@@ -35,7 +47,9 @@ export class WsHandler {
 
   behavior(): WebSocketBehavior<SocketData> {
     return {
-      maxPayloadLength: this.ctx.server.maxPayloadBytes,
+      // uWS drops the connection without a close frame on a frame over its own limit; with room
+      // above the configured one, the gateway sees the frame and closes with 1009 as documented.
+      maxPayloadLength: uwsPayloadLimit(this.ctx.server.maxPayloadBytes),
       maxBackpressure: this.ctx.server.maxBackpressureBytes,
       closeOnBackpressureLimit: 1,
       idleTimeout: this.ctx.server.idleTimeoutSec,
@@ -188,6 +202,12 @@ export class WsHandler {
     const t0 = performance.now();
     conn.frames++;
     conn.binary = binary;
+    const limit = this.ctx.server.maxPayloadBytes;
+    if (frame.byteLength > limit) {
+      this.ctx.metrics.frameRejected('oversized');
+      ws.end(CLOSE_TOO_BIG, `frame larger than ${limit} bytes`);
+      return;
+    }
     try {
       this.messages.handle(conn, frame, binary, t0);
     } catch (error) {
