@@ -6,6 +6,8 @@ import { z } from 'zod';
  * engine's own line (engine/command-validation.ts), which answers BAD_REQUEST with a reason.
  * Checking it twice would cost the hot path about a microsecond per message in zod (measured:
  * a reserve shape with type checks only parses in ~60 ns, with length and integer checks ~700 ns).
+ * The three hot ops (reserve, release, confirm) are checked on the WebSocket by hand
+ * (hot-shapes.ts); their schemas here stay the reference a property test holds those checks to.
  */
 
 /** The largest number of operations one `batch` frame may carry. */

@@ -7,19 +7,13 @@ import {
   type ReserveCommand,
 } from '../engine/index.ts';
 import type { Principal } from './auth.ts';
+import { checkConfirm, checkRelease, checkReserve, ShapeProblem } from './hot-shapes.ts';
 import {
   ackMessage,
-  batchedConfirm,
-  batchedRelease,
-  batchedReserve,
   batchMessage,
   cancelOrderMessage,
-  confirmMessage,
-  describeIssue,
   fulfilmentAnswerMessage,
   placeOrderMessage,
-  releaseMessage,
-  reserveMessage,
   topicsMessage,
 } from './message-schemas.ts';
 import { AccessRefusal, reservationAccess, reservationChannel } from './reservation-access.ts';
@@ -119,10 +113,12 @@ type EngineCommand = ReserveCommand | ReleaseCommand | ConfirmCommand;
 /** How a reservation op is written: the parts of its record. */
 interface CommandSpec<I> {
   readonly name: ReplyOp;
-  /** A frame of its own (the request id required). */
-  readonly frame: z.ZodType<I>;
-  /** One operation of a `batch` (its own id optional: results are positional). */
-  readonly batched: z.ZodType<I>;
+  /**
+   * The shape check of a frame of its own (`idRequired`), or of one operation of a `batch` (its
+   * own id optional: results are positional). Hand-written (hot-shapes.ts), held to the zod
+   * schemas in message-schemas.ts by a property test.
+   */
+  readonly shape: (value: unknown, idRequired: boolean) => I | ShapeProblem;
   /** The id fields, length-checked before access. */
   readonly idFields: readonly (keyof I & string)[];
   /** Who may: null when the principal may run it with this input. */
@@ -149,12 +145,12 @@ export class CommandOp<I> {
 
   /** A WebSocket frame: its shape, id lengths, access; then the command. */
   fromFrame(value: unknown, principal: Principal): EngineCommand | OpRefusal {
-    return this.parsed(this.spec.frame, value, principal);
+    return this.shaped(this.spec.shape(value, true), principal);
   }
 
   /** One operation of a batch. */
   fromBatch(value: unknown, principal: Principal): EngineCommand | OpRefusal {
-    return this.parsed(this.spec.batched, value, principal);
+    return this.shaped(this.spec.shape(value, false), principal);
   }
 
   /** An input whose shape is known (an HTTP body, a path parameter): id lengths, access. */
@@ -164,14 +160,9 @@ export class CommandOp<I> {
     return this.spec.access(principal, input) ?? this.spec.command(input, principal);
   }
 
-  private parsed(
-    schema: z.ZodType<I>,
-    value: unknown,
-    principal: Principal,
-  ): EngineCommand | OpRefusal {
-    const parsed = schema.safeParse(value);
-    if (!parsed.success) return badRequest(describeIssue(parsed.error));
-    return this.fromInput(parsed.data, principal);
+  private shaped(input: I | ShapeProblem, principal: Principal): EngineCommand | OpRefusal {
+    if (input instanceof ShapeProblem) return badRequest(input.message);
+    return this.fromInput(input, principal);
   }
 }
 
@@ -208,8 +199,7 @@ export type WsOpName = WsOpRecord['name'];
 
 export const RESERVE = new CommandOp<ReserveInput>({
   name: 'reserve',
-  frame: reserveMessage,
-  batched: batchedReserve,
+  shape: checkReserve,
   idFields: ['reservationId', 'channel', 'sku', 'location'],
   access: (principal, m) =>
     principal.mayUseChannel(m.channel) ? null : channelRefusal(principal, m.channel),
@@ -227,8 +217,7 @@ export const RESERVE = new CommandOp<ReserveInput>({
 
 export const RELEASE = new CommandOp<ReleaseInput>({
   name: 'release',
-  frame: releaseMessage,
-  batched: batchedRelease,
+  shape: checkRelease,
   idFields: ['reservationId'],
   access: (principal) => fromAccess(reservationAccess(principal)),
   command: (m, principal) => ({
@@ -241,8 +230,7 @@ export const RELEASE = new CommandOp<ReleaseInput>({
 
 export const CONFIRM = new CommandOp<ConfirmInput>({
   name: 'confirm',
-  frame: confirmMessage,
-  batched: batchedConfirm,
+  shape: checkConfirm,
   idFields: ['reservationId', 'orderId'],
   access: (principal) => fromAccess(reservationAccess(principal)),
   command: (m, principal) => ({
