@@ -83,7 +83,7 @@ function hmacHex(secret: string, timestamp: string, body: string): string {
  * carries the message id three ways (body `id`, `stockflow-event-id`, `idempotency-key`) so a
  * receiver can drop duplicates with whatever it already has. The timeout runs on real time
  * (`AbortSignal.timeout`): it bounds network I/O, which no simulated clock drives; the injected
- * clock only stamps the signature.
+ * clock only stamps the signature. A test hands its own `timeout` to fire it when it chooses.
  */
 export class WebhookTransport implements OutboxTransport {
   private readonly url: string;
@@ -91,10 +91,17 @@ export class WebhookTransport implements OutboxTransport {
   private readonly timeoutMs: number;
   private readonly clock: Clock;
   private readonly userAgent: string;
+  private readonly timeout: (ms: number) => AbortSignal;
 
   constructor(
     target: WebhookTarget,
-    options: { readonly timeoutMs: number; readonly clock: Clock; readonly userAgent?: string },
+    options: {
+      readonly timeoutMs: number;
+      readonly clock: Clock;
+      readonly userAgent?: string;
+      /** The signal that ends a request after `ms`; AbortSignal.timeout unless a test drives it. */
+      readonly timeout?: (ms: number) => AbortSignal;
+    },
   ) {
     const url = new URL(target.url);
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
@@ -108,6 +115,7 @@ export class WebhookTransport implements OutboxTransport {
     this.timeoutMs = options.timeoutMs;
     this.clock = options.clock;
     this.userAgent = options.userAgent ?? DEFAULT_USER_AGENT;
+    this.timeout = options.timeout ?? ((ms) => AbortSignal.timeout(ms));
   }
 
   async send(message: OutboxMessage): Promise<DeliveryOutcome> {
@@ -135,7 +143,7 @@ export class WebhookTransport implements OutboxTransport {
         method: 'POST',
         body,
         redirect: 'manual',
-        signal: AbortSignal.timeout(this.timeoutMs),
+        signal: this.timeout(this.timeoutMs),
         headers: {
           'content-type': 'application/json',
           'stockflow-signature': signPayload(

@@ -227,36 +227,34 @@ describe('orders over HTTP', () => {
   it('answers malformed requests with 400 and what is wrong', async () => {
     const notJson = await place('{"orderId":');
     expect(notJson.status).toBe(400);
-    expect((await json(notJson)).message).toBe('body is not valid JSON');
+    expect(await json(notJson)).toMatchObject({ code: 'BAD_REQUEST', reason: null });
 
     const noCustomer = { ...order([['sku-1', 1]]), customer: undefined };
     const missing = await json(await place(noCustomer));
-    expect(missing).toMatchObject({ code: 'BAD_REQUEST' });
-    expect(missing.message).toMatch(/customer/);
+    expect(missing).toMatchObject({ code: 'BAD_REQUEST', reason: null });
 
     const mismatch = await json(
       await place(order([['sku-1', 1]], { payment: { amount: 1, currency: 'EUR' } })),
     );
     expect(mismatch).toMatchObject({ code: 'BAD_REQUEST', reason: 'PAYMENT_MISMATCH' });
-    expect(mismatch.message).toMatch(/payment.amount 1 does not match/);
 
     const badKey = await place(order([['sku-1', 1]]), { idempotencyKey: 'k'.repeat(256) });
     expect(badKey.status).toBe(400);
-    expect((await json(badKey)).message).toMatch(/Idempotency-Key/);
+    expect(await json(badKey)).toMatchObject({ code: 'BAD_REQUEST' });
 
     const badCancel = await post('/v1/orders/ord-1/cancel', { lines: [] });
     expect(badCancel.status).toBe(400);
-    expect((await json(badCancel)).message).toMatch(/^lines:/);
+    expect(await json(badCancel)).toMatchObject({ code: 'BAD_REQUEST' });
 
     const badType = await post('/v1/fulfilments/ord-1-F1/answers', { type: 'lost' });
     expect(badType.status).toBe(400);
-    expect((await json(badType)).message).toMatch(/^type:/);
+    expect(await json(badType)).toMatchObject({ code: 'BAD_REQUEST' });
     const extra = await post('/v1/fulfilments/ord-1-F1/answers', {
       type: 'shipped',
       trackingNo: 'X',
     });
     expect(extra.status).toBe(400);
-    expect((await json(extra)).message).toMatch(/trackingNo/);
+    expect(await json(extra)).toMatchObject({ code: 'BAD_REQUEST' });
 
     const unknown = await post('/v1/fulfilments/nope/answers', { type: 'accepted' });
     expect(unknown.status).toBe(404);
@@ -570,10 +568,8 @@ describe.each([
     });
     const missing = await web.request({ op: 'placeOrder' });
     expect(missing).toMatchObject({ op: 'error', code: 'BAD_REQUEST' });
-    expect(missing.message).toMatch(/^order:/);
     const invalid = await web.request({ op: 'placeOrder', order: { orderId: 'x' } });
     expect(invalid).toMatchObject({ op: 'error', code: 'BAD_REQUEST' });
-    expect(invalid.message).toMatch(/^invalid order: /);
     const ack = await web.request({ op: 'ack', messageIds: [] });
     expect(ack).toMatchObject({ op: 'error', code: 'FORBIDDEN' });
     await web.close();
