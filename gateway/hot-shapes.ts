@@ -1,5 +1,4 @@
 import { isRequestId, type RequestId } from './message-schemas.ts';
-import type { ConfirmInput, ReleaseInput, ReserveInput } from './op-table.ts';
 
 /**
  * Hand-written shape checks for the three hot ops (reserve, release, confirm) on the WebSocket.
@@ -12,6 +11,25 @@ import type { ConfirmInput, ReleaseInput, ReserveInput } from './op-table.ts';
  * Each check returns the message's fields in one object shape (absent optional fields are
  * `undefined`), or a ShapeProblem.
  */
+
+/** What a reserve carries, from a frame, a batch item or an HTTP body alike. */
+export interface ReserveInput {
+  readonly reservationId: string;
+  readonly channel: string;
+  readonly sku: string;
+  readonly qty: number;
+  readonly location?: string | undefined;
+  readonly ttlMs?: number | undefined;
+}
+
+export interface ReleaseInput {
+  readonly reservationId: string;
+}
+
+export interface ConfirmInput {
+  readonly reservationId: string;
+  readonly orderId: string;
+}
 
 /** What is wrong with a frame: the first problem, in the words describeIssue gives zod's. */
 export class ShapeProblem {

@@ -7,7 +7,15 @@ import {
   type ReserveCommand,
 } from '../engine/index.ts';
 import type { Principal } from './auth.ts';
-import { checkConfirm, checkRelease, checkReserve, ShapeProblem } from './hot-shapes.ts';
+import {
+  checkConfirm,
+  checkRelease,
+  checkReserve,
+  ShapeProblem,
+  type ConfirmInput,
+  type ReleaseInput,
+  type ReserveInput,
+} from './hot-shapes.ts';
 import {
   ackMessage,
   batchMessage,
@@ -26,25 +34,6 @@ import type { ReplyOp } from './ws-protocol.ts';
  * rate-limit tokens. The WebSocket handler, the batch path and the HTTP reservation routes all
  * read these records, so an op, its checks and its messages cannot drift apart per transport.
  */
-
-/** What a reserve carries, from a frame, a batch item or an HTTP body alike. */
-export interface ReserveInput {
-  readonly reservationId: string;
-  readonly channel: string;
-  readonly sku: string;
-  readonly qty: number;
-  readonly location?: string | undefined;
-  readonly ttlMs?: number | undefined;
-}
-
-export interface ReleaseInput {
-  readonly reservationId: string;
-}
-
-export interface ConfirmInput {
-  readonly reservationId: string;
-  readonly orderId: string;
-}
 
 /** Longest id field a request may carry (the engine's own limit: 1-128 characters). */
 export const MAX_ID_LENGTH = 128;
