@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { JournalRecord } from '../engine/index.ts';
 import { PersistenceError } from './persistence-error.ts';
-import { decodeRecords, packBlob, unpackBlob } from './record-codec.ts';
+import { decodeRecords, encodeRecords, unpackBlob } from './record-codec.ts';
 import { replyErrorKind, type RedisCalls } from './redis-calls.ts';
 import { entryId, entrySeq, type RedisKeys } from './redis-keys.ts';
 
@@ -55,7 +55,7 @@ export class RedisJournal {
       this.appendErrors++;
       throw error;
     }
-    const blob = packBlob(records);
+    const blob = encodeRecords(records);
     const started = performance.now();
     try {
       await this.calls.client.xadd(this.keys.journal, entryId(first.seq), RECORDS_FIELD, blob);
