@@ -56,9 +56,11 @@ export class RedisJournal {
       throw error;
     }
     const blob = encodeRecords(records);
-    const started = performance.now();
+    const client = this.calls.client;
     try {
-      await this.calls.client.xadd(this.keys.journal, entryId(first.seq), RECORDS_FIELD, blob);
+      await this.calls.withTimeout(() =>
+        client.xadd(this.keys.journal, entryId(first.seq), RECORDS_FIELD, blob),
+      );
     } catch (error) {
       this.appendErrors++;
       if (replyErrorKind(error) === 'ERR') {
@@ -71,7 +73,7 @@ export class RedisJournal {
           { cause: error },
         );
       }
-      throw this.calls.failure(action, error, performance.now() - started);
+      throw this.calls.failure(action, error);
     }
     this.bytesAppended += blob.length;
     this.ackedEntrySeq = first.seq;
