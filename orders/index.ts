@@ -12,13 +12,8 @@ export type {
   OrderStats,
   ProfileSelection,
 } from './order-service.ts';
-export type {
-  Fulfilment,
-  FulfilmentStatus,
-  FulfilmentView,
-  OrderStatus,
-  OrderView,
-} from './order-state.ts';
+export type { Fulfilment, FulfilmentStatus } from './fulfilment-machine.ts';
+export type { FulfilmentView, OrderStatus, OrderView } from './order-state.ts';
 export type { FulfilmentUpdate } from './order-events.ts';
 export type { DeliveryOutcome, OutboxMessage, OutboxTransport } from './outbox-dispatcher.ts';
 export type { SourcingProfile } from './sourcing.ts';

@@ -26,13 +26,8 @@ import type {
 } from './order-events.ts';
 import { fingerprintOf, parseOrder, type OrderInput } from './order-input.ts';
 import { OrderMailboxes } from './order-mailbox.ts';
-import {
-  isActive,
-  Order,
-  type Fulfilment,
-  type OrderSnapshot,
-  type OrderView,
-} from './order-state.ts';
+import { isActive, transitionOf, type Fulfilment } from './fulfilment-machine.ts';
+import { Order, type OrderSnapshot, type OrderView } from './order-state.ts';
 import {
   OutboxDispatcher,
   type DeliveryOutcome,
@@ -665,7 +660,10 @@ export class OrderService implements JournalExtension<OrderRecord, OrderSnapshot
         null,
       );
     }
-    const verdict = transition(x, answer);
+    const verdict =
+      answer.type === 'timed_out'
+        ? { refuse: 'timed_out is decided by the order service, not sent' }
+        : transitionOf(x, answer.type).guard(x, answer.tracking ?? null);
     if (verdict === 'duplicate') {
       await this.durable();
       return { ok: true, order: order.view(), created: false, duplicate: true };
@@ -1622,48 +1620,8 @@ export class OrderService implements JournalExtension<OrderRecord, OrderSnapshot
   }
 }
 
-/** Whether an answer applies to a fulfilment in its current state. */
+/** What a fresh order without reservations holds: nothing (no engine read needed). */
 const NOTHING_HELD: ReadonlyMap<string, ReadonlyMap<string, number>> = new Map();
-
-type Verdict = 'apply' | 'duplicate' | { readonly refuse: string };
-
-function transition(x: Fulfilment, answer: FulfilmentAnswer): Verdict {
-  const s = x.status;
-  const gone = { refuse: `fulfilment ${x.fulfilmentId} is ${s}` };
-  switch (answer.type) {
-    case 'accepted':
-      if (s === 'requested') return 'apply';
-      return s === 'accepted' || s === 'picked' || s === 'shipped' || s === 'delivered'
-        ? 'duplicate'
-        : gone;
-    case 'rejected':
-      if (s === 'requested' || s === 'accepted') return 'apply';
-      return s === 'rejected' ? 'duplicate' : gone;
-    case 'short_picked':
-      if (s === 'requested' || s === 'accepted') return 'apply';
-      return s === 'short_picked' ? 'duplicate' : gone;
-    case 'picked':
-      if (s === 'requested' || s === 'accepted') return 'apply';
-      return s === 'picked' || s === 'shipped' || s === 'delivered' ? 'duplicate' : gone;
-    case 'shipped':
-      if (s === 'requested' || s === 'accepted' || s === 'picked') return 'apply';
-      if (s === 'shipped' || s === 'delivered') {
-        return (answer.tracking ?? null) === x.tracking
-          ? 'duplicate'
-          : { refuse: `fulfilment ${x.fulfilmentId} shipped with tracking ${String(x.tracking)}` };
-      }
-      return gone;
-    case 'delivered':
-      if (s === 'shipped') return 'apply';
-      return s === 'delivered' ? 'duplicate' : gone;
-    case 'problem':
-      return s === 'shipped'
-        ? 'apply'
-        : { refuse: `a delivery problem needs a shipped fulfilment; ${gone.refuse}` };
-    case 'timed_out':
-      return { refuse: 'timed_out is decided by the order service, not sent' };
-  }
-}
 
 /** How long a network reservation's location ranking is reused (see `rank`). */
 const RANK_TTL_MS = 250;
