@@ -2,18 +2,39 @@ import { pino } from 'pino';
 import type { Config } from './schema.ts';
 
 /**
- * The service's root logger: one JSON object per line, for a log shipper rather than a terminal
- * (pipe through pino-pretty to read it by eye). Below the configured level, calls are no-ops.
+ * The service's root logger. Pipes and files get one JSON object per line, for a log shipper;
+ * a terminal gets readable lines (pino-pretty, in pino's transport thread), so that a person
+ * running `npm start` reads what happens. Below the configured level, calls are no-ops.
  * Components take child loggers from it once, at construction, not per message.
+ *
+ * `destination` (tests) always gets JSON; `pretty` defaults to whether stdout is a terminal.
  */
 export function createLogger(
   log: Config['log'],
   destination?: pino.DestinationStream,
+  pretty: boolean = destination === undefined && process.stdout.isTTY,
 ): pino.Logger {
-  const options: pino.LoggerOptions = {
+  const base: pino.LoggerOptions = {
     level: log.level,
     base: { service: 'stockflow' },
     timestamp: pino.stdTimeFunctions.isoTime,
+  };
+  if (pretty) {
+    return pino({
+      ...base,
+      transport: {
+        target: 'pino-pretty',
+        options: {
+          colorize: true,
+          translateTime: 'SYS:HH:MM:ss.l',
+          ignore: 'pid,hostname,service',
+          destination: 1,
+        },
+      },
+    });
+  }
+  const options: pino.LoggerOptions = {
+    ...base,
     // Level names instead of numbers: dashboards and log queries read "warn", not 40.
     formatters: { level: (label) => ({ level: label }) },
   };

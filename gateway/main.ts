@@ -1,5 +1,8 @@
 // The composition root: what `npm start` runs. Configuration in, engine + persistence + gateway
 // up, graceful shutdown on SIGTERM/SIGINT. Nothing else in the codebase reads process.env.
+// First, before anything that imports uWebSockets.js: a binary that cannot load ends the start
+// with one line naming the fix.
+import './uws-guard.ts';
 import type { Logger } from 'pino';
 import { ConfigError, createLogger, loadConfig, type Config } from '../config/index.ts';
 import { StockEngine } from '../engine/index.ts';
@@ -12,6 +15,7 @@ import {
   type Store,
 } from '../persistence/index.ts';
 import { createGateway, LocationPush, type Gateway } from './index.ts';
+import { firstRun } from './first-run.ts';
 import { WebhookTransport } from './webhook-transport.ts';
 
 interface Running {
@@ -156,7 +160,9 @@ async function main(): Promise<void> {
   });
   let running: Running;
   try {
-    running = await start(config, log);
+    const first = firstRun(config, log);
+    running = await start(first.config, log);
+    first.announce(process.stdout);
   } catch (error) {
     log.fatal({ err: error }, 'start failed');
     process.exit(1);

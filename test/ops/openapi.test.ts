@@ -1,0 +1,325 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import type { ServerHandle } from '../persistence/server-process.ts';
+import { ROOT } from './ops-files.ts';
+import { METHODS, OpenApiSpec, type Method } from './openapi-spec.ts';
+import { api, order, OPS_KEYS, refusingReceiver, startOpsServer } from './ops-server.ts';
+
+const spec = new OpenApiSpec();
+
+/** One request and what came back, checked against the spec. */
+interface Seen {
+  method: Method;
+  template: string;
+  status: number;
+}
+
+/**
+ * Path literals in the gateway's sources: the routes it registers (`app.get('/v1/...')`, a route
+ * table's `path: '/v1/...'`, a template such as `/v1/config/${what}`), with `:param` written as
+ * OpenAPI's `{param}` and a template's `${...}` as a wildcard segment.
+ */
+function sourceRoutes(): string[] {
+  const files: string[] = [];
+  const walk = (dir: string): void => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) walk(path);
+      else if (entry.name.endsWith('.ts')) files.push(path);
+    }
+  };
+  walk(join(ROOT, 'gateway'));
+  const routes = new Set<string>();
+  const literal =
+    /(?:\.(?:get|post|put|del|delete|patch|any|ws)\(\s*|path:\s*)(['"`])(\/[^'"`\s]*)\1|(['"`])(\/(?:v1\/[^'"`\s]*|healthz|readyz|metrics|console[^'"`\s]*))\3/g;
+  for (const file of files) {
+    const text = readFileSync(file, 'utf8');
+    for (const m of text.matchAll(literal)) {
+      const route = m[2] ?? m[4] ?? '';
+      if (route === '/*' || route === '/') continue;
+      routes.add(route.replace(/:(\w+)/g, '{$1}').replace(/\$\{[^}]*\}/g, '*'));
+    }
+  }
+  return [...routes].sort();
+}
+
+/** A spec path that a source route names: equal, `{x}` for `{y}`, `*` for any one segment. */
+function covers(specPath: string, route: string): boolean {
+  const a = specPath.split('/');
+  const b = route.split('/');
+  if (a.length !== b.length) return false;
+  return a.every((seg, i) => {
+    const other = b[i] ?? '';
+    if (seg === other || other === '*') return true;
+    return /^\{\w+\}$/.test(seg) && /^\{\w+\}$/.test(other);
+  });
+}
+
+/** What the catch-all answers for a method and path the server does not serve. */
+function isNoRoute(status: number, body: string): boolean {
+  return status === 404 && body.includes('"message":"no route ');
+}
+
+/** A WebSocket upgrade's answer: 101, or the refusal's status and body. */
+function upgrade(port: number, key: string | null): Promise<{ status: number; body: string }> {
+  const headers: Record<string, string> = key === null ? {} : { authorization: `Bearer ${key}` };
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/v1/ws`, { headers });
+  return new Promise((resolve, reject) => {
+    ws.once('open', () => {
+      ws.close();
+      resolve({ status: 101, body: '' });
+    });
+    ws.once('unexpected-response', (_req, res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => {
+        ws.terminate();
+        resolve({ status: res.statusCode ?? 0, body });
+      });
+    });
+    ws.once('error', reject);
+  });
+}
+
+describe('docs/openapi.yaml', () => {
+  it('is OpenAPI 3.1 with responses for every operation and every schema compiling', () => {
+    expect(spec.spec.openapi).toMatch(/^3\.1\.\d+$/);
+    for (const { method, path, op } of spec.operations()) {
+      expect(Object.keys(op.responses).length, `${method} ${path}`).toBeGreaterThan(0);
+      for (const status of Object.keys(op.responses)) {
+        const r = spec.response(op, Number(status));
+        expect(r, `${method} ${path} ${status}`).not.toBeNull();
+        for (const media of Object.values(r?.content ?? {})) spec.validator(media.schema);
+      }
+    }
+  });
+
+  it('documents every route the gateway’s sources register', () => {
+    const routes = sourceRoutes();
+    expect(routes).toContain('/v1/orders');
+    const paths = Object.keys(spec.spec.paths);
+    const missing = routes.filter((r) => !paths.some((p) => covers(p, r)));
+    expect(missing, 'routes in gateway/ without a path in docs/openapi.yaml').toEqual([]);
+  });
+
+  describe('against the running server', () => {
+    let dir = '';
+    let server: ServerHandle | null = null;
+    let receiver: Awaited<ReturnType<typeof refusingReceiver>> | null = null;
+    const seen: Seen[] = [];
+
+    beforeAll(async () => {
+      dir = mkdtempSync(join(tmpdir(), 'stockflow-openapi-'));
+      receiver = await refusingReceiver();
+      server = await startOpsServer(dir, receiver.url);
+    });
+
+    afterAll(async () => {
+      if (server !== null) {
+        server.process.kill('SIGTERM');
+        await server.exited();
+      }
+      await receiver?.close();
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    /**
+     * Sends a request, checks the request body (JSON) against the spec's request schema and the
+     * response (status, content type, body) against the spec's response, and returns the body.
+     */
+    async function call(
+      method: Method,
+      path: string,
+      key: string | null,
+      expected: number,
+      body?: unknown,
+      headers?: Record<string, string>,
+    ): Promise<unknown> {
+      if (server === null) throw new Error('no server');
+      const template = spec.template(path.split('?')[0] ?? '');
+      expect(template, `${path} has a path in the spec`).not.toBeNull();
+      const op = spec.operation(method, template ?? '');
+      expect(op, `${method.toUpperCase()} ${template ?? ''} in the spec`).not.toBeNull();
+      if (op === null || template === null) return null;
+      const requestSchema = op.requestBody?.content['application/json']?.schema;
+      // A request meant to succeed must itself match the spec (bad ones are sent on purpose).
+      if (
+        expected < 300 &&
+        requestSchema !== undefined &&
+        typeof body !== 'string' &&
+        body !== undefined
+      ) {
+        expect(spec.check(requestSchema, body), `${method} ${path} request`).toBeNull();
+      }
+      const res = await api(server.base).request(method.toUpperCase(), path, key, body, headers);
+      return answered(method, path, template, expected, res);
+    }
+
+    /** Checks a response against the spec's response for its status; returns the body. */
+    async function answered(
+      method: Method,
+      path: string,
+      template: string,
+      expected: number,
+      res: Response,
+    ): Promise<unknown> {
+      const op = spec.operation(method, template);
+      if (op === null) throw new Error(`no ${method} ${template}`);
+      const text = await res.text();
+      const where = `${method.toUpperCase()} ${path} → ${res.status} ${text.slice(0, 300)}`;
+      expect(res.status, where).toBe(expected);
+      const documented = spec.response(op, res.status);
+      expect(documented, `${where}: status not documented`).not.toBeNull();
+      const type = (res.headers.get('content-type') ?? '').split(';')[0] ?? '';
+      const media = documented?.content?.[type];
+      expect(media, `${where}: content type ${type} not documented`).toBeDefined();
+      const value: unknown = type === 'application/json' ? JSON.parse(text) : text;
+      expect(spec.check(media?.schema, value), where).toBeNull();
+      seen.push({ method, template, status: res.status });
+      return value;
+    }
+
+    it('answers every documented route as documented', async () => {
+      if (server === null) throw new Error('no server');
+      const { admin, web, dc1, burst } = OPS_KEYS;
+      await call('get', '/healthz', null, 200);
+      await call('get', '/readyz', null, 200);
+      await call('get', '/metrics', null, 200);
+
+      // The WebSocket: refused without a key, upgraded with one.
+      const refused = await upgrade(server.port, null);
+      expect(refused.status).toBe(401);
+      const wsOp = spec.operation('get', '/v1/ws');
+      const wsRefusal = wsOp === null ? null : spec.response(wsOp, 401);
+      expect(
+        spec.check(wsRefusal?.content?.['application/json']?.schema, JSON.parse(refused.body)),
+      ).toBeNull();
+      expect((await upgrade(server.port, web)).status).toBe(101);
+      seen.push({ method: 'get', template: '/v1/ws', status: 101 });
+
+      // Feeds.
+      const ndjson = { 'content-type': 'application/x-ndjson' };
+      const feed = ['SKU-1', 'SKU-2', 'SKU-3', 'SKU-4']
+        .map((sku) => JSON.stringify({ sku, onHand: 50 }))
+        .join('\n');
+      await call('post', '/v1/inventory/snapshots?location=dc1&asOf=10', dc1, 200, feed, ndjson);
+      await call('post', '/v1/inventory/snapshots?location=dc1&asOf=11', dc1, 400, 'x', ndjson);
+      await call('post', '/v1/inventory/snapshots?location=dc1&asOf=11', dc1, 415, feed, {
+        'content-type': 'text/plain',
+      });
+      await call('post', '/v1/inventory/snapshots?location=dc1&asOf=11', web, 403, feed, ndjson);
+      const adjustments = [
+        { adjustmentId: 'a-1', sku: 'SKU-1', location: 'dc1', delta: 5, asOf: 12 },
+        { adjustmentId: 'a-2', sku: 'SKU-1', location: 'dc1', delta: -1_000, asOf: 13 },
+      ];
+      await call('post', '/v1/inventory/adjustments', dc1, 200, adjustments);
+
+      // Availability and reservations.
+      await call('get', '/v1/availability?channel=web&sku=SKU-1', web, 200);
+      await call('get', '/v1/availability?channel=web&sku=SKU-1&location=dc1', web, 200);
+      await call('get', '/v1/availability?channel=web', web, 400);
+      await call('get', '/v1/availability?channel=web&sku=SKU-1', null, 401);
+      await call('get', '/v1/availability?channel=marketplace&sku=SKU-1', web, 403);
+      await call('get', '/v1/availability?channel=web&sku=NOPE', web, 404);
+      const hold = { reservationId: 'cart-1', channel: 'web', sku: 'SKU-2', qty: 2 };
+      await call('post', '/v1/reservations', web, 201, hold);
+      await call('post', '/v1/reservations', web, 200, hold);
+      await call('post', '/v1/reservations', web, 409, { ...hold, reservationId: 'x', qty: 999 });
+      await call('post', '/v1/reservations', web, 400, { channel: 'web' });
+      await call('post', '/v1/reservations/cart-1/confirm', web, 200, { orderId: 'ext-1' });
+      await call('post', '/v1/reservations', web, 201, { ...hold, reservationId: 'cart-2' });
+      await call('delete', '/v1/reservations/cart-2', web, 200);
+      await call('delete', '/v1/reservations/cart-9', web, 404);
+
+      // Configuration.
+      const rules = await call('get', '/v1/config/rules', admin, 200);
+      await call('put', '/v1/config/rules', admin, 200, rules);
+      await call('get', '/v1/config/rules', web, 403);
+      const locations = await call('get', '/v1/config/locations', admin, 200);
+      await call('put', '/v1/config/locations', admin, 200, locations);
+      await call('put', '/v1/config/locations', admin, 400, [{ id: 'x' }]);
+      const products = await call('get', '/v1/config/products', admin, 200);
+      await call('put', '/v1/config/products', admin, 200, products);
+
+      // Orders and fulfilments.
+      const placed = (await call('post', '/v1/orders', web, 201, order('o-1', 'SKU-3', 2), {
+        'idempotency-key': 'checkout-1',
+      })) as { fulfilments: { fulfilmentId: string }[] };
+      await call('post', '/v1/orders', web, 200, order('o-1', 'SKU-3', 2), {
+        'idempotency-key': 'checkout-1',
+      });
+      await call('post', '/v1/orders', web, 409, order('o-1', 'SKU-3', 1));
+      await call('post', '/v1/orders', web, 409, order('o-2', 'SKU-3', 9_999));
+      await call('post', '/v1/orders', web, 400, { orderId: 'o-3' });
+      await call('post', '/v1/orders', dc1, 403, order('o-4', 'SKU-3', 1));
+      await call('get', '/v1/orders/o-1', web, 200);
+      await call('get', '/v1/orders/o-404', web, 404);
+      const f = placed.fulfilments[0]?.fulfilmentId ?? '';
+      await call('get', '/v1/fulfilments?location=dc1', admin, 200);
+      await call('get', '/v1/fulfilments', dc1, 200);
+      await call('get', '/v1/fulfilments', admin, 400);
+      await call('get', `/v1/fulfilments/${encodeURIComponent(f)}`, dc1, 200);
+      await call('get', '/v1/fulfilments/f-404', dc1, 404);
+      await call('post', `/v1/fulfilments/${encodeURIComponent(f)}/answers`, dc1, 200, {
+        type: 'accepted',
+      });
+      await call('post', `/v1/fulfilments/${encodeURIComponent(f)}/answers`, dc1, 400, {
+        type: 'maybe',
+      });
+      await call('post', '/v1/orders', web, 201, order('o-5', 'SKU-4', 1));
+      await call('post', '/v1/orders/o-5/cancel', web, 200, { reason: 'changed mind' });
+      await call('post', '/v1/orders/o-5/cancel', web, 400, { lines: [] });
+
+      // Over the rate limit (the bucket holds 200, refilled at 100 a second).
+      const a = api(server.base);
+      const path = '/v1/availability?channel=web&sku=SKU-1';
+      const burstAnswers = await Promise.all(
+        Array.from({ length: 400 }, () => a.request('GET', path, burst)),
+      );
+      const limited = burstAnswers.find((r) => r.status === 429);
+      expect(limited, 'a 429 in the burst').toBeDefined();
+      if (limited !== undefined) {
+        expect(limited.headers.get('retry-after')).toMatch(/^\d+$/);
+        await answered('get', path, '/v1/availability', 429, limited);
+      }
+      for (const r of burstAnswers) if (!r.bodyUsed) await r.text();
+
+      // Every documented operation was seen succeeding.
+      const succeeded = new Set(
+        seen
+          .filter((s) => s.status < 300 || s.status === 101)
+          .map((s) => `${s.method} ${s.template}`),
+      );
+      const unseen = spec
+        .operations()
+        .map((o) => `${o.method} ${o.path}`)
+        .filter((o) => !succeeded.has(o));
+      expect(unseen, 'documented operations never answered with success').toEqual([]);
+    });
+
+    it('serves exactly the documented methods on every documented path', async () => {
+      if (server === null) throw new Error('no server');
+      const served: string[] = [];
+      for (const path of Object.keys(spec.spec.paths)) {
+        const concrete = path.replace(/\{\w+\}/g, 'x');
+        for (const method of METHODS) {
+          let status: number;
+          let body: string;
+          if (path === '/v1/ws' && method === 'get') {
+            ({ status, body } = await upgrade(server.port, null));
+          } else {
+            const res = await fetch(`${server.base}${concrete}`, { method: method.toUpperCase() });
+            status = res.status;
+            body = await res.text();
+          }
+          if (!isNoRoute(status, body)) served.push(`${method} ${path}`);
+        }
+      }
+      const documented = spec.operations().map((o) => `${o.method} ${o.path}`);
+      expect(served.sort()).toEqual(documented.sort());
+    });
+  });
+});
