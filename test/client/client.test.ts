@@ -1,5 +1,4 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
 import {
   StockflowClient,
   StockflowError,
@@ -8,10 +7,10 @@ import {
   type ConnectionState,
   type FulfilmentMessage,
   type WebSocketConstructor,
-  type WebSocketLike,
 } from '../../client/index.ts';
 import { KEYS, loadStock, orderService, start, within, type Running } from '../gateway/harness.ts';
 import { waitFor } from '../persistence/server-process.ts';
+import { StandardOnly } from './standard-websocket.ts';
 import { TcpProxy } from './tcp-proxy.ts';
 
 const FAST_RECONNECT = { minDelayMs: 10, maxDelayMs: 100 };
@@ -69,43 +68,6 @@ async function httpAvailable(sku: string, location?: string): Promise<number> {
   const q = location === undefined ? '' : `&location=${location}`;
   const res = await r.http(`/v1/availability?channel=web&sku=${sku}${q}`);
   return ((await res.json()) as { available: number }).available;
-}
-
-/**
- * The `ws` WebSocket behind only the standard surface, as a browser's or Node 22's global one
- * looks to the client: no headers, no upgrade status.
- */
-class StandardOnly implements WebSocketLike {
-  private readonly ws: WebSocket;
-  onopen: WebSocketLike['onopen'] = null;
-  onmessage: WebSocketLike['onmessage'] = null;
-  onclose: WebSocketLike['onclose'] = null;
-  onerror: WebSocketLike['onerror'] = null;
-
-  constructor(url: string, protocols?: string | string[]) {
-    this.ws = new WebSocket(url, protocols);
-    this.ws.binaryType = 'arraybuffer';
-    this.ws.onopen = (e) => this.onopen?.(e);
-    this.ws.onmessage = (e) => this.onmessage?.({ data: e.data });
-    this.ws.onclose = (e) => this.onclose?.({ code: e.code, reason: e.reason });
-    this.ws.onerror = (e) => this.onerror?.(e);
-  }
-
-  get binaryType(): string {
-    return this.ws.binaryType;
-  }
-  set binaryType(_value: string) {
-    // always arraybuffer
-  }
-  get readyState(): number {
-    return this.ws.readyState;
-  }
-  send(data: string | Uint8Array): void {
-    this.ws.send(data);
-  }
-  close(code?: number, reason?: string): void {
-    this.ws.close(code, reason);
-  }
 }
 
 for (const encoding of ['msgpack', 'json'] as const) {
