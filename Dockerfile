@@ -28,4 +28,6 @@ EXPOSE 8080
 VOLUME ["/app/data"]
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
   CMD node -e "fetch('http://127.0.0.1:' + (process.env.STOCKFLOW_SERVER__PORT || 8080) + '/healthz').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"
-CMD ["node", "dist/gateway/main.js"]
+# A 64 MiB young generation: at flash-sale rates the default (16 MiB) scavenges several times
+# per group commit and promotes what a held reply keeps alive (README, "Two commands").
+CMD ["node", "--max-semi-space-size=64", "dist/gateway/main.js"]

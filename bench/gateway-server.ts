@@ -7,7 +7,8 @@
 import { pino } from 'pino';
 import uWS from 'uWebSockets.js';
 import { StockEngine, type Command } from '../engine/index.ts';
-import { createGateway, type Gateway, type GatewayOptions } from '../gateway/index.ts';
+import { loadConfig } from '../config/index.ts';
+import { createGateway, type Gateway, type GatewayConfig } from '../gateway/index.ts';
 import { sendToParent } from './gateway-processes.ts';
 import { wallMs } from './gateway-wire.ts';
 
@@ -47,22 +48,31 @@ export type ServerMessage =
 export const AVAILABILITY_BODY = '{"channel":"web","sku":"sku-0","location":null,"available":42}';
 
 /** The gateway as both benchmarks run it: loopback, one storefront key for `web`, no rate limit. */
-export function benchGatewayOptions(key: string): GatewayOptions {
-  return {
-    host: '127.0.0.1',
-    port: 0,
-    metricsPort: null,
-    metricsHost: '127.0.0.1',
-    maxPayloadBytes: 64 * 1024,
-    maxBackpressureBytes: 64 * 1024 * 1024,
-    idleTimeoutSec: 120,
-    maxSubscriptionsPerConnection: 1_000,
-    httpBodyLimitBytes: 1024 * 1024,
-    allowedOrigins: [],
-    shutdownGraceMs: 5_000,
-    apiKeys: [{ key, name: 'bench', role: 'storefront', channel: 'web' }],
-    rateLimit: { perSecond: 1e9, burst: 1e9 },
-  };
+export function benchGatewayOptions(key: string): GatewayConfig {
+  return loadConfig({
+    env: {},
+    values: {
+      server: {
+        host: '127.0.0.1',
+        port: 0,
+        metricsPort: null,
+        metricsHost: '127.0.0.1',
+        maxPayloadBytes: 64 * 1024,
+        maxBackpressureBytes: 64 * 1024 * 1024,
+        idleTimeoutSec: 120,
+        maxSubscriptionsPerConnection: 1_000,
+        httpBodyLimitBytes: 1024 * 1024,
+        allowedOrigins: [],
+        shutdownGraceMs: 5_000,
+      },
+      auth: {
+        apiKeys: [{ key, name: 'bench', role: 'storefront', channel: 'web' }],
+        rateLimit: { perSecond: 1e9, burst: 1e9 },
+      },
+      // The key's channel must be one the rules name (the gateway itself reads no rules).
+      rules: { channels: [{ id: 'web', priority: 1 }] },
+    },
+  });
 }
 
 function send(message: ServerMessage): void {

@@ -11,10 +11,16 @@ export interface LoadConfigOptions {
   readonly env?: Readonly<Record<string, string | undefined>> | undefined;
   /** A JSON file; when left out, the file named by STOCKFLOW_CONFIG, if any. */
   readonly file?: string | undefined;
+  /**
+   * Settings given in code (tests, benchmarks, an embedding program), over the file and under
+   * the environment; validated like any other layer.
+   */
+  readonly values?: Readonly<Record<string, unknown>> | undefined;
 }
 
 /**
- * The service's configuration: defaults < JSON file < environment, validated once and frozen.
+ * The service's configuration: defaults < JSON file < given values < environment, validated once
+ * and frozen.
  * Throws ConfigError listing every bad setting with where its value came from.
  */
 export function loadConfig(options: LoadConfigOptions = {}): Config {
@@ -28,6 +34,8 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     if (typeof read === 'string') issues.push({ path: '', message: read, source: `file ${file}` });
     else input.apply([], read, `file ${file}`);
   }
+
+  if (options.values !== undefined) input.apply([], options.values, 'given');
 
   const fromEnv = readEnvOverrides(env, configSchema);
   issues.push(...fromEnv.issues);

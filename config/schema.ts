@@ -37,11 +37,12 @@ const server = z
     port: port.default(8080),
     metricsPort: port.nullable().default(null),
     metricsHost: label.default('127.0.0.1'),
-    maxPayloadBytes: positive.default(65_536),
-    maxBackpressureBytes: positive.default(1_048_576),
+    // Below 64 bytes not even a small reserve fits in a frame.
+    maxPayloadBytes: z.int().min(64).default(65_536),
+    maxBackpressureBytes: z.int().min(1_024).default(1_048_576),
     idleTimeoutSec: idleTimeoutSec.default(120),
     maxSubscriptionsPerConnection: positive.default(1_000),
-    httpBodyLimitBytes: positive.default(67_108_864),
+    httpBodyLimitBytes: z.int().min(1_024).default(67_108_864),
     allowedOrigins: z.array(label).prefault([]),
     shutdownGraceMs: z.int().min(0).default(10_000),
   })
@@ -60,7 +61,10 @@ const server = z
 
 const apiKey = z
   .strictObject({
-    key: z.string().min(16),
+    // Sent in headers and in a WebSocket subprotocol, where spaces and control characters break it.
+    key: z.string().regex(/^[\x21-\x7e]{16,}$/, {
+      message: 'expected at least 16 printable ASCII characters, without spaces',
+    }),
     name: label,
     role: z.enum(['storefront', 'location', 'admin']),
     channel: id.optional(),
@@ -98,9 +102,15 @@ const auth = z.strictObject({
   apiKeys: z
     .array(apiKey)
     .prefault([])
-    .superRefine(...uniqueField('key', 'key', 'auth.apiKeys')),
+    .superRefine(...uniqueField('key', 'key', 'auth.apiKeys'))
+    // Names label logs and metrics: two keys under one name could not be told apart.
+    .superRefine(...uniqueField('name', 'name', 'auth.apiKeys')),
   rateLimit: z
-    .strictObject({ perSecond: positive.default(20_000), burst: positive.default(40_000) })
+    .strictObject({
+      // A fraction is a rate slower than one a second (0.5: one every two seconds).
+      perSecond: z.number().positive().max(1e9).default(20_000),
+      burst: positive.default(40_000),
+    })
     .prefault({}),
 });
 

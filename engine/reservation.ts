@@ -123,7 +123,10 @@ export class Reservation {
       channel: this.channel,
       qty: this.qty,
       state: this.state,
-      lines: this.lineList().map((l) => ({ location: l.position.location.id, qty: l.qty })),
+      lines:
+        this.more === null
+          ? [{ location: this.position.location.id, qty: this.positionQty }]
+          : this.lineList().map((l) => ({ location: l.position.location.id, qty: l.qty })),
       expiresAt: this.expiresAt,
       orderId: this.orderId,
     };

@@ -1,18 +1,18 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { ApiKeyOptions, Role } from './options.ts';
+import type { ApiKeyConfig, ApiKeyRole } from '../config/index.ts';
 import { TokenBucket } from './rate-limit.ts';
 
 /** Who is calling: one per configured API key, shared by all its connections and requests. */
 export class Principal {
   readonly name: string;
-  readonly role: Role;
+  readonly role: ApiKeyRole;
   /** The channel of a storefront key, else null. */
   readonly channel: string | null;
   /** The location of a location key, else null. */
   readonly location: string | null;
   readonly bucket: TokenBucket;
 
-  constructor(options: ApiKeyOptions, bucket: TokenBucket) {
+  constructor(options: ApiKeyConfig, bucket: TokenBucket) {
     this.name = options.name;
     this.role = options.role;
     this.channel = options.role === 'storefront' ? (options.channel ?? null) : null;
@@ -49,7 +49,7 @@ export class ApiKeyRing {
   private readonly principals: Principal[] = [];
 
   constructor(
-    keys: readonly ApiKeyOptions[],
+    keys: readonly ApiKeyConfig[],
     rate: { perSecond: number; burst: number },
     now: () => number,
   ) {

@@ -2,20 +2,27 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import uWS from 'uWebSockets.js';
 import type { TemplatedApp, us_listen_socket } from 'uWebSockets.js';
+import type { Config, ServerConfig } from '../config/index.ts';
 import { ErrorCode, StockflowError, type Engine } from '../engine/index.ts';
 import { type OrderService } from '../orders/index.ts';
 import { ApiKeyRing } from './auth.ts';
 import { FrameCodec } from './frame-codec.ts';
-import { HttpRoutes, type Readiness } from './http-routes.ts';
+import type { GatewayContext, Readiness } from './context.ts';
+import { HttpRouter } from './http-router.ts';
 import { LocationPush } from './location-push.ts';
 import { GatewayMetrics } from './metrics.ts';
-import { validateOptions, type GatewayOptions } from './options.ts';
 import { registerOrderMetrics } from './order-metrics.ts';
 import { ReplyBatcher } from './reply-batcher.ts';
 import { RequestLog } from './request-log.ts';
 import { SubscriptionHub } from './subscriptions.ts';
 import { WsHandler } from './ws-handler.ts';
 import { WsOrders } from './ws-orders.ts';
+
+/**
+ * The gateway's settings: the `server` and `auth` sections of the configuration, as loadConfig
+ * validated and froze them (config/schema.ts is the one place their rules are written).
+ */
+export type GatewayConfig = Pick<Config, 'server' | 'auth'>;
 
 export interface GatewayExtras {
   /** Extra readiness (e.g. persistence caught up); /readyz is 503 while it says not ready. */
@@ -69,31 +76,31 @@ class StockflowGateway implements Gateway {
   closing = false;
   readonly locationPush: LocationPush;
   private readonly orders: OrderService | null;
-  private readonly options: Readonly<GatewayOptions>;
+  private readonly server: ServerConfig;
   private readonly log: Logger;
   private readonly app: TemplatedApp;
   private readonly metricsApp: TemplatedApp | null;
   private readonly gatewayMetrics: GatewayMetrics;
   private readonly batcher = new ReplyBatcher();
   private readonly ws: WsHandler;
-  private readonly http: HttpRoutes;
+  private readonly http: HttpRouter;
   private readonly stopDeltas: () => void;
   private listenSockets: us_listen_socket[] = [];
   private closed: Promise<void> | null = null;
 
   constructor(
     private readonly engine: Engine,
-    options: GatewayOptions,
+    config: GatewayConfig,
     logger: Logger,
     extras: GatewayExtras,
   ) {
-    this.options = validateOptions(options);
+    this.server = config.server;
     this.log = logger.child({ component: 'gateway' });
     this.gatewayMetrics = new GatewayMetrics(engine);
     this.orders = extras.orders ?? null;
     this.locationPush = extras.locationPush ?? new LocationPush();
     if (this.orders !== null) registerOrderMetrics(this.gatewayMetrics.registry, this.orders);
-    const keys = new ApiKeyRing(this.options.apiKeys, this.options.rateLimit, () =>
+    const keys = new ApiKeyRing(config.auth.apiKeys, config.auth.rateLimit, () =>
       performance.now(),
     );
     const codec = new FrameCodec();
@@ -104,39 +111,32 @@ class StockflowGateway implements Gateway {
       this.app,
       codec,
       this.gatewayMetrics,
-      this.options.maxSubscriptionsPerConnection,
+      this.server.maxSubscriptionsPerConnection,
     );
     const wsOrders =
       this.orders === null
         ? null
         : new WsOrders(this.orders, this.locationPush, codec, this.gatewayMetrics, this.log);
-    this.ws = new WsHandler(
+    const ctx: GatewayContext = {
       engine,
-      this.options,
+      server: this.server,
       keys,
       codec,
       hub,
-      this.batcher,
-      this.gatewayMetrics,
-      this.log,
+      batcher: this.batcher,
+      metrics: this.gatewayMetrics,
+      log: this.log,
       requests,
-      this,
+      state: this,
+      orders: this.orders,
       wsOrders,
-    );
-    this.http = new HttpRoutes(
-      engine,
-      this.options,
-      keys,
-      this.gatewayMetrics,
-      this.log,
-      requests,
-      this,
-      extras.readiness,
-      this.orders,
-    );
+      readiness: extras.readiness ?? null,
+    };
+    this.ws = new WsHandler(ctx);
+    this.http = new HttpRouter(ctx);
     this.app.ws('/v1/ws', this.ws.behavior());
-    this.http.register(this.app, this.options.metricsPort === null);
-    if (this.options.metricsPort === null) {
+    this.http.register(this.app, this.server.metricsPort === null);
+    if (this.server.metricsPort === null) {
       this.metricsApp = null;
     } else {
       this.metricsApp = uWS.App();
@@ -157,20 +157,20 @@ class StockflowGateway implements Gateway {
 
   async listen(): Promise<{ port: number; metricsPort: number | null }> {
     if (this.closing) throw new StockflowError(ErrorCode.UNAVAILABLE, 'the gateway is closed');
-    const main = await listenOn(this.app, this.options.host, this.options.port);
+    const main = await listenOn(this.app, this.server.host, this.server.port);
     this.listenSockets.push(main);
     const port = uWS.us_socket_local_port(main);
     let metricsPort: number | null = null;
-    if (this.metricsApp !== null && this.options.metricsPort !== null) {
+    if (this.metricsApp !== null && this.server.metricsPort !== null) {
       const socket = await listenOn(
         this.metricsApp,
-        this.options.metricsHost,
-        this.options.metricsPort,
+        this.server.metricsHost,
+        this.server.metricsPort,
       );
       this.listenSockets.push(socket);
       metricsPort = uWS.us_socket_local_port(socket);
     }
-    this.log.info({ host: this.options.host, port, metricsPort }, 'gateway listening');
+    this.log.info({ host: this.server.host, port, metricsPort }, 'gateway listening');
     return { port, metricsPort };
   }
 
@@ -200,7 +200,7 @@ class StockflowGateway implements Gateway {
     const grace = new Promise<'timeout'>((resolve) => {
       timer = setTimeout(() => {
         resolve('timeout');
-      }, this.options.shutdownGraceMs);
+      }, this.server.shutdownGraceMs);
     });
     const drained = await Promise.race([
       Promise.all([this.drainEngine(), this.http.idle()]).then(() => 'drained' as const),
@@ -208,7 +208,7 @@ class StockflowGateway implements Gateway {
     ]);
     clearTimeout(timer);
     if (drained === 'timeout') {
-      this.log.warn({ graceMs: this.options.shutdownGraceMs }, 'shutdown grace ran out');
+      this.log.warn({ graceMs: this.server.shutdownGraceMs }, 'shutdown grace ran out');
     }
     this.engine.flushDeltas();
     this.stopDeltas();
@@ -226,12 +226,12 @@ class StockflowGateway implements Gateway {
   }
 }
 
-/** Creates the gateway (not yet listening). Throws StockflowError for invalid options. */
+/** Creates the gateway (not yet listening) from the validated configuration (loadConfig). */
 export function createGateway(
   engine: Engine,
-  options: GatewayOptions,
+  config: GatewayConfig,
   logger: Logger,
   extras: GatewayExtras = {},
 ): Gateway {
-  return new StockflowGateway(engine, options, logger, extras);
+  return new StockflowGateway(engine, config, logger, extras);
 }

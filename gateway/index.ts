@@ -1,10 +1,9 @@
 // The gateway's public face: the composition root, benchmarks and tests import only this.
 export { createGateway } from './gateway.ts';
-export type { Gateway, GatewayExtras } from './gateway.ts';
-export type { Readiness } from './http-routes.ts';
+export type { Gateway, GatewayConfig, GatewayExtras } from './gateway.ts';
+export type { Readiness } from './context.ts';
 export { LocationPush } from './location-push.ts';
 export type { LocationPushOptions } from './location-push.ts';
-export type { ApiKeyOptions, GatewayOptions, Role } from './options.ts';
 export { WS_PROTOCOL } from './auth.ts';
 export { FRAME_LIMITS } from './frame-codec.ts';
 export { MAX_BATCH_OPS, MAX_TOPICS_PER_REQUEST } from './message-schemas.ts';

@@ -70,9 +70,8 @@ async function start(config: Config, log: Logger): Promise<Running> {
   const gateway = createGateway(
     engine,
     {
-      ...config.server,
-      apiKeys: config.auth.apiKeys,
-      rateLimit: config.auth.rateLimit,
+      server: config.server,
+      auth: config.auth,
     },
     log,
     {

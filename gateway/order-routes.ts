@@ -1,4 +1,4 @@
-import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import type { HttpRequest, TemplatedApp } from 'uWebSockets.js';
 import { ErrorCode, Reason, type Engine } from '../engine/index.ts';
 import { type OrderResult, type OrderService } from '../orders/index.ts';
 import type { Principal } from './auth.ts';
@@ -10,22 +10,10 @@ import {
   fulfilmentAnswerBody,
   IDEMPOTENCY_KEY,
 } from './message-schemas.ts';
-import type { OpLabel } from './metrics.ts';
 import { fulfilmentLocation, orderChannel, otherChannel, otherLocation } from './order-access.ts';
 import { AccessRefusal } from './reservation-access.ts';
+import type { RouteKit } from './route-kit.ts';
 import { FulfilmentPush } from './ws-protocol.ts';
-
-export type RouteHandler = (ex: HttpExchange, req: HttpRequest, principal: Principal) => void;
-
-/** What the order routes use of HttpRoutes: its guard for every API route and its helpers. */
-export interface RouteKit {
-  /** Exchange, key, rate limit, shutdown check, sampled log, catch-all; then `handler`. */
-  route(res: HttpResponse, req: HttpRequest, op: OpLabel, handler: RouteHandler): void;
-  /** Runs `then` with the value; a rejection answers the exchange (StockflowError: its code). */
-  after<T>(ex: HttpExchange, pending: Promise<T>, then: (value: T) => void): void;
-  /** Reads the JSON body within the body limit and guards (400 otherwise). */
-  readJson(ex: HttpExchange, then: (value: unknown) => void, whenEmpty?: unknown): void;
-}
 
 /** A call whose synchronous throw becomes a rejection, so one path answers both. */
 function attempt<T>(call: () => Promise<T>): Promise<T> {
@@ -41,7 +29,7 @@ function refuse(ex: HttpExchange, refusal: AccessRefusal): void {
 /**
  * The HTTP face of the order service (docs/api.md, "Orders" and "Fulfilments"): place, read and
  * cancel orders (storefronts and admin), read and answer fulfilments and list what still waits
- * for a location (location keys and admin). Registered by HttpRoutes, before its catch-all.
+ * for a location (location keys and admin). Registered by HttpRouter, before its catch-all.
  */
 export class OrderRoutes {
   constructor(

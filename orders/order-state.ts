@@ -1,3 +1,10 @@
+import {
+  ACTIVE,
+  COUNTED,
+  FULFILMENT_TRANSITIONS,
+  type Fulfilment,
+  type FulfilmentStatus,
+} from './fulfilment-machine.ts';
 import type { OrderEvent, PlannedFulfilment } from './order-events.ts';
 import type { DeliveryInput, OrderInput } from './order-input.ts';
 import type { OutboxMessage } from './outbox-dispatcher.ts';
@@ -14,53 +21,6 @@ export type OrderStatus =
   | 'delivered'
   | 'backordered'
   | 'cancelled';
-
-export type FulfilmentStatus =
-  | 'requested'
-  | 'accepted'
-  | 'picked'
-  | 'shipped'
-  | 'delivered'
-  | 'rejected'
-  | 'short_picked'
-  | 'timed_out'
-  | 'cancelled';
-
-/** Fulfilment states that hold stock at the location (allocated, not shipped). */
-const ACTIVE: ReadonlySet<FulfilmentStatus> = new Set(['requested', 'accepted', 'picked']);
-/** States whose units count as the order's (held, on the way or delivered). */
-const COUNTED: ReadonlySet<FulfilmentStatus> = new Set([
-  'requested',
-  'accepted',
-  'picked',
-  'shipped',
-  'delivered',
-]);
-
-export function isActive(status: FulfilmentStatus): boolean {
-  return ACTIVE.has(status);
-}
-
-export interface FulfilmentLine {
-  readonly sku: string;
-  readonly qty: number;
-}
-
-/** One location's part of an order. Never mutated: a change replaces the object. */
-export interface Fulfilment {
-  readonly fulfilmentId: string;
-  readonly location: string;
-  readonly lines: readonly FulfilmentLine[];
-  readonly status: FulfilmentStatus;
-  readonly attempt: number;
-  readonly requestedAt: number;
-  readonly dueBy: number;
-  readonly updatedAt: number;
-  readonly carrier: string | null;
-  readonly tracking: string | null;
-  /** Why it was rejected, short, timed out, cancelled, or the last delivery problem. */
-  readonly reason: string | null;
-}
 
 export interface OrderLine {
   readonly lineId: string;
@@ -464,49 +424,16 @@ export class Order {
     const f = this.f;
     const x = this.fulfilment(event.fulfilmentId);
     if (x === undefined) return `unknown fulfilment ${event.fulfilmentId}`;
-    let next: Fulfilment = { ...x, updatedAt: event.at, reason: event.reason ?? x.reason };
-    switch (event.update) {
-      case 'accepted':
-        next = { ...next, status: 'accepted' };
-        break;
-      case 'picked':
-        next = { ...next, status: 'picked' };
-        break;
-      case 'short_picked': {
-        const picked = new Map(event.picked ?? []);
-        const lines = x.lines
-          .map((l) => ({ sku: l.sku, qty: Math.min(l.qty, picked.get(l.sku) ?? 0) }))
-          .filter((l) => l.qty > 0);
-        next =
-          lines.length === 0
-            ? { ...next, status: 'short_picked' }
-            : { ...next, lines, status: 'picked' };
-        f.excluded = [...f.excluded, [x.location, `short-picked ${x.fulfilmentId}`]];
+    // The update was recorded only where the table's guard let it apply, so the cell has an effect.
+    const effect = FULFILMENT_TRANSITIONS[x.status][event.update].effect;
+    if (effect !== null) {
+      const { next, exclude } = effect(x, event);
+      if (exclude !== null) {
+        f.excluded = [...f.excluded, [x.location, exclude]];
         f.pending = true;
-        break;
       }
-      case 'shipped':
-        next = { ...next, status: 'shipped', carrier: event.carrier, tracking: event.tracking };
-        break;
-      case 'delivered':
-        next = { ...next, status: 'delivered' };
-        break;
-      case 'rejected':
-      case 'timed_out':
-        next = { ...next, status: event.update };
-        f.excluded = [
-          ...f.excluded,
-          [
-            x.location,
-            `${event.update === 'rejected' ? 'rejected' : 'did not answer'} ${x.fulfilmentId}`,
-          ],
-        ];
-        f.pending = true;
-        break;
-      case 'problem':
-        break;
+      f.fulfilments = f.fulfilments.map((y) => (y === x ? next : y));
     }
-    f.fulfilments = f.fulfilments.map((y) => (y === x ? next : y));
     return `${x.fulfilmentId} at ${x.location}${event.reason === null ? '' : `: ${event.reason}`}`;
   }
 

@@ -1,6 +1,8 @@
 import { Packr, Unpackr } from 'msgpackr';
 import { crc32 } from 'node:zlib';
 import type { JournalRecord, SnapshotItem } from '../engine/index.ts';
+import { PersistenceError } from './persistence-error.ts';
+import { encodeJournalPayload, JOURNAL_MAGIC, RecordReader } from './journal-codec.ts';
 
 // One packer for the process (habit 9). msgpackr's record extension is on: within one payload
 // (a whole group commit, a snapshot chunk) objects of one shape share one key list, which makes
@@ -9,15 +11,28 @@ import type { JournalRecord, SnapshotItem } from '../engine/index.ts';
 const packr = new Packr({ useRecords: true, moreTypes: false });
 const unpackr = new Unpackr({ useRecords: true, mapsAsObjects: true });
 
-/** Frame layout: u32 payload length, u32 CRC-32 of the payload, payload (msgpack). */
+/** Frame layout: u32 payload length, u32 CRC-32 of the payload, payload (msgpack, or a journal
+ * payload in the binary record layout of journal-codec.ts). */
 export const FRAME_HEADER = 8;
 
 /**
- * One frame per group commit, holding its records in order. The group commit is the unit of
- * acknowledgement (no record of it is answered before all are durable), so it is also the unit
- * of the length and CRC check: a torn frame drops only records nobody was told about.
+ * One frame per group commit, holding its records in order, in the binary record layout (format
+ * 2). The group commit is the unit of acknowledgement (no record of it is answered before all are
+ * durable), so it is also the unit of the length and CRC check: a torn frame drops only records
+ * nobody was told about. Frames written before format 2 (a msgpack array of records) are still
+ * read.
  */
 export function encodeRecords(records: readonly JournalRecord[]): Buffer {
+  const out = encodeJournalPayload(records, FRAME_HEADER);
+  const payload = out.subarray(FRAME_HEADER);
+  out.writeUInt32LE(payload.length, 0);
+  out.writeUInt32LE(crc32(payload), 4);
+  return out;
+}
+
+/** Journal records written with format 1 (msgpack), as earlier versions wrote them; for tests of
+ * reading old data directories and streams. */
+export function encodeRecordsV1(records: readonly JournalRecord[]): Buffer {
   return encodeFrame(records);
 }
 
@@ -52,8 +67,11 @@ export function readFrame(buf: Buffer, at: number, maxPayload = 256 * 1024 * 102
   const payload = buf.subarray(at + FRAME_HEADER, end);
   if (crc32(payload) !== crc) return { kind: 'torn', reason: 'CRC mismatch' };
   try {
-    return { kind: 'frame', value: unpackr.unpack(payload), next: end };
+    const value: unknown =
+      payload[0] === JOURNAL_MAGIC ? new RecordReader(payload).records() : unpackr.unpack(payload);
+    return { kind: 'frame', value, next: end };
   } catch (error) {
+    if (error instanceof PersistenceError) throw error;
     return { kind: 'torn', reason: `undecodable payload: ${String(error)}` };
   }
 }

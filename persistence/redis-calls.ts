@@ -2,13 +2,27 @@ import type { Redis } from 'ioredis';
 import { PersistenceError } from './persistence-error.ts';
 
 /**
+ * No reply from Redis within the command timeout. The command is not withdrawn: Redis may still
+ * apply it (a paused server runs what it had queued when it resumes; see RedisJournal.resync),
+ * and its late reply is dropped.
+ */
+export class RedisCommandTimeout extends Error {
+  override readonly name = 'RedisCommandTimeout';
+
+  constructor(readonly timeoutMs: number) {
+    super(`no reply from Redis within ${timeoutMs} ms`);
+  }
+}
+
+/**
  * Runs the store's Redis commands and maps every failure to one PersistenceError, so callers
  * (and the engine's logs) see one taxonomy whatever ioredis threw.
  *
  * - Not connected (the client is reconnecting): rejected at once, without a round trip; ioredis
  *   would refuse it anyway, as the offline queue is off.
- * - No reply within the command timeout, or the connection dropped with the command in flight:
- *   STORE_UNREACHABLE. The command may still have been applied (see RedisJournal.resync).
+ * - No reply within the command timeout (this class's own timer, see withTimeout), or the
+ *   connection dropped with the command in flight: STORE_UNREACHABLE, with a RedisCommandTimeout
+ *   as the cause for the first. The command may still have been applied (see RedisJournal.resync).
  * - An error reply: by its kind (see replyErrorKind): WRONGTYPE means a key of ours holds
  *   something else (STORE_CORRUPT), NOPERM / NOAUTH / WRONGPASS a setup problem
  *   (STORE_MISCONFIGURED); the rest (OOM, READONLY after a failover, MISCONF, LOADING, BUSY, ...)
@@ -37,26 +51,63 @@ export class RedisCalls {
 
   async run<T>(action: string, op: () => Promise<T>): Promise<T> {
     this.assertReady(action);
-    const started = performance.now();
     try {
-      return await op();
+      return await this.withTimeout(op);
     } catch (error) {
-      throw this.failure(action, error, performance.now() - started);
+      throw this.failure(action, error);
     }
   }
 
-  /** The PersistenceError for a command that failed after `elapsedMs`. */
-  failure(action: string, error: unknown, elapsedMs: number): PersistenceError {
+  /**
+   * Runs `op` (one command, or a few in a row), rejecting with RedisCommandTimeout when it has
+   * not settled within the command timeout. The timer says so explicitly: a timeout is never
+   * guessed from the time a failure took. (ioredis's own commandTimeout is set longer, as a
+   * backstop for the commands that do not pass here, so this timer always fires first.)
+   */
+  withTimeout<T>(op: () => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(new RedisCommandTimeout(this.commandTimeoutMs));
+      }, this.commandTimeoutMs);
+      const settle = (): void => {
+        clearTimeout(timer);
+      };
+      let pending: Promise<T>;
+      try {
+        pending = op();
+      } catch (error) {
+        settle();
+        reject(error instanceof Error ? error : new Error(String(error)));
+        return;
+      }
+      pending.then(
+        (value) => {
+          settle();
+          resolve(value);
+        },
+        (error: unknown) => {
+          settle();
+          reject(error instanceof Error ? error : new Error(String(error)));
+        },
+      );
+    });
+  }
+
+  /** The PersistenceError for a command that failed (threw, timed out or was cut off). */
+  failure(action: string, error: unknown): PersistenceError {
     if (error instanceof PersistenceError) return error;
+    if (error instanceof RedisCommandTimeout) {
+      return new PersistenceError('STORE_UNREACHABLE', `${action}: ${error.message}`, {
+        cause: error,
+      });
+    }
     const kind = replyErrorKind(error);
     if (kind === null) {
-      // ioredis's timeout is a plain Error: told apart by the time taken (its timer may fire a
-      // millisecond early against performance.now(), hence the margin).
-      const what =
-        elapsedMs >= this.commandTimeoutMs * 0.9
-          ? `no reply from Redis within ${this.commandTimeoutMs} ms`
-          : `the connection to Redis failed (${String(error)})`;
-      return new PersistenceError('STORE_UNREACHABLE', `${action}: ${what}`, { cause: error });
+      return new PersistenceError(
+        'STORE_UNREACHABLE',
+        `${action}: the connection to Redis failed (${String(error)})`,
+        { cause: error },
+      );
     }
     return new PersistenceError(
       REPLY_CODES.get(kind) ?? 'STORE_UNREACHABLE',

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { JournalRecord } from '../engine/index.ts';
 import { PersistenceError } from './persistence-error.ts';
-import { decodeRecords, packBlob, unpackBlob } from './record-codec.ts';
+import { decodeRecords, encodeRecords, unpackBlob } from './record-codec.ts';
 import { replyErrorKind, type RedisCalls } from './redis-calls.ts';
 import { entryId, entrySeq, type RedisKeys } from './redis-keys.ts';
 
@@ -55,10 +55,12 @@ export class RedisJournal {
       this.appendErrors++;
       throw error;
     }
-    const blob = packBlob(records);
-    const started = performance.now();
+    const blob = encodeRecords(records);
+    const client = this.calls.client;
     try {
-      await this.calls.client.xadd(this.keys.journal, entryId(first.seq), RECORDS_FIELD, blob);
+      await this.calls.withTimeout(() =>
+        client.xadd(this.keys.journal, entryId(first.seq), RECORDS_FIELD, blob),
+      );
     } catch (error) {
       this.appendErrors++;
       if (replyErrorKind(error) === 'ERR') {
@@ -71,7 +73,7 @@ export class RedisJournal {
           { cause: error },
         );
       }
-      throw this.calls.failure(action, error, performance.now() - started);
+      throw this.calls.failure(action, error);
     }
     this.bytesAppended += blob.length;
     this.ackedEntrySeq = first.seq;

@@ -84,7 +84,10 @@ export class RedisStore implements Store {
       // Never resend a write after a reconnect: it was already reported failed and the engine
       // resyncs from what Redis holds; a late copy would land behind its back.
       autoResendUnfulfilledCommands: false,
-      commandTimeout: commandTimeoutMs,
+      // RedisCalls times every command of ours itself (and says so: RedisCommandTimeout). This is
+      // only the backstop for the rest (the connection handshake, QUIT), longer so that RedisCalls'
+      // timer always fires first.
+      commandTimeout: commandTimeoutMs * 2,
       connectTimeout: connectTimeoutMs,
       retryStrategy: (attempt) =>
         Math.min(50 * 2 ** Math.min(attempt - 1, 16), MAX_RECONNECT_DELAY_MS) +

@@ -335,6 +335,63 @@ describe('loadConfig', () => {
     }
   });
 
+  it('holds every limit the gateway relies on, each refusal naming its key', () => {
+    // These were checked a second time by the gateway (gateway/options.ts) and drifted apart;
+    // the schema is now the one place they are written.
+    const refused: [string, Record<string, unknown>][] = [
+      ['server.maxPayloadBytes', { server: { maxPayloadBytes: 63 } }],
+      ['server.maxBackpressureBytes', { server: { maxBackpressureBytes: 1_023 } }],
+      ['server.httpBodyLimitBytes', { server: { httpBodyLimitBytes: 1_023 } }],
+      ['auth.rateLimit.perSecond', { auth: { rateLimit: { perSecond: 0 } } }],
+      ['auth.rateLimit.burst', { auth: { rateLimit: { burst: 0.5 } } }],
+    ];
+    for (const [path, values] of refused) {
+      const error = failure({ env: {}, values });
+      expect(error.code).toBe('BAD_CONFIG');
+      expect(error.issues.map((i) => i.path)).toEqual([path]);
+      expect(issueAt(error, path).source).toBe('given');
+      expect(error.message).toContain(path);
+    }
+    const edge = loadConfig({
+      env: {},
+      values: {
+        server: { maxPayloadBytes: 64, maxBackpressureBytes: 1_024, httpBodyLimitBytes: 1_024 },
+        auth: { rateLimit: { perSecond: 0.5, burst: 1 } },
+      },
+    });
+    expect(edge.server.maxPayloadBytes).toBe(64);
+    expect(edge.auth.rateLimit.perSecond).toBe(0.5);
+  });
+
+  it('takes only printable API keys under names of their own', () => {
+    const apiKeys = [
+      { key: 'a key with spaces 0000', name: 'a', role: 'admin' },
+      { key: `${key(2)}\u0007`, name: 'b', role: 'admin' },
+      { key: key(3), name: 'c', role: 'admin' },
+      { key: key(4), name: 'c', role: 'admin' },
+    ];
+    const error = failure({ env: {}, values: { auth: { apiKeys } } });
+    expect(error.issues.map((i) => i.path)).toEqual([
+      'auth.apiKeys.0.key',
+      'auth.apiKeys.1.key',
+      'auth.apiKeys.3.name',
+    ]);
+    expect(issueAt(error, 'auth.apiKeys.3.name').message).toContain('auth.apiKeys.2.name');
+    expect(error.message).not.toContain('a key with spaces');
+    expect(error.message).not.toContain(key(2));
+  });
+
+  it('takes values given in code over the file and under the environment', () => {
+    const config = loadConfig({
+      env: { STOCKFLOW_SERVER__PORT: '9002' },
+      file: configFile({ server: { port: 9000, host: '127.0.0.2' } }),
+      values: { server: { port: 9001, maxPayloadBytes: 4_096 } },
+    });
+    expect(config.server.port).toBe(9002);
+    expect(config.server.host).toBe('127.0.0.2');
+    expect(config.server.maxPayloadBytes).toBe(4_096);
+  });
+
   it('refuses a metrics port equal to the main port', () => {
     const error = failure({
       env: { STOCKFLOW_SERVER__PORT: '9000', STOCKFLOW_SERVER__METRICS_PORT: '9000' },

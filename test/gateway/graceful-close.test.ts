@@ -2,7 +2,7 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { StockEngine } from '../../engine/index.ts';
 import { createGateway } from '../../gateway/index.ts';
-import { baseOptions, Client, KEYS, loadStock, RULES, start, type Message } from './harness.ts';
+import { gatewayConfig, Client, KEYS, loadStock, RULES, start, type Message } from './harness.ts';
 
 describe('graceful close', () => {
   it('answers everything in flight, publishes the last deltas, then ends sockets with 1001', async () => {
@@ -57,7 +57,7 @@ describe('graceful close', () => {
   it('reports not ready while the readiness hook says so', async () => {
     const engine = new StockEngine({ rules: RULES });
     let ready = false;
-    const gateway = createGateway(engine, baseOptions(), pino({ level: 'silent' }), {
+    const gateway = createGateway(engine, gatewayConfig(), pino({ level: 'silent' }), {
       readiness: () => ({ ready, detail: { journal: ready ? 'caught up' : 'replaying' } }),
     });
     const { port } = await gateway.listen();

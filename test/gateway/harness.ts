@@ -4,10 +4,16 @@ import WebSocket from 'ws';
 import { StockEngine, type EngineOptions, type RulesInput } from '../../engine/index.ts';
 import { OrderService, type SourcingProfile } from '../../orders/index.ts';
 import {
+  loadConfig,
+  type ApiKeyConfig,
+  type AuthConfig,
+  type ServerConfig,
+} from '../../config/index.ts';
+import {
   createGateway,
   LocationPush,
   type Gateway,
-  type GatewayOptions,
+  type GatewayConfig,
   type LocationPushOptions,
 } from '../../gateway/index.ts';
 
@@ -32,29 +38,46 @@ export const LOCATIONS = [
   { id: 'store2', type: 'store' },
 ];
 
-export function baseOptions(overrides: Partial<GatewayOptions> = {}): GatewayOptions {
-  return {
-    host: '127.0.0.1',
-    port: 0,
-    metricsPort: null,
-    metricsHost: '127.0.0.1',
-    maxPayloadBytes: 16 * 1024,
-    maxBackpressureBytes: 1024 * 1024,
-    idleTimeoutSec: 60,
-    maxSubscriptionsPerConnection: 100,
-    httpBodyLimitBytes: 1024 * 1024,
-    allowedOrigins: [],
-    shutdownGraceMs: 5_000,
-    apiKeys: [
+/** What a test may change: `server` settings, and the `apiKeys` and `rateLimit` of `auth`. */
+export type GatewayOverrides = Partial<ServerConfig> & {
+  readonly apiKeys?: readonly ApiKeyConfig[];
+  readonly rateLimit?: AuthConfig['rateLimit'];
+};
+
+/** The harness's gateway settings, validated and frozen by loadConfig as `npm start` does. */
+export function gatewayConfig(overrides: GatewayOverrides = {}): GatewayConfig {
+  const {
+    apiKeys = [
       { key: KEYS.admin, name: 'ops', role: 'admin' },
       { key: KEYS.web, name: 'web-shop', role: 'storefront', channel: 'web' },
       { key: KEYS.app, name: 'mobile-app', role: 'storefront', channel: 'app' },
       { key: KEYS.dc1, name: 'dc1-wms', role: 'location', location: 'dc1' },
       { key: KEYS.store1, name: 'store1-pos', role: 'location', location: 'store1' },
     ],
-    rateLimit: { perSecond: 1_000_000, burst: 1_000_000 },
-    ...overrides,
-  };
+    rateLimit = { perSecond: 1_000_000, burst: 1_000_000 },
+    ...server
+  } = overrides;
+  return loadConfig({
+    env: {},
+    values: {
+      server: {
+        host: '127.0.0.1',
+        port: 0,
+        metricsPort: null,
+        metricsHost: '127.0.0.1',
+        maxPayloadBytes: 16 * 1024,
+        maxBackpressureBytes: 1024 * 1024,
+        idleTimeoutSec: 60,
+        maxSubscriptionsPerConnection: 100,
+        httpBodyLimitBytes: 1024 * 1024,
+        allowedOrigins: [],
+        shutdownGraceMs: 5_000,
+        ...server,
+      },
+      auth: { apiKeys, rateLimit },
+      rules: RULES,
+    },
+  });
 }
 
 /** Deepest stock first, up to two shipments (the harness locations have no coordinates). */
@@ -103,7 +126,7 @@ export interface Running {
 
 export async function start(
   options: {
-    gateway?: Partial<GatewayOptions>;
+    gateway?: GatewayOverrides;
     engine?: Partial<EngineOptions>;
     skus?: number;
     logLevel?: string;
@@ -124,7 +147,7 @@ export async function start(
   const logger = pino({ level: options.logLevel ?? process.env.GATEWAY_TEST_LOG ?? 'silent' });
   const locationPush = new LocationPush(options.push);
   const orders = options.orders?.(engine, locationPush) ?? null;
-  const gateway = createGateway(engine, baseOptions(options.gateway), logger, {
+  const gateway = createGateway(engine, gatewayConfig(options.gateway), logger, {
     orders: orders ?? undefined,
     locationPush,
   });

@@ -173,21 +173,35 @@ describe('hostile input', () => {
     await c.close();
   });
 
-  it('closes the connection on a frame beyond maxPayloadBytes (1009) and keeps serving others', async () => {
+  it('closes with 1009 on a frame beyond maxPayloadBytes, as docs/api.md says, and keeps serving others', async () => {
     const sizes = fc.sample(fc.integer({ min: MAX_PAYLOAD + 1, max: 4 * MAX_PAYLOAD }), {
       numRuns: 20,
       seed: 7,
     });
-    for (const [i, size] of sizes.entries()) {
-      const c = await Client.connect(r.port, { key: KEYS.web, binary: i % 2 === 0 });
-      c.ws.send(i % 2 === 0 ? Buffer.alloc(size, 0x91) : 'x'.repeat(size), { binary: i % 2 === 0 });
+    for (const [i, size] of [MAX_PAYLOAD + 1, 4 * MAX_PAYLOAD, ...sizes].entries()) {
+      const binary = i % 2 === 0;
+      const c = await Client.connect(r.port, { key: KEYS.web, binary });
+      c.ws.send(binary ? Buffer.alloc(size, 0x91) : 'x'.repeat(size), { binary });
       const closed = await within(c.closed, 5_000, 'close after an oversized frame');
-      expect([1006, 1009]).toContain(closed.code);
+      expect(closed).toEqual({ code: 1009, reason: `frame larger than ${MAX_PAYLOAD} bytes` });
     }
-    // Invalid UTF-8 in a text frame closes too; the server stays up.
+    // A frame exactly at the limit is read and answered (here: not a message).
+    const atLimit = await Client.connect(r.port, { key: KEYS.web });
+    atLimit.ws.send(' '.repeat(MAX_PAYLOAD - 2) + '{}');
+    const reply = await atLimit.next((m) => m.op === 'error');
+    expect(reply).toMatchObject({ code: 'BAD_REQUEST', id: null });
+    await atLimit.close();
+  });
+
+  it('drops a connection without a close frame where uWS refuses the frame itself (1006), and stays up', async () => {
+    // Over four times the limit, uWS refuses the frame at its header, before reading it.
+    const huge = await Client.connect(r.port, { key: KEYS.web, binary: true });
+    huge.ws.send(Buffer.alloc(4 * MAX_PAYLOAD + 1, 0x91));
+    expect((await within(huge.closed, 5_000, 'close after a huge frame')).code).toBe(1006);
+    // Invalid UTF-8 in a text frame: uWS checks it before the gateway sees the frame.
     const bad = await Client.connect(r.port, { key: KEYS.web });
     bad.ws.send(Buffer.from([0x7b, 0xff, 0xfe, 0x7d]), { binary: false });
-    await within(bad.closed, 5_000, 'close after invalid UTF-8');
+    expect((await within(bad.closed, 5_000, 'close after invalid UTF-8')).code).toBe(1006);
     const c = await Client.connect(r.port, { key: KEYS.web });
     const ok = await c.request({ op: 'subscribe', topics: ['availability:web:sku-2'] });
     expect(ok.op).toBe('subscribe');

@@ -1,10 +1,11 @@
-import { Packr, Unpackr } from 'msgpackr';
+import { Packr } from 'msgpackr';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../engine/index.ts';
 import { FileStore, recover, Snapshotter } from '../../persistence/index.ts';
+import { readFrame } from '../../persistence/record-codec.ts';
 import { silent, tempDir } from '../persistence/engine-fixture.ts';
 import { holdings, order, orderHarness, type OrderHarness } from './order-fixture.ts';
 
@@ -79,22 +80,21 @@ describe('orders on the file store', () => {
 /**
  * Rewrites every journal segment in `dir` the way Stockflow wrote them before journal extensions
  * existed: the order service's records as entries of their own types (`order` with the event,
- * `acks` with the acknowledgements). The frame layout is the file store's: u32 payload length,
- * u32 CRC-32, msgpack payload (records extension on).
+ * `acks` with the acknowledgements), in journal format 1: the file store's frame (u32 payload
+ * length, u32 CRC-32) around a msgpack payload (records extension on).
  */
 function toLegacyJournal(dir: string): number {
   const packr = new Packr({ useRecords: true, moreTypes: false });
-  const unpackr = new Unpackr({ useRecords: true, mapsAsObjects: true });
   let rewritten = 0;
   const journal = join(dir, 'journal');
   for (const name of readdirSync(journal)) {
     const buf = readFileSync(join(journal, name));
     const out: Buffer[] = [];
     for (let at = 0; at < buf.length;) {
-      const length = buf.readUInt32LE(at);
-      const payload = buf.subarray(at + 8, at + 8 + length);
-      at += 8 + length;
-      const records = unpackr.unpack(payload) as {
+      const frame = readFrame(buf, at);
+      if (frame.kind !== 'frame') throw new Error(`unexpected ${frame.kind} frame`);
+      at = frame.next;
+      const records = frame.value as {
         seq: number;
         at: number;
         entry: { type: string; kind?: string; record?: { event?: unknown; acks?: unknown } };

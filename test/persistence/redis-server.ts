@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { freePort } from './server-process.ts';
 import { tmpdir } from 'node:os';
@@ -25,10 +25,10 @@ export interface RedisHandle {
   kill(signal?: NodeJS.Signals): Promise<void>;
   /** Starts it again on the same port and dir (the AOF is loaded), resolves once it answers. */
   restart(): Promise<void>;
-  /** SIGSTOP: connections stay open, nothing is answered. */
-  pause(): void;
-  /** SIGCONT. */
-  resume(): void;
+  /** SIGSTOP: connections stay open, nothing is answered. Resolves once the process is stopped. */
+  pause(): Promise<void>;
+  /** SIGCONT. Resolves once the process runs again. */
+  resume(): Promise<void>;
   /** Kills it and removes its data dir. */
   stop(): Promise<void>;
 }
@@ -59,6 +59,13 @@ function ping(port: number): Promise<boolean> {
       if (reply.includes('\r\n')) done(reply.startsWith('+PONG') || reply.startsWith('-LOADING'));
     });
   });
+}
+
+/** Whether the process is stopped by a signal: state T in /proc/<pid>/stat (Linux). */
+function isStopped(pid: number): boolean {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+  // pid (comm) state ...: comm may hold spaces and parentheses, the state follows the last ')'.
+  return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'T';
 }
 
 class RedisProcess implements RedisHandle {
@@ -122,12 +129,28 @@ class RedisProcess implements RedisHandle {
     }
   }
 
-  pause(): void {
-    this.child?.kill('SIGSTOP');
+  async pause(): Promise<void> {
+    await this.signal('SIGSTOP', true);
   }
 
-  resume(): void {
-    this.child?.kill('SIGCONT');
+  async resume(): Promise<void> {
+    await this.signal('SIGCONT', false);
+  }
+
+  /**
+   * Sends SIGSTOP or SIGCONT and waits until the kernel shows the process stopped (or not): a
+   * signal is delivered asynchronously, and a test that pauses Redis must know that nothing sent
+   * afterwards can be answered.
+   */
+  private async signal(signal: 'SIGSTOP' | 'SIGCONT', stopped: boolean): Promise<void> {
+    const child = this.child;
+    if (child?.pid === undefined || child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`redis-server on ${this.port} is not running`);
+    }
+    child.kill(signal);
+    while (isStopped(child.pid) !== stopped) {
+      await new Promise((resolve) => setImmediate(resolve));
+    }
   }
 
   async stop(): Promise<void> {

@@ -11,6 +11,7 @@ import {
 } from '../../engine/index.ts';
 import { PersistenceError, type Store } from '../../persistence/index.ts';
 import { packBlob } from '../../persistence/record-codec.ts';
+import { RedisCommandTimeout } from '../../persistence/redis-calls.ts';
 import { RedisStore, type RedisStoreOptions } from '../../persistence/redis-store.ts';
 import { startRedis, type RedisHandle } from './redis-server.ts';
 
@@ -91,7 +92,7 @@ async function dropConnection(raw: Redis, store: RedisStore): Promise<void> {
   await raw.client('KILL', 'ID', id);
 }
 
-async function waitUntil(check: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
+async function waitUntil(check: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!check()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
@@ -99,7 +100,20 @@ async function waitUntil(check: () => boolean, what: string, timeoutMs = 5_000):
   }
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+/**
+ * The error `promise` rejects with, provided it settles before any I/O callback could run (a
+ * setImmediate fires after the pending I/O of this loop turn): proof that it made no round trip.
+ */
+async function settledBeforeIo(promise: Promise<unknown>): Promise<PersistenceError> {
+  const io = new Promise<'pending'>((resolve) => {
+    setImmediate(() => {
+      resolve('pending');
+    });
+  });
+  const outcome = await Promise.race([rejection(promise), io]);
+  if (outcome === 'pending') throw new Error('it waited for I/O instead of failing at once');
+  return outcome;
+}
 
 /** Journal records seq from..to; reserves carry `undefined` optional fields, as the gateway's do. */
 function records(from: number, to: number): JournalRecord[] {
@@ -217,7 +231,8 @@ describe('RedisStore', () => {
     await store.append(records(1, 3));
     await store.append(records(4, 4));
     await store.append(records(5, 9));
-    expect(await readAll(store)).toStrictEqual(records(1, 9));
+    // toEqual: an optional field left undefined is not written (absent and undefined are one).
+    expect(await readAll(store)).toEqual(records(1, 9));
     // From inside an entry: the entry holding the sequence is read and cut.
     expect(seqs(await readAll(store, 2))).toEqual([2, 3, 4, 5, 6, 7, 8, 9]);
     expect(seqs(await readAll(store, 7))).toEqual([7, 8, 9]);
@@ -246,7 +261,6 @@ describe('RedisStore', () => {
     await raw.xadd(`${prefixOf(store)}:journal`, '4-0', 'r', packBlob(records(4, 6)));
     const refused = await rejection(store.append(records(4, 5)));
     expect(refused.code).toBe('STORE_CONFLICT');
-    expect(refused.message).toContain('already holds seq 4');
     expect(store.stats().appendErrors).toBe(1);
     expect(seqs(await store.resync(3))).toEqual([4, 5, 6]);
     // From inside an entry, and with nothing after.
@@ -366,7 +380,7 @@ describe('RedisStore', () => {
     await store.trim(100, 1);
     expect(seqs(await readAll(store))).toEqual([10]);
     expect(await raw.zrevrange(`${prefix}:snaps`, 0, -1)).toEqual(['7']);
-    expect((await rejection(store.append(records(10, 10)))).message).toContain('already holds');
+    expect((await rejection(store.append(records(10, 10)))).code).toBe('STORE_CONFLICT');
     await store.append(records(11, 11));
   });
 
@@ -436,13 +450,15 @@ describe('RedisStore', () => {
     );
     const refused = await rejection(store.append(records(4, 4)));
     expect(refused.code).toBe('STORE_CORRUPT');
-    expect(refused.message).toContain('lost acknowledged journal writes');
-    await expect(store.resync(3)).rejects.toThrow(/lost acknowledged/);
+    expect((await rejection(store.resync(3))).code).toBe('STORE_CORRUPT');
   });
 });
 
 // ---- settings: a server each -------------------------------------------------------------------
 
+// These tests read the error's text on purpose: it is the advice an operator acts on (which
+// setting, which value). The failure itself is matched by its code, STORE_MISCONFIGURED, which
+// has no finer code per setting.
 describe('RedisStore settings check', () => {
   const servers: RedisHandle[] = [];
   afterAll(async () => {
@@ -526,22 +542,24 @@ describe('RedisStore during a Redis outage', () => {
   });
 
   it('fails fast while Redis is down and recovers by itself after a restart', async () => {
-    const timeout = 500;
+    // A timeout far beyond the test's own: a write that waited for it instead of failing on the
+    // lost connection would fail this test by its cause, whatever the machine's speed.
     const { log, warned } = capture();
-    const store = await openStore(redis, { commandTimeoutMs: timeout }, log);
+    const store = await openStore(redis, { commandTimeoutMs: 600_000 }, log);
     await store.append(records(1, 2));
     await redis.kill('SIGKILL');
-    // At once, before the client may have noticed: the write fails, it does not wait.
-    const started = performance.now();
+    // At once, before the client may have noticed: the write in flight fails with the
+    // connection, it does not wait for a reply.
     const error = await rejection(store.append(records(3, 4)));
-    expect(performance.now() - started).toBeLessThan(timeout * 2);
     expect(error.code).toBe('STORE_UNREACHABLE');
+    expect(error.cause).not.toBeInstanceOf(RedisCommandTimeout);
     await waitUntil(() => !store.health().ready, 'the store sees Redis gone');
     expect(store.health().detail).not.toBe('ready');
-    const again = performance.now();
-    await rejection(store.append(records(3, 4)));
-    expect(performance.now() - again).toBeLessThan(50);
-    await expect(store.resync(2)).rejects.toThrow(/not connected/);
+    // Once it knows, without a round trip: refused before any I/O could have happened.
+    expect(await settledBeforeIo(store.append(records(3, 4)))).toMatchObject({
+      code: 'STORE_UNREACHABLE',
+    });
+    expect(await rejection(store.resync(2))).toMatchObject({ code: 'STORE_UNREACHABLE' });
     expect(store.stats().appendErrors).toBe(2);
     expect(warned('redis connection lost')).toBe(true);
 
@@ -554,22 +572,22 @@ describe('RedisStore during a Redis outage', () => {
   });
 
   it('times out while Redis is paused; the write lands on resume and resync returns it', async () => {
-    const timeout = 500;
+    const timeout = 300;
     const store = await openStore(redis, { commandTimeoutMs: timeout });
     await store.append(records(1, 1));
-    redis.pause();
+    await redis.pause();
     try {
-      const started = performance.now();
       const error = await rejection(store.append(records(2, 3)));
-      const elapsed = performance.now() - started;
       expect(error.code).toBe('STORE_UNREACHABLE');
-      expect(error.message).toContain(`no reply from Redis within ${timeout} ms`);
-      expect(elapsed).toBeGreaterThanOrEqual(timeout - 5);
-      expect(elapsed).toBeLessThan(timeout * 3);
-      await expect(store.resync(1)).rejects.toThrow(/no reply/);
-      await sleep(1_500 - 2 * timeout); // the rest of a ~1.5 s outage
+      // Told a timeout by the store's own timer, not by how long the failure took.
+      expect(error.cause).toBeInstanceOf(RedisCommandTimeout);
+      expect(error.cause).toMatchObject({ timeoutMs: timeout });
+      const again = await rejection(store.resync(1));
+      expect(again.code).toBe('STORE_UNREACHABLE');
+      expect(again.cause).toBeInstanceOf(RedisCommandTimeout);
+      expect(store.health().ready).toBe(true); // the connection itself is up
     } finally {
-      redis.resume();
+      await redis.resume();
     }
     // The XADD was queued in the paused server: it is applied first, and resync sees it.
     expect(seqs(await store.resync(1))).toEqual([2, 3]);
@@ -589,7 +607,7 @@ describe('RedisStore during a Redis outage', () => {
       expect(store.health().ready).toBe(false);
       const refused = await rejection(store.append(records(2, 2)));
       expect(refused.code).toBe('STORE_MISCONFIGURED');
-      await expect(store.resync(1)).rejects.toThrow(/appendfsync everysec/);
+      expect((await rejection(store.resync(1))).code).toBe('STORE_MISCONFIGURED');
     } finally {
       await raw.config('SET', 'appendfsync', 'always');
     }
@@ -613,7 +631,7 @@ describe('RedisStore during a Redis outage', () => {
     expect(
       await engine.execute({ op: 'setOnHand', sku: 'A', location: 'DC1', onHand: 5, asOf: 1 }),
     ).toMatchObject({ ok: true });
-    redis.pause();
+    await redis.pause();
     try {
       const reserve = {
         op: 'reserve',
@@ -627,7 +645,7 @@ describe('RedisStore during a Redis outage', () => {
       expect(engine.reservation('g1')).toBeNull(); // taken back: the outcome is unknown
       clock.advance(100); // the first resync: sent while paused, answered after resume
     } finally {
-      redis.resume();
+      await redis.resume();
     }
     await waitUntil(() => {
       clock.advance(1_000);

@@ -1,0 +1,117 @@
+// Which module may import which, checked by `npm run deps` (part of `npm test`).
+// Type-only imports count: a type cycle or a type reaching across a layer is still a coupling.
+// test/architecture/dependency-rules.test.ts runs these rules on a small fixture to show they bite.
+
+/** @typedef {import('dependency-cruiser').IConfiguration} IConfiguration */
+
+const PRODUCT = '^(engine|orders|gateway|persistence|config)/';
+
+// TEMPORARY (issue #10 §3: "break the ones in bench/"): the import cycles bench/ had when this
+// check came in. A cycle made only of files in one group is let through; a cycle that touches any
+// other file fails. Delete a group once its cycle is broken.
+const KNOWN_BENCH_CYCLES = [
+  '^bench/(gateway-processes|gateway-subscribers|gateway-server|gateway-load)[.]ts$',
+  '^bench/(engine-target|nact-per-position|map-baseline)[.]ts$',
+];
+
+/** @type {IConfiguration} */
+module.exports = {
+  forbidden: [
+    {
+      name: 'no-circular',
+      severity: 'error',
+      comment:
+        'Import cycle (type-only imports included). Move the shared piece into a module both ' +
+        'sides import, or pass it in, so the modules form a tree.',
+      from: { pathNot: KNOWN_BENCH_CYCLES },
+      to: { circular: true },
+    },
+    ...KNOWN_BENCH_CYCLES.map((group, index) => ({
+      name: `no-circular-bench-known-${index + 1}`,
+      severity: 'error',
+      comment:
+        'Import cycle (type-only imports included) through a bench file that already had a ' +
+        'known cycle. Only the known cycle among its group is tolerated, and only until it is broken.',
+      from: { path: group },
+      to: { circular: true, viaSomeNot: group },
+    })),
+    {
+      name: 'engine-imports-no-outer-layer',
+      severity: 'error',
+      comment:
+        'engine/ is the core: it may not import orders/, gateway/, persistence/, config/, bench/ ' +
+        'or test/. Define a port (an interface) in engine/ and let the outer module implement it.',
+      from: { path: '^engine/' },
+      to: { path: '^(orders|gateway|persistence|config|bench|test)/' },
+    },
+    {
+      name: 'orders-imports-no-transport-or-storage',
+      severity: 'error',
+      comment:
+        'orders/ may not import gateway/ or persistence/: the gateway and main.ts pass in what ' +
+        'orders need (a store, a transport) through interfaces that orders/ defines.',
+      from: { path: '^orders/' },
+      to: { path: '^(gateway|persistence)/' },
+    },
+    {
+      name: 'persistence-imports-no-gateway',
+      severity: 'error',
+      comment: 'persistence/ may not import gateway/: storage does not know about transports.',
+      from: { path: '^persistence/' },
+      to: { path: '^gateway/' },
+    },
+    {
+      name: 'persistence-imports-no-orders-internals',
+      severity: 'error',
+      comment:
+        'persistence/ may import orders/ only through orders/index.ts, never a file behind it.',
+      from: { path: '^persistence/' },
+      to: { path: '^orders/', pathNot: '^orders/index[.]ts$' },
+    },
+    {
+      name: 'product-imports-no-test-or-bench',
+      severity: 'error',
+      comment:
+        'engine/, orders/, gateway/, persistence/ and config/ ship; test/ and bench/ do not. ' +
+        'Move what both need into the product, or keep it in test/ or bench/.',
+      from: { path: PRODUCT },
+      to: { path: '^(test|bench)/' },
+    },
+    {
+      name: 'product-imports-other-folders-through-index',
+      severity: 'error',
+      comment:
+        "A product folder imports another product folder only through that folder's index.ts, " +
+        'its public face (style.md habit 1). Export what you need from there, or keep it private.',
+      from: { path: '^(engine|orders|gateway|persistence|config)/' },
+      to: {
+        path: PRODUCT,
+        pathNot: ['^$1/', '^(engine|orders|gateway|persistence|config)/index[.]ts$'],
+      },
+    },
+    {
+      name: 'client-imports-nothing-of-the-server',
+      severity: 'error',
+      comment:
+        'client/ ships to browsers on its own (stockflow/client): it may not import engine/, ' +
+        'orders/, gateway/, persistence/, config/, bench/ or test/. Write the wire shapes it ' +
+        'needs in client/wire-types.ts.',
+      from: { path: '^client/' },
+      to: { path: '^(engine|orders|gateway|persistence|config|bench|test)/' },
+    },
+    {
+      name: 'not-to-unresolvable',
+      severity: 'error',
+      comment:
+        'This import does not resolve to a file, so the rules above cannot see where it goes.',
+      from: {},
+      to: { couldNotResolve: true },
+    },
+  ],
+  options: {
+    // Count `import type` and type-only re-exports too (they vanish from the emitted JavaScript).
+    tsPreCompilationDeps: true,
+    doNotFollow: { path: 'node_modules' },
+    exclude: { path: '^(node_modules|dist|coverage)/' },
+  },
+};

@@ -1,0 +1,134 @@
+import { isActive, type Fulfilment } from './fulfilment-machine.ts';
+import type { Order } from './order-state.ts';
+
+/** The one place a channel-scoped key is built: an Idempotency-Key, or a SKU's ranking. */
+export function channelKey(channel: string, key: string): string {
+  return `${channel}\u0000${key}`;
+}
+
+/** What follows an order in and out of the index (its deadlines, its outbox). */
+export interface IndexListener {
+  /** An order was indexed, new or changed. */
+  indexed(order: Order): void;
+  /** An order left memory: purged, or its creation was taken back. */
+  removed(order: Order): void;
+}
+
+/**
+ * The orders in memory and how they are found: by id, by fulfilment, by (channel,
+ * Idempotency-Key). Also what is kept per location and for the sweeps: open fulfilments per
+ * location (sourcing's capacity criterion), the backlog (backordered or interrupted orders) and
+ * completed orders in the order they completed (retention).
+ */
+export class OrderIndex {
+  private readonly orders = new Map<string, Order>();
+  private readonly byFulfilment = new Map<string, string>();
+  private readonly byKey = new Map<string, string>();
+  private readonly open = new Map<string, number>();
+  /** Orders with units still to source, or whose sourcing was interrupted. */
+  readonly backlog = new Set<string>();
+  private readonly completed: string[] = [];
+  private completedHead = 0;
+  private readonly purgeQueued = new Set<string>();
+
+  constructor(private readonly listener: IndexListener) {}
+
+  get size(): number {
+    return this.orders.size;
+  }
+
+  get(orderId: string): Order | undefined {
+    return this.orders.get(orderId);
+  }
+
+  values(): IterableIterator<Order> {
+    return this.orders.values();
+  }
+
+  orderOfFulfilment(fulfilmentId: string): string | undefined {
+    return this.byFulfilment.get(fulfilmentId);
+  }
+
+  /** The order an Idempotency-Key was used for in a channel, or null. */
+  keyOwner(channel: string, key: string): string | null {
+    return this.byKey.get(channelKey(channel, key)) ?? null;
+  }
+
+  /** Fulfilments open (holding stock) at a location. */
+  openAt(location: string): number {
+    return this.open.get(location) ?? 0;
+  }
+
+  openFulfilments(): number {
+    let n = 0;
+    for (const count of this.open.values()) n += count;
+    return n;
+  }
+
+  /** Indexes an order as it is now; `before`: its fulfilments as last indexed. */
+  add(order: Order, before: readonly Fulfilment[]): void {
+    this.orders.set(order.orderId, order);
+    const key = order.idempotencyKey;
+    if (key !== null) this.byKey.set(channelKey(order.input.channel, key), order.orderId);
+    for (const x of before) if (isActive(x.status)) this.bump(x.location, -1);
+    for (const x of order.fulfilments) {
+      this.byFulfilment.set(x.fulfilmentId, order.orderId);
+      if (isActive(x.status)) this.bump(x.location, 1);
+    }
+    if (order.backorderedUnits() > 0 || order.pending) this.backlog.add(order.orderId);
+    else this.backlog.delete(order.orderId);
+    if (order.terminal && order.completedAt !== null && !this.purgeQueued.has(order.orderId)) {
+      this.purgeQueued.add(order.orderId);
+      this.completed.push(order.orderId);
+    }
+    this.listener.indexed(order);
+  }
+
+  remove(order: Order): void {
+    this.orders.delete(order.orderId);
+    const key = order.idempotencyKey;
+    if (key !== null) this.byKey.delete(channelKey(order.input.channel, key));
+    for (const x of order.fulfilments) {
+      this.byFulfilment.delete(x.fulfilmentId);
+      if (isActive(x.status)) this.bump(x.location, -1);
+    }
+    this.backlog.delete(order.orderId);
+    this.purgeQueued.delete(order.orderId);
+    this.listener.removed(order);
+  }
+
+  clear(): void {
+    for (const order of [...this.orders.values()]) this.remove(order);
+  }
+
+  /**
+   * Completed orders that finished at or before `cutoff`, oldest first, go to `purge`; one still
+   * sending its last messages is looked at again at the next sweep.
+   */
+  expired(cutoff: number, purge: (orderId: string) => void): void {
+    while (this.completedHead < this.completed.length) {
+      const orderId = this.completed[this.completedHead] as string;
+      const order = this.orders.get(orderId);
+      if (order?.completedAt != null && order.completedAt > cutoff) break;
+      this.completedHead++;
+      this.purgeQueued.delete(orderId);
+      if (order === undefined || !order.terminal) continue;
+      if (order.outbox.length > 0) {
+        this.purgeQueued.add(orderId);
+        this.completed.push(orderId);
+        continue;
+      }
+      purge(orderId);
+    }
+    if (this.completedHead > 1024 && this.completedHead * 2 > this.completed.length) {
+      this.completed.splice(0, this.completedHead);
+      this.completedHead = 0;
+    }
+  }
+
+  private bump(location: string, by: number): void {
+    const n = (this.open.get(location) ?? 0) + by;
+    if (n <= 0) this.open.delete(location);
+    else this.open.set(location, n);
+  }
+}
