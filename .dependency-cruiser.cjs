@@ -90,6 +90,16 @@ module.exports = {
       },
     },
     {
+      name: 'client-imports-nothing-of-the-server',
+      severity: 'error',
+      comment:
+        'client/ ships to browsers on its own (stockflow/client): it may not import engine/, ' +
+        'orders/, gateway/, persistence/, config/, bench/ or test/. Write the wire shapes it ' +
+        'needs in client/wire-types.ts.',
+      from: { path: '^client/' },
+      to: { path: '^(engine|orders|gateway|persistence|config|bench|test)/' },
+    },
+    {
       name: 'not-to-unresolvable',
       severity: 'error',
       comment:

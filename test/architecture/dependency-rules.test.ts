@@ -45,6 +45,8 @@ const FIXTURE: Record<string, string> = {
   // product-imports-no-test-or-bench.
   'config/index.ts': "import { helper } from '../test/helper.ts';\nexport const c = helper;\n",
   'test/helper.ts': 'export const helper = 1;\n',
+  // client-imports-nothing-of-the-server, by a type import (even through the engine's index).
+  'client/index.ts': "import type { A } from '../engine/index.ts';\nexport type C = A;\n",
   // The known bench cycle is let through ...
   'bench/gateway-processes.ts':
     "import { s } from './gateway-server.ts';\nexport const p = (): number => s;\n",
@@ -57,6 +59,7 @@ const FIXTURE: Record<string, string> = {
 };
 
 const EXPECTED = [
+  'client-imports-nothing-of-the-server client/index.ts -> engine/index.ts',
   'engine-imports-no-outer-layer engine/core.ts -> orders/index.ts',
   'no-circular bench/extra.ts -> bench/gateway-load.ts',
   'no-circular engine/a.ts -> engine/b.ts',
