@@ -4,10 +4,9 @@
  * Frames are hand-built msgpack from one template per connection: each request is the template
  * copied and patched in place (request id, reservation id digits, SKU digits), so building one
  * costs a copy of ~100 bytes and no msgpack encoding. Replies are read without decoding
- * (readReply: op, id and error code only). The same process can also preload reservations with
- * `batch` frames (100 reserves each) before a measured run.
+ * (readReply: op, id and error code only). The same process also preloads the reservations a
+ * case starts with, by the same reserve frames, as fast as the server takes them.
  */
-import { Packr, unpack } from 'msgpackr';
 import type net from 'node:net';
 import { sendToParent } from './gateway-processes.ts';
 import {
@@ -58,10 +57,10 @@ export interface PreloadJob {
   readonly port: number;
   readonly key: string;
   readonly connections: number;
-  /** Batch frames in flight per connection. */
+  /** Reserves in flight per connection. */
   readonly window: number;
   readonly reservations: number;
-  /** Reservation j goes to spreadSku(j % skus). */
+  /** Spread uniformly over spreadSku(0 .. skus-1). */
   readonly skus: number;
   readonly tag: string;
 }
@@ -175,6 +174,7 @@ class MeasureConnection {
   private seq = 0;
   private answered = 0;
   private stopAt = 0;
+  private left = 0;
   private stats: Stats | null = null;
   private readonly sent = new Float64Array(RING);
   private readonly reader: FrameReader;
@@ -215,19 +215,28 @@ class MeasureConnection {
     return new ReserveTemplate(ridPrefix, target.kind === 'one' ? target.sku : spreadSku(0));
   }
 
-  /** Runs until `ms` have passed and every request sent is answered. */
-  run(ms: number, stats: Stats, target: Target, ridPrefix: string): Promise<void> {
+  /** Runs until `ms` have passed (or `count` were sent) and every request sent is answered. */
+  run(
+    limit: { readonly ms: number } | { readonly count: number },
+    stats: Stats,
+    target: Target,
+    ridPrefix: string,
+  ): Promise<void> {
     this.stats = stats;
     this.target = target;
     this.template = this.templateFor(target, ridPrefix);
-    this.stopAt = performance.now() + ms;
+    this.stopAt = 'ms' in limit ? performance.now() + limit.ms : Infinity;
+    this.left = 'count' in limit ? limit.count : Infinity;
     return new Promise((resolve) => {
       this.onIdle = resolve;
       this.send(this.window);
     });
   }
 
-  private send(k: number): void {
+  private send(wanted: number): void {
+    const k = Math.min(wanted, this.left);
+    if (k <= 0) return;
+    this.left -= k;
     const t = this.template;
     const len = t.length;
     const out = Buffer.allocUnsafe(k * len);
@@ -292,7 +301,7 @@ async function runMeasure(job: MeasureJob): Promise<MeasureResult> {
     const warm = new Stats();
     await Promise.all(
       conns.map((c, i) =>
-        c.run(job.warmupMs, warm, { kind: 'one', sku: WARM_SKU }, `${job.tag}w${i}`),
+        c.run({ ms: job.warmupMs }, warm, { kind: 'one', sku: WARM_SKU }, `${job.tag}w${i}`),
       ),
     );
     warmGranted = warm.outcomes.get('granted') ?? 0;
@@ -308,7 +317,7 @@ async function runMeasure(job: MeasureJob): Promise<MeasureResult> {
   const cpu0 = process.cpuUsage();
   const startMs = wallMs();
   await Promise.all(
-    conns.map((c, i) => c.run(job.durationMs, stats, job.target, `${job.tag}${i}`)),
+    conns.map((c, i) => c.run({ ms: job.durationMs }, stats, job.target, `${job.tag}${i}`)),
   );
   const endMs = wallMs();
   const cpu = process.cpuUsage(cpu0);
@@ -329,73 +338,28 @@ async function runMeasure(job: MeasureJob): Promise<MeasureResult> {
 
 // ---- preloading held reservations --------------------------------------------------------------
 
-const BATCH_OPS = 100;
-const packr = new Packr({ useRecords: false, variableMapSize: true });
-
+/** Reserves `reservations` on SKUs spread uniformly over spreadSku(0 .. skus-1), as fast as it goes. */
 async function runPreload(job: PreloadJob): Promise<PreloadResult> {
   const sockets = await connect(job);
+  const random = prng(7_777);
+  const target: Target = { kind: 'spread', skus: job.skus };
+  const conns = sockets.map(
+    (s, c) => new MeasureConnection(s, job.window, `${job.tag}${c}`, target, random),
+  );
   process.send?.({ type: 'ready' } satisfies LoadMessage);
   await waitForGo();
-  const outcomes = new Map<string, number>();
-  const count = (k: string, n = 1): void => {
-    outcomes.set(k, (outcomes.get(k) ?? 0) + n);
-  };
-  const frames = Math.ceil(job.reservations / BATCH_OPS);
-  let nextFrame = 0;
-  const frame = (f: number): Buffer => {
-    const ops = [];
-    for (let j = f * BATCH_OPS; j < Math.min(job.reservations, (f + 1) * BATCH_OPS); j++) {
-      ops.push({
-        op: 'reserve',
-        reservationId: `${job.tag}-${j}`,
-        channel: CHANNEL,
-        sku: spreadSku(j % job.skus),
-        qty: 1,
-        location: LOCATION,
-      });
-    }
-    return clientFrame(packr.pack({ op: 'batch', id: f, ops }), true);
-  };
+  const stats = new Stats();
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
+  const each = Math.ceil(job.reservations / conns.length);
   await Promise.all(
-    sockets.map(
-      (socket) =>
-        new Promise<void>((resolve, reject) => {
-          let inFlight = 0;
-          const top = (): void => {
-            while (inFlight < job.window && nextFrame < frames) {
-              socket.write(frame(nextFrame++));
-              inFlight++;
-            }
-            if (inFlight === 0) resolve();
-          };
-          const reader = new FrameReader((buf, start, end, opcode) => {
-            if (opcode === 0x9) {
-              socket.write(pongFrame(Buffer.from(buf.subarray(start, end))));
-              return;
-            }
-            if (opcode !== 0x2 && opcode !== 0x1) return;
-            inFlight--;
-            const value = unpack(buf.subarray(start, end)) as {
-              op?: string;
-              code?: string;
-              results?: { op?: string; code?: string }[];
-            };
-            if (value.op !== 'batch' || value.results === undefined) {
-              count(value.code ?? `op ${String(value.op)}`);
-              return;
-            }
-            for (const r of value.results) count(r.op === 'reserve' ? 'granted' : (r.code ?? '?'));
-          });
-          socket.on('data', (chunk: Buffer) => {
-            reader.push(chunk);
-            top();
-          });
-          socket.once('error', reject);
-          socket.resume();
-          top();
-        }),
+    conns.map((c, i) =>
+      c.run(
+        { count: Math.min(each, job.reservations - i * each) },
+        stats,
+        target,
+        `${job.tag}${i}`,
+      ),
     ),
   );
   const seconds = (performance.now() - t0) / 1_000;
@@ -403,7 +367,7 @@ async function runPreload(job: PreloadJob): Promise<PreloadResult> {
   for (const s of sockets) s.destroy();
   return {
     reservations: job.reservations,
-    outcomes: Object.fromEntries(outcomes),
+    outcomes: Object.fromEntries(stats.outcomes),
     seconds,
     cpuMicros: cpu.user + cpu.system,
   };

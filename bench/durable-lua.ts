@@ -57,32 +57,47 @@ export async function loadLuaStock(port: number, stock: Map<string, number>): Pr
 }
 
 /**
- * Writes `reservations` held reservations the way the script would have (reservation j on
- * spreadSku(j % skus): its hash field, and the stock decremented), in pipelined chunks.
+ * Writes held reservations straight into the hashes, as the script would have left them:
+ * reservation j on spreadSku(j % skus), its field in the hash and the stock decremented. Done by
+ * a server-side loop over SKUs [ARGV[1], ARGV[2]), so a million take seconds, not minutes.
  */
+const HOLDS_LUA = `
+local from, to, total, skus = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local tag, location = ARGV[5], ARGV[6]
+for s = from, to - 1 do
+  local sku = string.format('s%05d', s)
+  local n = 0
+  for j = s, total - 1, skus do
+    redis.call('HSET', 'holds:' .. sku .. ':' .. location, tag .. '-' .. j, 1)
+    n = n + 1
+  end
+  if n > 0 then redis.call('DECRBY', 'stock:' .. sku .. ':' .. location, n) end
+end
+return 0
+`;
+
 export async function preloadLuaHolds(
   port: number,
   reservations: number,
   skus: number,
   tag: string,
 ): Promise<void> {
+  if (spreadSku(0) !== 's00000') throw new Error('HOLDS_LUA writes SKU names as s%05d');
   const client = new Redis({ port, host: '127.0.0.1' });
   try {
-    const perSku = Math.ceil(reservations / skus);
-    let pipeline = client.pipeline();
-    for (let s = 0; s < skus; s++) {
-      const sku = spreadSku(s);
-      const fields: string[] = [];
-      for (let j = s; j < reservations; j += skus) fields.push(`${tag}-${j}`, '1');
-      if (fields.length === 0) continue;
-      pipeline.hset(holdsKey(sku), ...fields);
-      pipeline.decrby(stockKey(sku), fields.length / 2);
-      if ((s + 1) % Math.max(1, Math.floor(20_000 / perSku)) === 0) {
-        await pipeline.exec();
-        pipeline = client.pipeline();
-      }
+    const chunk = 2_000;
+    for (let from = 0; from < skus; from += chunk) {
+      await client.eval(
+        HOLDS_LUA,
+        0,
+        from,
+        Math.min(skus, from + chunk),
+        reservations,
+        skus,
+        tag,
+        LOCATION,
+      );
     }
-    await pipeline.exec();
   } finally {
     client.disconnect();
   }

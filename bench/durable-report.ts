@@ -27,7 +27,7 @@ function thousands(n: number): string {
 
 function caseLabel(r: Pick<CaseResult, 'case' | 'group'>, held: number): string {
   const name = CASE_NAMES[r.case];
-  return r.group === 'held' ? `${name}, ${thousands(held)} held before` : `${name}, fresh`;
+  return r.group === 'held' ? `${name}, ${thousands(held)} preloaded` : `${name}, fresh`;
 }
 
 /** The same case (name and group) on every system. */
@@ -72,14 +72,14 @@ function flagged(r: CaseResult): string {
 
 function resultTable(rows: readonly CaseRow[], unit: string): string[] {
   const out = [
-    `| case | system | ${unit}/s | p50 ms | p99 ms | max ms | server CPU µs/op | redis-server µs/op | GC % of server CPU | server RSS MiB | generator cores | other processes (cores) | replies |`,
-    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+    `| case | system | held at start | ${unit}/s | p50 ms | p99 ms | max ms | server CPU µs/op | redis-server µs/op | GC % of server CPU | server RSS MiB | generator cores | other processes (cores) | replies |`,
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
   ];
   for (const row of rows) {
     for (const [system, r] of Object.entries(row.by) as [System, CaseResult][]) {
       const gc = r.gcShare === null ? '' : String(round(r.gcShare * 100, 1));
       out.push(
-        `| ${row.label} | ${SYSTEM_NAMES[system]} | ${thousands(r.perSecond)} | ${r.p50Ms} | ${r.p99Ms} | ${r.maxMs} | ${r.serverCpuUsPerOp} | ${r.redisCpuUsPerOp ?? ''} | ${gc} | ${r.serverRssMiB} | ${r.generatorCores} | ${r.othersCores} | ${flagged(r)} |`,
+        `| ${row.label} | ${SYSTEM_NAMES[system]} | ${thousands(r.held)} | ${thousands(r.perSecond)} | ${r.p50Ms} | ${r.p99Ms} | ${r.maxMs} | ${r.serverCpuUsPerOp} | ${r.redisCpuUsPerOp ?? ''} | ${gc} | ${r.serverRssMiB} | ${r.generatorCores} | ${r.othersCores} | ${flagged(r)} |`,
       );
     }
   }
@@ -224,13 +224,14 @@ export function renderMarkdown(report: Report): string {
     '## Reading these numbers',
     '',
     '- Stockflow is the real server, `node dist/gateway/main.js` after `npm run build`, configured by',
-    '  a STOCKFLOW_CONFIG file: one location, 100,003 products, stock loaded through',
+    '  a STOCKFLOW_CONFIG file: one location, the products its cases use (3 + up to 100k), stock loaded through',
     '  `POST /v1/inventory/snapshots`, default engine and persistence settings (file store: fsync',
     '  always; Redis store: its own redis-server with `appendonly yes`, `appendfsync always`, strict).',
     '  Every group of cases starts a fresh server (and redis-server), so a case never inherits',
     '  another\'s reservations unless it says so: "fresh" holds only its warm-up\'s reservations,',
-    `  "held" starts after ${thousands(p.held)} reservations were preloaded through WebSocket \`batch\``,
-    '  frames (100 reserves each) and the earlier cases of the group (the column says how many).',
+    `  "preloaded" starts after ${thousands(p.held)} reservations were reserved through the same`,
+    '  WebSocket frames (spread over the 100k SKU-locations), plus the earlier cases of its group:',
+    '  "held at start" says how many each system held when the window opened.',
     '- The load generator is one process of its own: raw sockets, frames patched from a template,',
     '  replies read without decoding. "Generator cores" is its CPU; with the server it shares the',
     "  machine's 2 cores. The Redis-Lua baseline is the script of `bench/gateway-redis.ts`",

@@ -98,14 +98,22 @@ function targetOf(c: CaseName): Target {
   }
 }
 
-/** Every product, and its stock at the one location. */
-function stockPlan(): Map<string, number> {
+/**
+ * A group's products and their stock at the one location: the hot, empty and warm-up SKUs, and
+ * as many spread SKUs as its cases use (all 100k when reservations are preloaded over them).
+ */
+function stockPlan(group: Group): Map<string, number> {
   const stock = new Map<string, number>([
     [HOT_SKU, HOT_STOCK],
     [EMPTY_SKU, 0],
     [WARM_SKU, HOT_STOCK],
   ]);
-  for (let i = 0; i < SPREAD_SKUS; i++) stock.set(spreadSku(i), SPREAD_STOCK);
+  let spread = group.held ? SPREAD_SKUS : 0;
+  for (const c of group.cases) {
+    const t = targetOf(c);
+    if (t.kind === 'spread') spread = Math.max(spread, t.skus);
+  }
+  for (let i = 0; i < spread; i++) stock.set(spreadSku(i), SPREAD_STOCK);
   return stock;
 }
 
@@ -284,7 +292,7 @@ async function stockflowGroup(
   tagBase: string,
   log: Log,
 ): Promise<{ cases: CaseResult[]; preload: PreloadRecord | null }> {
-  const stock = stockPlan();
+  const stock = stockPlan(group);
   const server = await StockflowServer.start(store, KEYS, [...stock.keys()]);
   try {
     await server.loadStock(stock, 1);
@@ -296,7 +304,7 @@ async function stockflowGroup(
         port: server.port,
         key: KEYS.storefront,
         connections: plan.connections,
-        window: 4,
+        window: plan.window,
         reservations: plan.held,
         skus: SPREAD_SKUS,
         tag: `${tagBase}p`,
@@ -387,7 +395,7 @@ async function luaGroup(
 ): Promise<{ cases: CaseResult[]; preload: PreloadRecord | null }> {
   const redis = await RedisServer.start('always');
   try {
-    await loadLuaStock(redis.port, stockPlan());
+    await loadLuaStock(redis.port, stockPlan(group));
     let preload: PreloadRecord | null = null;
     let held = 0;
     if (group.held) {
