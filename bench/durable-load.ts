@@ -180,6 +180,7 @@ class MeasureConnection {
   private readonly reader: FrameReader;
   private template: ReserveTemplate;
   private onIdle: (() => void) | null = null;
+  private onFail: ((error: Error) => void) | null = null;
 
   constructor(
     readonly socket: net.Socket,
@@ -205,8 +206,22 @@ class MeasureConnection {
       if (this.answered === this.seq && this.onIdle !== null) {
         const idle = this.onIdle;
         this.onIdle = null;
+        this.onFail = null;
         idle();
       }
+    });
+    // A server that dies or hangs up would otherwise leave the run waiting for its replies.
+    const fail = (why: string): void => {
+      const onFail = this.onFail;
+      this.onIdle = null;
+      this.onFail = null;
+      onFail?.(new Error(`${why} after ${this.answered} of ${this.seq} replies`));
+    };
+    socket.once('close', () => {
+      fail('the server closed the connection');
+    });
+    socket.on('error', (error) => {
+      fail(`connection error (${error.message})`);
     });
     socket.resume();
   }
@@ -227,9 +242,16 @@ class MeasureConnection {
     this.template = this.templateFor(target, ridPrefix);
     this.stopAt = 'ms' in limit ? performance.now() + limit.ms : Infinity;
     this.left = 'count' in limit ? limit.count : Infinity;
-    return new Promise((resolve) => {
+    if (this.socket.destroyed) return Promise.reject(new Error('the connection is closed'));
+    return new Promise((resolve, reject) => {
       this.onIdle = resolve;
+      this.onFail = reject;
       this.send(this.window);
+      if (this.answered === this.seq) {
+        this.onIdle = null;
+        this.onFail = null;
+        resolve();
+      }
     });
   }
 

@@ -165,20 +165,40 @@ export function targets(report: Report): Target[] {
   ];
 }
 
+export interface RatioRow {
+  readonly case: string;
+  readonly fileOverLua: number | null;
+  readonly redisOverLua: number | null;
+  readonly memoryOverLua: number | null;
+  readonly fileOverMemory: number | null;
+  readonly redisOverMemory: number | null;
+}
+
+/** Throughput ratios per case: each store against Redis-Lua, the durable stores against memory. */
+export function ratios(report: Report): RatioRow[] {
+  return [...caseRows(report, false), ...caseRows(report, true)].map((row) => {
+    const lua = row.by['redis-lua'];
+    const mem = row.by.memory;
+    return {
+      case: row.label,
+      fileOverLua: ratio(row.by.file, lua),
+      redisOverLua: ratio(row.by.redis, lua),
+      memoryOverLua: ratio(mem, lua),
+      fileOverMemory: ratio(row.by.file, mem),
+      redisOverMemory: ratio(row.by.redis, mem),
+    };
+  });
+}
+
 export function renderMarkdown(report: Report): string {
   const m = report.machine;
   const p = report.plan;
   const granted = caseRows(report, false);
   const refusals = caseRows(report, true);
-  const ratioRows = granted.map((row) => {
-    const lua = row.by['redis-lua'];
-    const mem = row.by.memory;
-    return `| ${row.label} | ${show(ratio(row.by.file, lua))} | ${show(ratio(row.by.redis, lua))} | ${show(ratio(mem, lua))} | ${show(ratio(row.by.file, mem), '')} | ${show(ratio(row.by.redis, mem), '')} |`;
-  });
-  const refusalRatios = refusals.map((row) => {
-    const lua = row.by['redis-lua'];
-    return `| ${row.label} | ${show(ratio(row.by.file, lua))} | ${show(ratio(row.by.redis, lua))} | ${show(ratio(row.by.memory, lua))} | ${show(ratio(row.by.file, row.by.memory), '')} | ${show(ratio(row.by.redis, row.by.memory), '')} |`;
-  });
+  const ratioRows = ratios(report).map(
+    (r) =>
+      `| ${r.case} | ${show(r.fileOverLua)} | ${show(r.redisOverLua)} | ${show(r.memoryOverLua)} | ${show(r.fileOverMemory, '')} | ${show(r.redisOverMemory, '')} |`,
+  );
   return [
     '# Durable reserves benchmark',
     '',
@@ -210,7 +230,6 @@ export function renderMarkdown(report: Report): string {
     '| case | file / Redis-Lua | Redis store / Redis-Lua | memory / Redis-Lua | file / memory | Redis store / memory |',
     '| --- | ---: | ---: | ---: | ---: | ---: |',
     ...ratioRows,
-    ...refusalRatios,
     '',
     '## Preloading the held reservations',
     '',
@@ -224,8 +243,9 @@ export function renderMarkdown(report: Report): string {
     '## Reading these numbers',
     '',
     '- Stockflow is the real server, `node dist/gateway/main.js` after `npm run build`, configured by',
-    '  a STOCKFLOW_CONFIG file: one location, the products its cases use (3 + up to 100k), stock loaded through',
-    '  `POST /v1/inventory/snapshots`, default engine and persistence settings (file store: fsync',
+    '  a STOCKFLOW_CONFIG file: one location, the products its cases use (3, plus up to 100k),',
+    '  stock loaded through `POST /v1/inventory/snapshots`, a one-hour reservation TTL, no rate',
+    '  limit, and otherwise default engine and persistence settings (file store: fsync',
     '  always; Redis store: its own redis-server with `appendonly yes`, `appendfsync always`, strict).',
     '  Every group of cases starts a fresh server (and redis-server), so a case never inherits',
     '  another\'s reservations unless it says so: "fresh" holds only its warm-up\'s reservations,',
@@ -239,7 +259,11 @@ export function renderMarkdown(report: Report): string {
     '- "Server CPU µs/op" is the Stockflow process (for Redis-Lua: redis-server) from',
     "  /proc/<pid>/stat over the window, divided by the expected outcomes; the Redis store's",
     '  redis-server is its own column. "GC %" is the growth of `nodejs_gc_duration_seconds_sum`',
-    "  (from the server's /metrics) over the server's CPU time in the window. RSS is at the end of the case.",
+    "  (from the server's /metrics) over the server's CPU time in the window. Those durations are",
+    '  wall time of the pauses, so on a contended machine (a descheduled pause keeps counting) the',
+    '  share comes out high; a CPU profile (`DURABLE_SERVER_FLAGS="--cpu-prof',
+    '  --cpu-prof-dir=/tmp/durable-prof" npm run bench:durable`) splits it exactly. RSS is at the',
+    '  end of the case.',
     '- A case whose replies are not all the expected outcome, or whose stock does not add up',
     '  afterwards (hot and refusal cases: the availability the server reports), is flagged in the',
     '  "replies" column; its figures count only the expected outcome.',

@@ -1,5 +1,6 @@
 import { fork } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -19,7 +20,7 @@ import {
 } from './durable-load.ts';
 import { loadLuaStock, preloadLuaHolds, type LuaJob } from './durable-lua.ts';
 import { MAIN, procSample, StockflowServer, type StoreKind } from './durable-server.ts';
-import { renderMarkdown } from './durable-report.ts';
+import { ratios, renderMarkdown, targets } from './durable-report.ts';
 
 /**
  * The durable benchmark (`npm run bench:durable`, `-- --quick` for a smoke run): durable granted
@@ -461,6 +462,18 @@ function describe(r: CaseResult): string {
   );
 }
 
+/** A server source file changed after `than` (ms), or null: dist/ is not what the tree says. */
+function newerSource(than: number): string | null {
+  const root = fileURLToPath(new URL('..', import.meta.url));
+  for (const dir of ['engine', 'orders', 'gateway', 'persistence', 'config']) {
+    for (const entry of readdirSync(join(root, dir), { recursive: true })) {
+      const file = join(root, dir, String(entry));
+      if (file.endsWith('.ts') && statSync(file).mtimeMs > than) return join(dir, String(entry));
+    }
+  }
+  return null;
+}
+
 // ---- the run -------------------------------------------------------------------------------------
 
 export interface Report {
@@ -476,6 +489,12 @@ export async function runDurable(args: readonly string[]): Promise<void> {
   const plan = args.includes('--quick') ? QUICK : FULL;
   if (!existsSync(MAIN)) {
     throw new Error(`${MAIN} is missing: run \`npm run build\` first (npm run bench:durable does)`);
+  }
+  const stale = newerSource(statSync(MAIN).mtimeMs);
+  if (stale !== null) {
+    console.warn(
+      `warning: ${stale} is newer than dist/: the server runs an old build (npm run build)`,
+    );
   }
   const t0 = performance.now();
   const loadAtStart = os.loadavg();
@@ -518,7 +537,8 @@ export async function runDurable(args: readonly string[]): Promise<void> {
   if (plan.mode === 'full') {
     const dir = new URL('./results/', import.meta.url);
     await mkdir(dir, { recursive: true });
-    await writeFile(new URL('durable.json', dir), `${JSON.stringify(report, null, 2)}\n`);
+    const json = { ...report, targets: targets(report), ratios: ratios(report) };
+    await writeFile(new URL('durable.json', dir), `${JSON.stringify(json, null, 2)}\n`);
     await writeFile(new URL('durable.md', dir), markdown);
   }
   console.log(`\n${markdown}`);
