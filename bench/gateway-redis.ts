@@ -14,7 +14,7 @@ import { LatencyHistogram, prng, wallMs } from './gateway-wire.ts';
 import { sendToParent } from './gateway-processes.ts';
 
 /** Idempotent on the reservation id; never takes more than is there. */
-const RESERVE_LUA = `
+export const RESERVE_LUA = `
 local held = redis.call('HGET', KEYS[2], ARGV[1])
 if held then return 0 end
 local available = tonumber(redis.call('GET', KEYS[1]) or '0')

@@ -1,0 +1,227 @@
+/**
+ * The server under test in the durable benchmark: the real Stockflow server as `npm start` runs
+ * it (`node dist/gateway/main.js`, built first), configured by a STOCKFLOW_CONFIG file in a temp
+ * dir that also holds the file store's data. For the Redis store it gets a redis-server of its
+ * own (gateway-redis.ts RedisServer: a free port, a temp dir, `appendonly yes`, `appendfsync
+ * always`). Stock goes in through the HTTP API; CPU and RSS are read from /proc, GC time from the
+ * server's /metrics.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort, waitFor } from '../test/persistence/server-process.ts';
+import { RedisServer } from './gateway-redis.ts';
+import { CHANNEL, LOCATION } from './durable-load.ts';
+
+export type StoreKind = 'file' | 'redis' | 'memory';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+export const MAIN = join(ROOT, 'dist', 'gateway', 'main.js');
+
+/** One reservation TTL for every run: long enough that nothing expires while it is measured. */
+const RESERVATION_TTL_MS = 3_600_000;
+
+export interface ServerKeys {
+  readonly admin: string;
+  readonly storefront: string;
+}
+
+/** CPU (user + system) and memory of a process, from /proc. */
+export interface ProcSample {
+  readonly cpuMicros: number;
+  readonly rssBytes: number;
+  readonly peakRssBytes: number;
+}
+
+export function procSample(pid: number): ProcSample {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the command name
+    // (in clock ticks, 100 a second on Linux).
+    const cpuMicros = ((Number(fields[11]) + Number(fields[12])) * 1e6) / 100;
+    const status = readFileSync(`/proc/${pid}/status`, 'latin1');
+    const kib = (name: string): number =>
+      Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0) * 1024;
+    return { cpuMicros, rssBytes: kib('VmRSS'), peakRssBytes: kib('VmHWM') };
+  } catch {
+    return { cpuMicros: 0, rssBytes: 0, peakRssBytes: 0 };
+  }
+}
+
+export interface MetricsSample {
+  /** nodejs_gc_duration_seconds_sum over every kind of GC. */
+  readonly gcSeconds: number;
+  readonly heapUsedBytes: number;
+}
+
+export function buildConfig(
+  store: StoreKind,
+  keys: ServerKeys,
+  products: readonly string[],
+  dir: string,
+  port: number,
+  redisUrl: string | null,
+): Record<string, unknown> {
+  return {
+    server: { host: '127.0.0.1', port, shutdownGraceMs: 1_000 },
+    auth: {
+      apiKeys: [
+        { key: keys.admin, name: 'bench admin', role: 'admin' },
+        { key: keys.storefront, name: 'bench storefront', role: 'storefront', channel: CHANNEL },
+      ],
+      // The bench measures the engine and its store, not the per-key rate limit.
+      rateLimit: { perSecond: 1_000_000_000, burst: 1_000_000_000 },
+    },
+    persistence: {
+      store,
+      dir: join(dir, 'data'),
+      ...(redisUrl === null ? {} : { redis: { url: redisUrl, strict: true } }),
+    },
+    rules: {
+      channels: [{ id: CHANNEL, priority: 1, reservationTtlMs: RESERVATION_TTL_MS }],
+    },
+    locations: [{ id: LOCATION, type: 'dc' }],
+    products: products.map((sku) => ({ sku })),
+    log: { level: 'warn' },
+  };
+}
+
+export class StockflowServer {
+  private constructor(
+    readonly store: StoreKind,
+    readonly port: number,
+    private readonly child: ChildProcess,
+    private readonly dir: string,
+    private readonly keys: ServerKeys,
+    readonly redis: RedisServer | null,
+    private readonly output: () => string,
+    private readonly exit: Promise<number | null>,
+  ) {}
+
+  get pid(): number {
+    return this.child.pid ?? -1;
+  }
+
+  get base(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  /** Starts a server on `store` knowing `products` (at LOCATION), and waits for /readyz. */
+  static async start(
+    store: StoreKind,
+    keys: ServerKeys,
+    products: readonly string[],
+  ): Promise<StockflowServer> {
+    const dir = await mkdtemp(join(tmpdir(), 'stockflow-bench-durable-'));
+    const redis = store === 'redis' ? await RedisServer.start('always') : null;
+    const port = await freePort();
+    const file = join(dir, 'config.json');
+    const url = redis === null ? null : `redis://127.0.0.1:${redis.port}`;
+    await writeFile(file, JSON.stringify(buildConfig(store, keys, products, dir, port, url)));
+    // DURABLE_SERVER_FLAGS adds node flags to the server (e.g. "--cpu-prof --cpu-prof-dir=/tmp/p").
+    const flags = (process.env.DURABLE_SERVER_FLAGS ?? '').split(' ').filter(Boolean);
+    const child = spawn(process.execPath, [...flags, MAIN], {
+      cwd: dir,
+      env: { PATH: process.env.PATH ?? '', STOCKFLOW_CONFIG: file },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    const keep = (d: Buffer): void => {
+      out = (out + d.toString()).slice(-16_384);
+    };
+    child.stdout.on('data', keep);
+    child.stderr.on('data', keep);
+    let dead = false;
+    const exit = new Promise<number | null>((resolve) =>
+      child.once('exit', (code) => {
+        dead = true;
+        resolve(code);
+      }),
+    );
+    const server = new StockflowServer(store, port, child, dir, keys, redis, () => out, exit);
+    try {
+      await waitFor(
+        async () => {
+          if (dead) throw new Error(`the server exited during start:\n${out}`);
+          try {
+            return (await fetch(`${server.base}/readyz`)).status === 200;
+          } catch {
+            return false;
+          }
+        },
+        60_000,
+        'the server to be ready',
+      );
+    } catch (error) {
+      await server.stop();
+      throw error;
+    }
+    return server;
+  }
+
+  /** Replaces LOCATION's stock (POST /v1/inventory/snapshots, CSV); returns the summary. */
+  async loadStock(stock: ReadonlyMap<string, number>, asOf: number): Promise<unknown> {
+    const lines = ['sku,onHand'];
+    for (const [sku, qty] of stock) lines.push(`${sku},${qty}`);
+    const res = await fetch(
+      `${this.base}/v1/inventory/snapshots?location=${LOCATION}&asOf=${asOf}`,
+      {
+        method: 'POST',
+        headers: { authorization: `Bearer ${this.keys.admin}`, 'content-type': 'text/csv' },
+        body: `${lines.join('\n')}\n`,
+      },
+    );
+    const body = await res.json();
+    if (res.status !== 200) {
+      throw new Error(`stock snapshot refused (${res.status}): ${JSON.stringify(body)}`);
+    }
+    return body;
+  }
+
+  async metrics(): Promise<MetricsSample> {
+    const text = await (await fetch(`${this.base}/metrics`)).text();
+    let gcSeconds = 0;
+    let heapUsedBytes = 0;
+    for (const line of text.split('\n')) {
+      if (line.startsWith('nodejs_gc_duration_seconds_sum')) {
+        gcSeconds += Number(line.slice(line.lastIndexOf(' ') + 1));
+      } else if (line.startsWith('nodejs_heap_size_used_bytes ')) {
+        heapUsedBytes = Number(line.slice(line.lastIndexOf(' ') + 1));
+      }
+    }
+    return { gcSeconds, heapUsedBytes };
+  }
+
+  /** What the server says is available of `sku` at LOCATION for the channel (GET /v1/availability). */
+  async available(sku: string): Promise<number> {
+    const res = await fetch(
+      `${this.base}/v1/availability?channel=${CHANNEL}&sku=${encodeURIComponent(sku)}&location=${LOCATION}`,
+      { headers: { authorization: `Bearer ${this.keys.admin}` } },
+    );
+    const body = (await res.json()) as { available?: number };
+    return body.available ?? -1;
+  }
+
+  proc(): ProcSample {
+    return procSample(this.pid);
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode === null && this.child.signalCode === null) {
+      this.child.kill('SIGTERM');
+      const timer = setTimeout(() => this.child.kill('SIGKILL'), 20_000);
+      await this.exit;
+      clearTimeout(timer);
+    }
+    await this.redis?.stop();
+    await rm(this.dir, { recursive: true, force: true });
+  }
+
+  describe(): string {
+    return this.output();
+  }
+}
