@@ -1,4 +1,4 @@
-import type { CaseName, CaseResult, Report, System } from './durable-suite.ts';
+import type { CaseName, CaseResult, Report, System } from './durable-types.ts';
 
 /** The durable benchmark's markdown: targets of issue #11, the tables, and how to read them. */
 

@@ -21,6 +21,16 @@ export type StoreKind = 'file' | 'redis' | 'memory';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const MAIN = join(ROOT, 'dist', 'gateway', 'main.js');
 
+/** The node flags of package.json's `start` script (`node <flags> dist/gateway/main.js`), so the
+ * bench runs the server exactly as `npm start` does. */
+const START_FLAGS: readonly string[] = (() => {
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+    scripts: Record<string, string>;
+  };
+  const m = /node ((?:--\S+ )*)dist\/gateway\/main\.js/.exec(pkg.scripts.start ?? '');
+  return (m?.[1] ?? '').split(' ').filter(Boolean);
+})();
+
 /** One reservation TTL for every run: long enough that nothing expires while it is measured. */
 const RESERVATION_TTL_MS = 3_600_000;
 
@@ -122,8 +132,12 @@ export class StockflowServer {
     const file = join(dir, 'config.json');
     const url = redis === null ? null : `redis://127.0.0.1:${redis.port}`;
     await writeFile(file, JSON.stringify(buildConfig(store, keys, products, dir, port, url)));
-    // DURABLE_SERVER_FLAGS adds node flags to the server (e.g. "--cpu-prof --cpu-prof-dir=/tmp/p").
-    const flags = (process.env.DURABLE_SERVER_FLAGS ?? '').split(' ').filter(Boolean);
+    // The node flags `npm start` passes, then DURABLE_SERVER_FLAGS (e.g. "--cpu-prof
+    // --cpu-prof-dir=/tmp/p").
+    const flags = [
+      ...START_FLAGS,
+      ...(process.env.DURABLE_SERVER_FLAGS ?? '').split(' ').filter(Boolean),
+    ];
     const child = spawn(process.execPath, [...flags, MAIN], {
       cwd: dir,
       env: { PATH: process.env.PATH ?? '', STOCKFLOW_CONFIG: file },

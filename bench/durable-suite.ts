@@ -30,28 +30,17 @@ import { ratios, renderMarkdown, targets } from './durable-report.ts';
  * SKU and location names, one after the other, so they see the same machine load.
  */
 
+import type {
+  CaseName,
+  CaseResult,
+  Group,
+  Plan,
+  PreloadRecord,
+  Report,
+  System,
+} from './durable-types.ts';
+
 const ENTRY = fileURLToPath(new URL('./durable.ts', import.meta.url));
-
-export type System = StoreKind | 'redis-lua';
-export type CaseName = 'refusal' | 'hot' | 'spread10k' | 'spread100k';
-
-export interface Plan {
-  readonly mode: 'quick' | 'full';
-  readonly durationMs: number;
-  readonly warmupMs: number;
-  readonly connections: number;
-  readonly window: number;
-  readonly luaCallers: number;
-  /** Reservations held before the cases of the `held` group. */
-  readonly held: number;
-  readonly stores: readonly StoreKind[];
-  readonly groups: readonly Group[];
-}
-
-export interface Group {
-  readonly held: boolean;
-  readonly cases: readonly CaseName[];
-}
 
 const SPREAD_SKUS = 100_000;
 const SPREAD_STOCK = 1_000;
@@ -165,51 +154,6 @@ async function runChild<R>(
 }
 
 // ---- measuring ---------------------------------------------------------------------------------
-
-export interface CaseResult {
-  readonly system: System;
-  readonly case: CaseName;
-  /** The server's group: fresh (only the warm-up's reservations held) or preloaded. */
-  readonly group: 'fresh' | 'held';
-  /** Reservations held when the measured window started (preload, warm-up, earlier cases). */
-  readonly held: number;
-  readonly expected: 'granted' | 'INSUFFICIENT_STOCK';
-  /** Replies that were not the expected outcome (0 when the case is clean). */
-  readonly unexpected: number;
-  readonly outcomes: Record<string, number>;
-  readonly seconds: number;
-  /** Expected outcomes a second: granted reserves, or refusals for the refusal case. */
-  readonly perSecond: number;
-  readonly p50Ms: number;
-  readonly p99Ms: number;
-  readonly p999Ms: number;
-  readonly maxMs: number;
-  /** The Stockflow server process (for redis-lua: redis-server), per expected outcome. */
-  readonly serverCpuUsPerOp: number;
-  readonly serverCores: number;
-  /** redis-server behind a Stockflow server on the Redis store, per expected outcome. */
-  readonly redisCpuUsPerOp: number | null;
-  /** GC time (nodejs_gc_duration_seconds_sum) over the server's CPU time in the run. */
-  readonly gcShare: number | null;
-  readonly serverRssMiB: number;
-  readonly serverPeakRssMiB: number;
-  readonly heapUsedMiB: number | null;
-  readonly generatorCores: number;
-  /** CPU used by everything else on the machine during the run, in cores. */
-  readonly othersCores: number;
-  /** For one-SKU cases on Stockflow: whether the server's availability afterwards adds up. */
-  readonly stockCheck: string | null;
-}
-
-export interface PreloadRecord {
-  readonly system: System;
-  readonly reservations: number;
-  readonly seconds: number;
-  readonly perSecond: number;
-  readonly outcomes: Record<string, number>;
-  readonly serverRssMiB: number;
-  readonly heapUsedMiB: number | null;
-}
 
 const MiB = 2 ** 20;
 
@@ -475,15 +419,6 @@ function newerSource(than: number): string | null {
 }
 
 // ---- the run -------------------------------------------------------------------------------------
-
-export interface Report {
-  readonly date: string;
-  readonly plan: Plan;
-  readonly machine: Record<string, unknown>;
-  readonly cases: readonly CaseResult[];
-  readonly preloads: readonly PreloadRecord[];
-  readonly wallSeconds: number;
-}
 
 export async function runDurable(args: readonly string[]): Promise<void> {
   const plan = args.includes('--quick') ? QUICK : FULL;
