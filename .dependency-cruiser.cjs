@@ -6,14 +6,6 @@
 
 const PRODUCT = '^(engine|orders|gateway|persistence|config)/';
 
-// TEMPORARY (issue #10 §3: "break the ones in bench/"): the import cycles bench/ had when this
-// check came in. A cycle made only of files in one group is let through; a cycle that touches any
-// other file fails. Delete a group once its cycle is broken.
-const KNOWN_BENCH_CYCLES = [
-  '^bench/(gateway-processes|gateway-subscribers|gateway-server|gateway-load)[.]ts$',
-  '^bench/(engine-target|nact-per-position|map-baseline)[.]ts$',
-];
-
 /** @type {IConfiguration} */
 module.exports = {
   forbidden: [
@@ -23,18 +15,9 @@ module.exports = {
       comment:
         'Import cycle (type-only imports included). Move the shared piece into a module both ' +
         'sides import, or pass it in, so the modules form a tree.',
-      from: { pathNot: KNOWN_BENCH_CYCLES },
+      from: {},
       to: { circular: true },
     },
-    ...KNOWN_BENCH_CYCLES.map((group, index) => ({
-      name: `no-circular-bench-known-${index + 1}`,
-      severity: 'error',
-      comment:
-        'Import cycle (type-only imports included) through a bench file that already had a ' +
-        'known cycle. Only the known cycle among its group is tolerated, and only until it is broken.',
-      from: { path: group },
-      to: { circular: true, viaSomeNot: group },
-    })),
     {
       name: 'engine-imports-no-outer-layer',
       severity: 'error',

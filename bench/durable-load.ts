@@ -8,7 +8,7 @@
  * case starts with, by the same reserve frames, as fast as the server takes them.
  */
 import type net from 'node:net';
-import { sendToParent } from './gateway-processes.ts';
+import { sendToParent } from './child-ipc.ts';
 import {
   clientFrame,
   FrameReader,

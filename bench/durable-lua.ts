@@ -7,7 +7,7 @@
  * `holds:<sku>:<location>`, with the same SKU and location names as the Stockflow runs.
  */
 import { Redis } from 'ioredis';
-import { sendToParent } from './gateway-processes.ts';
+import { sendToParent } from './child-ipc.ts';
 import { RESERVE_LUA } from './gateway-redis.ts';
 import { LatencyHistogram, prng, wallMs } from './gateway-wire.ts';
 import {

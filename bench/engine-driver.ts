@@ -1,6 +1,6 @@
 import type { Command } from '../engine/index.ts';
 import type { CountingSink } from './engine-counting-sink.ts';
-import type { StockTarget } from './engine-target.ts';
+import type { StockTarget } from './stock-target.ts';
 
 /** How commands are fed, the way the gateway will: a chunk per event-loop turn, bounded. */
 export interface DriveOptions {

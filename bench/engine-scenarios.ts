@@ -3,7 +3,8 @@ import { CountingSink } from './engine-counting-sink.ts';
 import { CpuContention } from './engine-cpu-contention.ts';
 import { drive, type DriveOptions } from './engine-driver.ts';
 import { GcTimer, collectGarbage, settledMemory } from './engine-memory.ts';
-import { createTarget, targetName, type StockTarget, type TargetSpec } from './engine-target.ts';
+import { createTarget, targetName, type TargetSpec } from './engine-target.ts';
+import type { StockTarget } from './stock-target.ts';
 import {
   FLEET_ON_HAND,
   HOT_ON_HAND,

@@ -17,7 +17,7 @@ import {
   wallMs,
   prng,
 } from './gateway-wire.ts';
-import { sendToParent } from './gateway-processes.ts';
+import { sendToParent } from './child-ipc.ts';
 
 export interface LoadJob {
   readonly port: number;

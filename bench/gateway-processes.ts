@@ -19,19 +19,6 @@ import { LatencyHistogram } from './gateway-wire.ts';
  */
 const ENTRY = fileURLToPath(new URL('./gateway.ts', import.meta.url));
 
-/** A child's last message to its parent, resolved once it is written (then the child may exit). */
-export function sendToParent(message: object): Promise<void> {
-  return new Promise((resolve) => {
-    if (process.send === undefined) {
-      resolve();
-      return;
-    }
-    process.send(message, undefined, {}, () => {
-      resolve();
-    });
-  });
-}
-
 /** Busy and total CPU time of the whole machine so far, from /proc/stat (in clock ticks). */
 export function machineCpu(): { busy: number; total: number } {
   try {

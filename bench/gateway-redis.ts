@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import type { LoadResult } from './gateway-load.ts';
 import { LatencyHistogram, prng, wallMs } from './gateway-wire.ts';
-import { sendToParent } from './gateway-processes.ts';
+import { sendToParent } from './child-ipc.ts';
 
 /** Idempotent on the reservation id; never takes more than is there. */
 export const RESERVE_LUA = `

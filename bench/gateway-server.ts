@@ -9,7 +9,7 @@ import uWS from 'uWebSockets.js';
 import { StockEngine, type Command } from '../engine/index.ts';
 import { loadConfig } from '../config/index.ts';
 import { createGateway, type Gateway, type GatewayConfig } from '../gateway/index.ts';
-import { sendToParent } from './gateway-processes.ts';
+import { sendToParent } from './child-ipc.ts';
 import { wallMs } from './gateway-wire.ts';
 
 export type ServerMode = 'gateway' | 'echo' | 'bare-http';

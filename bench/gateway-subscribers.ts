@@ -12,7 +12,7 @@ import {
   pongFrame,
   wallMs,
 } from './gateway-wire.ts';
-import { sendToParent } from './gateway-processes.ts';
+import { sendToParent } from './child-ipc.ts';
 import type net from 'node:net';
 
 export interface SubscribersJob {

@@ -12,7 +12,7 @@ import {
   UNSUPPORTED,
 } from './engine-baseline-position.ts';
 import { PositionIndex } from './engine-position-index.ts';
-import type { StockTarget } from './engine-target.ts';
+import type { StockTarget } from './stock-target.ts';
 
 class Hold {
   constructor(

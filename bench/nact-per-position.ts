@@ -13,7 +13,7 @@ import {
   UNSUPPORTED,
 } from './engine-baseline-position.ts';
 import { PositionIndex } from './engine-position-index.ts';
-import type { StockTarget } from './engine-target.ts';
+import type { StockTarget } from './stock-target.ts';
 
 /** One command for one position actor, with the continuation its reply goes to. */
 class PositionMessage {

@@ -8,7 +8,7 @@ import { pino } from 'pino';
 import { StockEngine } from '../engine/index.ts';
 import { OrderService, type DeliveryOutcome, type OutboxTransport } from '../orders/index.ts';
 import { createGateway } from '../gateway/index.ts';
-import { sendToParent } from './gateway-processes.ts';
+import { sendToParent } from './child-ipc.ts';
 import { benchGatewayOptions } from './gateway-server.ts';
 import { prng } from './gateway-wire.ts';
 
