@@ -141,6 +141,19 @@ export class GatewayMetrics {
       help: 'Topic subscriptions held by WebSocket connections.',
       registers,
     });
+    // The share of time the event loop was busy since the previous scrape (Node's own
+    // measure, performance.eventLoopUtilization): the USE "utilisation" of the one thread.
+    let elu = performance.eventLoopUtilization();
+    new Gauge({
+      name: 'stockflow_event_loop_utilization',
+      help: 'Share of wall time the event loop was busy since the previous scrape (0 to 1).',
+      registers,
+      collect() {
+        const now = performance.eventLoopUtilization();
+        this.set(performance.eventLoopUtilization(now, elu).utilization);
+        elu = now;
+      },
+    });
     this.topics = new Gauge({
       name: 'stockflow_gateway_topics',
       help: 'Distinct availability topics with at least one subscriber.',
