@@ -133,6 +133,7 @@ class StockflowGateway implements Gateway {
       readiness: extras.readiness ?? null,
     };
     this.ws = new WsHandler(ctx);
+    this.gatewayMetrics.socketBuffers.watch(() => this.ws.bufferedAmounts());
     this.http = new HttpRouter(ctx);
     this.app.ws('/v1/ws', this.ws.behavior());
     this.http.register(this.app, this.server.metricsPort === null);

@@ -70,6 +70,8 @@ export class GatewayMetrics {
   readonly topics: Gauge;
   readonly rateLimited: Counter<'transport'>;
   readonly framesRejected: Counter<'reason'>;
+  /** What uWS buffers per socket, sampled at scrape (the gateway sets the source). */
+  readonly socketBuffers = new SocketBuffers();
   /** Plain numbers the hot path bumps; read at scrape time. */
   deltasSent = 0;
   private stats: EngineStats | null = null;
@@ -152,6 +154,28 @@ export class GatewayMetrics {
         const now = performance.eventLoopUtilization();
         this.set(performance.eventLoopUtilization(now, elu).utilization);
         elu = now;
+      },
+    });
+    // Bytes uWS holds for sockets that have not read them yet, sampled at scrape: the USE
+    // "saturation" of the sockets. A socket reaching server.maxBackpressureBytes is cut off
+    // (stockflow_gateway_ws_backpressure_disconnects_total).
+    const buffers = this.socketBuffers;
+    new Gauge({
+      name: 'stockflow_gateway_ws_buffered_bytes',
+      help: 'Bytes buffered for WebSocket connections that have not read them yet (all connections).',
+      registers,
+      collect() {
+        buffers.sample();
+        this.set(buffers.total);
+      },
+    });
+    new Gauge({
+      name: 'stockflow_gateway_ws_buffered_bytes_max',
+      help: 'Bytes buffered for the one WebSocket connection furthest behind.',
+      registers,
+      collect() {
+        buffers.sample();
+        this.set(buffers.max);
       },
     });
     this.topics = new Gauge({
@@ -271,5 +295,31 @@ export class GatewayMetrics {
       'Stock feed updates ignored because a newer one was already applied.',
       (s) => s.staleFeeds,
     );
+  }
+}
+
+/**
+ * The bytes waiting in uWS for sockets to read them, summed and at their worst. Each gauge
+ * samples when collected: one pass over the open sockets, a few µs per thousand.
+ */
+export class SocketBuffers {
+  total = 0;
+  max = 0;
+  private source: () => Iterable<number> = () => [];
+
+  /** Where buffered amounts come from: one number per open socket. */
+  watch(source: () => Iterable<number>): void {
+    this.source = source;
+  }
+
+  sample(): void {
+    let total = 0;
+    let max = 0;
+    for (const bytes of this.source()) {
+      total += bytes;
+      if (bytes > max) max = bytes;
+    }
+    this.total = total;
+    this.max = max;
   }
 }

@@ -72,6 +72,13 @@ export class WsHandler {
     };
   }
 
+  /** Bytes uWS buffers for each open connection that has not read them yet. */
+  *bufferedAmounts(): Generator<number> {
+    for (const conn of this.open) {
+      if (!conn.closed && conn.ws !== null) yield conn.ws.getBufferedAmount();
+    }
+  }
+
   /** Connections currently open. */
   get connections(): ReadonlySet<Connection> {
     return this.open;

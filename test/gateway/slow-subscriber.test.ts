@@ -91,6 +91,11 @@ async function backpressureDisconnects(): Promise<number> {
   return data?.values[0]?.value ?? 0;
 }
 
+async function gaugeValue(name: string): Promise<number> {
+  const data = await r.gateway.metrics.getSingleMetric(name)?.get();
+  return data?.values[0]?.value ?? Number.NaN;
+}
+
 describe('a subscriber that never reads', () => {
   it('is cut off at the backpressure limit while the others keep receiving', async () => {
     const topics: string[] = [];
@@ -106,7 +111,12 @@ describe('a subscriber that never reads', () => {
 
     // Change every watched SKU until the slow reader is cut off; the healthy one sees each round.
     let round = 0;
+    let bufferedSeen = 0;
     while ((await backpressureDisconnects()) === 0) {
+      // What uWS holds for the slow reader shows in the buffered-bytes gauges until the cut.
+      const worst = await gaugeValue('stockflow_gateway_ws_buffered_bytes_max');
+      expect(await gaugeValue('stockflow_gateway_ws_buffered_bytes')).toBeGreaterThanOrEqual(worst);
+      bufferedSeen = Math.max(bufferedSeen, worst);
       round++;
       expect(round).toBeLessThan(2_000);
       await Promise.all(
@@ -138,6 +148,9 @@ describe('a subscriber that never reads', () => {
     }
     const after = r.gateway.metrics.getSingleMetric('stockflow_gateway_ws_connections');
     expect((await after?.get())?.values[0]?.value).toBe(1);
+    expect(bufferedSeen).toBeGreaterThan(0);
+    // The cut-off socket's buffer is gone with it; the healthy reader has read everything.
+    expect(await gaugeValue('stockflow_gateway_ws_buffered_bytes')).toBe(0);
     slow.destroy();
     await healthy.close();
   });
