@@ -1,5 +1,5 @@
-import type { Registry } from 'prom-client';
-import type { OrderService, OrderStats } from '../orders/index.ts';
+import { Gauge, type Registry } from 'prom-client';
+import { ORDER_STATUSES, type OrderService, type OrderStats } from '../orders/index.ts';
 import { collectedMetrics } from './collected-metrics.ts';
 
 /** How long a copy of orders.stats() serves a scrape's collect callbacks (one copy per scrape). */
@@ -54,6 +54,16 @@ export function registerOrderMetrics(registry: Registry, orders: OrderService): 
     (s) => s.resourcings,
   );
   gauge('stockflow_orders', 'Orders held in memory (active and retained).', (s) => s.orders);
+  new Gauge({
+    name: 'stockflow_orders_by_status',
+    help: 'Orders held in memory, by status (every status is reported, zero or not).',
+    labelNames: ['status'],
+    registers,
+    collect() {
+      const counts = stats().byStatus;
+      for (const status of ORDER_STATUSES) this.set({ status }, counts.get(status) ?? 0);
+    },
+  });
   gauge(
     'stockflow_orders_backordered',
     'Orders with units waiting for stock (or a step to resume).',

@@ -8,6 +8,7 @@ export type { FulfilmentAnswer } from './decide-answer.ts';
 export type { LocationSourcing } from './candidates.ts';
 export type { ProfileSelection } from './profile-selection.ts';
 export type { Fulfilment, FulfilmentStatus } from './fulfilment-machine.ts';
+export { ORDER_STATUSES } from './order-state.ts';
 export type { FulfilmentView, OrderStatus, OrderView } from './order-state.ts';
 export type { FulfilmentUpdate } from './order-events.ts';
 export type { DeliveryOutcome, OutboxMessage, OutboxTransport } from './outbox-dispatcher.ts';

@@ -1,5 +1,5 @@
 import { isActive, type Fulfilment } from './fulfilment-machine.ts';
-import type { Order } from './order-state.ts';
+import type { Order, OrderStatus } from './order-state.ts';
 
 /** The one place a channel-scoped key is built: an Idempotency-Key, or a SKU's ranking. */
 export function channelKey(channel: string, key: string): string {
@@ -30,6 +30,9 @@ export class OrderIndex {
   private readonly completed: string[] = [];
   private completedHead = 0;
   private readonly purgeQueued = new Set<string>();
+  /** Each order's status as last indexed, and how many orders are in each. */
+  private readonly statusOf = new Map<string, OrderStatus>();
+  private readonly byStatus = new Map<OrderStatus, number>();
 
   constructor(private readonly listener: IndexListener) {}
 
@@ -65,9 +68,15 @@ export class OrderIndex {
     return n;
   }
 
+  /** Orders in memory by status. */
+  countsByStatus(): ReadonlyMap<OrderStatus, number> {
+    return this.byStatus;
+  }
+
   /** Indexes an order as it is now; `before`: its fulfilments as last indexed. */
   add(order: Order, before: readonly Fulfilment[]): void {
     this.orders.set(order.orderId, order);
+    this.countStatus(order.orderId, order.status);
     const key = order.idempotencyKey;
     if (key !== null) this.byKey.set(channelKey(order.input.channel, key), order.orderId);
     for (const x of before) if (isActive(x.status)) this.bump(x.location, -1);
@@ -86,6 +95,7 @@ export class OrderIndex {
 
   remove(order: Order): void {
     this.orders.delete(order.orderId);
+    this.countStatus(order.orderId, null);
     const key = order.idempotencyKey;
     if (key !== null) this.byKey.delete(channelKey(order.input.channel, key));
     for (const x of order.fulfilments) {
@@ -95,6 +105,22 @@ export class OrderIndex {
     this.backlog.delete(order.orderId);
     this.purgeQueued.delete(order.orderId);
     this.listener.removed(order);
+  }
+
+  private countStatus(orderId: string, status: OrderStatus | null): void {
+    const was = this.statusOf.get(orderId);
+    if (was === status) return;
+    if (was !== undefined) {
+      const left = (this.byStatus.get(was) ?? 1) - 1;
+      if (left > 0) this.byStatus.set(was, left);
+      else this.byStatus.delete(was);
+    }
+    if (status === null) {
+      this.statusOf.delete(orderId);
+      return;
+    }
+    this.statusOf.set(orderId, status);
+    this.byStatus.set(status, (this.byStatus.get(status) ?? 0) + 1);
   }
 
   clear(): void {

@@ -20,7 +20,7 @@ import { fingerprintOf, parseOrder } from './order-input.ts';
 import { replayRecord } from './order-replay.ts';
 import { withOrder, type OrderResult } from './order-result.ts';
 import { OrderRunner } from './order-runner.ts';
-import { Order, type OrderSnapshot, type OrderView } from './order-state.ts';
+import { Order, type OrderSnapshot, type OrderStatus, type OrderView } from './order-state.ts';
 import { OrderTimers } from './order-timers.ts';
 import { OutboxDispatcher, type OutboxMessage, type OutboxTransport } from './outbox-dispatcher.ts';
 import { SourcingProfiles, type ProfileSelection } from './profile-selection.ts';
@@ -64,6 +64,8 @@ export interface OrderStats {
   readonly timeouts: number;
   readonly resourcings: number;
   readonly backordered: number;
+  /** Orders in memory by status (statuses with none are absent). */
+  readonly byStatus: ReadonlyMap<OrderStatus, number>;
   readonly openFulfilments: number;
   readonly outbox: ReturnType<OutboxDispatcher['stats']>;
 }
@@ -241,6 +243,7 @@ export class OrderService implements JournalExtension<OrderRecord, OrderSnapshot
       active: this.runner.active,
       ...this.counts,
       backordered: this.index.backlog.size,
+      byStatus: new Map(this.index.countsByStatus()),
       openFulfilments: this.index.openFulfilments(),
       outbox: this.dispatcher.stats(),
     };

@@ -10,17 +10,21 @@ import type { DeliveryInput, OrderInput } from './order-input.ts';
 import type { OutboxMessage } from './outbox-dispatcher.ts';
 import type { SourcingExplanation } from './sourcing.ts';
 
-export type OrderStatus =
-  | 'received'
-  | 'fulfilment_requested'
-  | 'accepted'
-  | 'picked'
-  | 'partially_shipped'
-  | 'shipped'
-  | 'partially_delivered'
-  | 'delivered'
-  | 'backordered'
-  | 'cancelled';
+/** Every status an order can be in (the metrics report each, zero or not). */
+export const ORDER_STATUSES = [
+  'received',
+  'fulfilment_requested',
+  'accepted',
+  'picked',
+  'partially_shipped',
+  'shipped',
+  'partially_delivered',
+  'delivered',
+  'backordered',
+  'cancelled',
+] as const;
+
+export type OrderStatus = (typeof ORDER_STATUSES)[number];
 
 export interface OrderLine {
   readonly lineId: string;

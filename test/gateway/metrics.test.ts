@@ -88,6 +88,8 @@ describe('/metrics', () => {
     expect(body).toMatch(/stockflow_orders_placed_total 1/);
     expect(body).toMatch(/stockflow_order_placements_failed_total 0/);
     expect(body).toMatch(/stockflow_orders 1/);
+    expect(body).toMatch(/stockflow_orders_by_status\{status="fulfilment_requested"\} 1/);
+    expect(body).toMatch(/stockflow_orders_by_status\{status="cancelled"\} 0/);
     expect(body).toMatch(/stockflow_fulfilments_open 1/);
     // No dc1 socket is open: its fulfilment request waits in the outbox.
     expect(body).toMatch(/stockflow_outbox_queued 1/);

@@ -56,6 +56,7 @@ describe('orders in the journal', () => {
     const again = replayed(journal.records);
     for (const id of ids) expect(again.orders.get(id)).toEqual(live.orders.get(id));
     expect(positions(again)).toEqual(positions(live));
+    expect(again.orders.stats().byStatus).toEqual(live.orders.stats().byStatus);
     // Acknowledged messages were journaled: nothing is sent twice after the restart.
     again.orders.start();
     await again.idle();
@@ -88,6 +89,7 @@ describe('orders in the journal', () => {
       expect(fresh.orders.get(id)).toEqual(live.orders.get(id));
     }
     expect(positions(fresh)).toEqual(positions(live));
+    expect(fresh.orders.stats().byStatus).toEqual(live.orders.stats().byStatus);
   });
 
   it('resumes an order whose sourcing was cut short by a crash without allocating twice', async () => {

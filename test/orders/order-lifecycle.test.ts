@@ -231,7 +231,10 @@ describe('fulfilment answers', () => {
 
   it('ships: allocated and onHand go down, the customer gets the tracking, then delivered', async () => {
     const { h, orderId, fid } = await placedAtParis();
+    const byStatus = (): Record<string, number> => Object.fromEntries(h.orders.stats().byStatus);
+    expect(byStatus()).toEqual({ fulfilment_requested: 1 });
     expect((await h.orders.fulfilmentAnswer(fid, { type: 'accepted' }, 'paris')).ok).toBe(true);
+    expect(byStatus()).toEqual({ accepted: 1 });
     const shipped = await h.orders.fulfilmentAnswer(
       fid,
       { type: 'shipped', carrier: 'DHL', tracking: 'T1' },
@@ -259,6 +262,7 @@ describe('fulfilment answers', () => {
     expect(h.engine.position('A', 'paris')?.onHand).toBe(3);
     const delivered = await h.orders.fulfilmentAnswer(fid, { type: 'delivered' }, null);
     expect(delivered.ok && delivered.order.status).toBe('delivered');
+    expect(byStatus()).toEqual({ delivered: 1 });
     await h.idle();
     const shippedMsg = h.transport.sent.find((m) => m.type === 'order.shipped');
     expect(shippedMsg?.body).toMatchObject({ carrier: 'DHL', tracking: 'T1' });
@@ -365,6 +369,8 @@ describe('cancelling', () => {
     await h.placed(body);
     const r = await h.orders.cancel(body.orderId as string, { reason: 'changed my mind' }, null);
     expect(r.ok && r.order.status).toBe('cancelled');
+    expect(h.orders.stats().byStatus.get('cancelled')).toBe(1);
+    expect(h.orders.stats().byStatus.has('fulfilment_requested')).toBe(false);
     expect(holdings(h, body.orderId as string)).toEqual({});
     expect(h.engine.position('A', 'lyon')?.allocated).toBe(0);
     await h.idle();
