@@ -98,10 +98,16 @@ export class FeedParser {
     }
   }
 
-  /** Hands over the rows and problems parsed since the last call. */
-  take(): { rows: FeedRow[]; problems: RowProblem[] } {
-    const out = { rows: this.rows, problems: this.problems };
-    this.rows = [];
+  /** Hands over (at most `max` of) the rows and the problems parsed since the last call. */
+  take(max = Infinity): { rows: FeedRow[]; problems: RowProblem[] } {
+    let rows = this.rows;
+    if (rows.length > max) {
+      this.rows = rows.slice(max);
+      rows = rows.slice(0, max);
+    } else {
+      this.rows = [];
+    }
+    const out = { rows, problems: this.problems };
     this.problems = [];
     return out;
   }

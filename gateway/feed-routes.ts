@@ -168,6 +168,8 @@ export class FeedRoutes {
         // Nothing is applied until the first batch is known to be a feed at all.
         if (parser.fatal !== null) return;
         await feedRun.applyBatch();
+        // Let the sockets' traffic in before the next batch: a feed must not starve a sale.
+        await new Promise<void>((resolve) => setImmediate(resolve));
       }
       if (gone()) return;
       if (paused) {

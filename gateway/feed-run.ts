@@ -1,10 +1,13 @@
-import type { CommandResult, Engine } from '../engine/index.ts';
+import type { Command, CommandResult, Engine, ResultSink } from '../engine/index.ts';
 import type { Principal } from './auth.ts';
 import type { FeedParser, FeedRow, RowProblem } from './feed-parser.ts';
 import { reject, type FeedResult } from './feed-ledger.ts';
 
-/** Rows applied per batch: the body is paused while a batch is in the engine. */
-export const FEED_BATCH_ROWS = 5_000;
+/**
+ * Rows applied per batch: the body is paused while a batch is in the engine, and the event loop
+ * serves everyone else between batches (a batch is a few milliseconds of work).
+ */
+export const FEED_BATCH_ROWS = 1_000;
 
 /** Counts a feed adds to the metrics, by row outcome. */
 export interface FeedRowCounts {
@@ -28,8 +31,11 @@ export interface FeedRowCounts {
  * - A full snapshot zeroes, at its end, every position of its location it did not list, unless
  *   some of its rows were rejected (a SKU on a bad row would be zeroed by mistake).
  */
-export class FeedRun {
+export class FeedRun implements ResultSink<FeedRow> {
   busy = false;
+  /** Rows of the batch in the engine, plus one while the batch is being submitted. */
+  private outstanding = 0;
+  private batchDone: () => void = () => undefined;
   private readonly seen: Set<string> | null;
 
   constructor(
@@ -52,10 +58,12 @@ export class FeedRun {
   async applyBatch(): Promise<void> {
     this.busy = true;
     try {
-      const { rows, problems } = this.parser.take();
+      const { rows, problems } = this.parser.take(FEED_BATCH_ROWS);
       for (const problem of problems) this.rejectProblem(problem);
-      const pending: Promise<CommandResult>[] = [];
-      const sent: FeedRow[] = [];
+      const done = new Promise<void>((resolve) => {
+        this.batchDone = resolve;
+      });
+      this.outstanding = 1;
       for (const row of rows) {
         this.result.rows++;
         if (!this.principal.mayFeedLocation(row.location)) {
@@ -83,11 +91,11 @@ export class FeedRun {
           this.counts.unchanged++;
           continue;
         }
-        sent.push(row);
-        pending.push(command);
+        this.outstanding++;
+        this.engine.submit(command, this, row);
       }
-      const results = await Promise.all(pending);
-      for (const [i, r] of results.entries()) this.count(sent[i] as FeedRow, r);
+      this.settleOne();
+      await done;
     } finally {
       this.busy = false;
     }
@@ -118,26 +126,36 @@ export class FeedRun {
     }
   }
 
-  private command(row: FeedRow): Promise<CommandResult> | null {
+  /** The engine's answer to one row (ResultSink: no promise or closure per row). */
+  deliver(r: CommandResult, row: FeedRow): void {
+    this.count(row, r);
+    this.settleOne();
+  }
+
+  private settleOne(): void {
+    if (--this.outstanding === 0) this.batchDone();
+  }
+
+  private command(row: FeedRow): Command | null {
     if (this.result.kind === 'snapshot') {
       if (this.engine.position(row.sku, row.location)?.onHand === row.qty) return null;
-      return this.engine.execute({
+      return {
         op: 'setOnHand',
         sku: row.sku,
         location: row.location,
         onHand: row.qty,
         asOf: row.asOf ?? 0,
-      });
+      };
     }
     if (row.qty === 0) return null;
-    return this.engine.execute({
+    return {
       op: 'adjust',
       adjustmentId: row.id ?? `${this.result.feedId}#${row.line}`,
       sku: row.sku,
       location: row.location,
       delta: row.qty,
       asOf: row.asOf ?? undefined,
-    });
+    };
   }
 
   private count(row: FeedRow, r: CommandResult): void {

@@ -266,7 +266,7 @@ describe('stock feeds', () => {
         body,
         duplex: 'half',
         signal: abort.signal,
-      } as RequestInit)
+      })
       .catch((error: unknown) => error);
     // 6,000 rows over five SKUs: each SKU's ids stay within the engine's idempotency window.
     const line = (i: number): string =>
