@@ -118,7 +118,7 @@ const KEYS = {
  * Forks a generator (`load` or `lua`), hands it the job, waits until it is connected (and warmed
  * up), runs `atGo` just before the clock starts, and resolves with its result.
  */
-async function runChild<R>(
+export async function runChild<R>(
   kind: 'load' | 'lua',
   job: LoadJob | LuaJob,
   atGo: () => Promise<void> | void,

@@ -43,6 +43,7 @@ const server = z
     idleTimeoutSec: idleTimeoutSec.default(120),
     maxSubscriptionsPerConnection: positive.default(1_000),
     httpBodyLimitBytes: z.int().min(1_024).default(67_108_864),
+    feedBodyLimitBytes: z.int().min(1_024).default(4_294_967_296),
     allowedOrigins: z.array(label).prefault([]),
     shutdownGraceMs: z.int().min(0).default(10_000),
   })

@@ -47,6 +47,8 @@ export interface Engine {
   /** A channel's current availability of a SKU, network-wide or at one location. */
   availability(channel: string, sku: string, location?: string | null): Availability | ErrorResult;
   position(sku: string, location: string): PositionView | null;
+  /** The SKUs with a position at a location (a full stock feed zeroes those it does not list). */
+  skusAt(location: string): string[];
   reservation(reservationId: string): ReservationView | null;
 
   // ---- live availability

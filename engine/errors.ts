@@ -49,6 +49,8 @@ export const Reason = {
   ORDER_STATE: 'ORDER_STATE',
   NOT_SOURCEABLE: 'NOT_SOURCEABLE',
   OTHER_LOCATION: 'OTHER_LOCATION',
+  UNKNOWN_FEED: 'UNKNOWN_FEED',
+  FEED_IN_PROGRESS: 'FEED_IN_PROGRESS',
 } as const;
 
 export type Reason = (typeof Reason)[keyof typeof Reason];

@@ -347,6 +347,10 @@ export class StockEngine implements Engine {
     return this.core.books.get(sku)?.byLocation.get(location)?.view() ?? null;
   }
 
+  skusAt(location: string): string[] {
+    return (this.core.positionsAt.get(location) ?? []).map((p) => p.sku);
+  }
+
   reservation(reservationId: string): ReservationView | null {
     return this.core.reservationIndex.get(reservationId)?.reservation?.view() ?? null;
   }

@@ -6,6 +6,7 @@ import type { GatewayContext } from './context.ts';
 import { HealthRoutes } from './health-routes.ts';
 import { HttpExchange, type ExchangeContext } from './http-exchange.ts';
 import { InFlight } from './inflight.ts';
+import { FeedRoutes } from './feed-routes.ts';
 import { InventoryRoutes } from './inventory-routes.ts';
 import { JsonGuard } from './json-guard.ts';
 import type { GatewayMetrics, OpLabel } from './metrics.ts';
@@ -58,6 +59,7 @@ export class HttpRouter implements ExchangeContext, RouteKit {
     this.health.register(app, withMetrics);
     new ReservationRoutes(this.ctx, this).register(app);
     new InventoryRoutes(this.ctx, this).register(app);
+    new FeedRoutes(this.ctx, this).register(app);
     new ConfigRoutes(this.ctx, this).register(app);
     if (this.ctx.orders !== null)
       new OrderRoutes(this.ctx.orders, this.ctx.engine, this).register(app);

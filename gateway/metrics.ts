@@ -2,7 +2,10 @@ import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import { ERROR_CODES, type EngineStats, type ErrorCode, type Engine } from '../engine/index.ts';
 import { collectedMetrics } from './collected-metrics.ts';
 import { FastHistogram } from './fast-histogram.ts';
+import type { FeedRowCounts } from './feed-run.ts';
 import type { FrameRejection } from './frame-codec.ts';
+
+const FEED_ROW_RESULTS = ['applied', 'unchanged', 'stale', 'repeated', 'rejected'] as const;
 
 /** Operation labels (bounded): WebSocket ops and HTTP routes. */
 export const OPS = [
@@ -23,6 +26,9 @@ export const OPS = [
   'pendingFulfilments',
   'fulfilmentAnswer',
   'ack',
+  'feed',
+  'getFeed',
+  'listFeeds',
   'invalid',
 ] as const;
 export type OpLabel = (typeof OPS)[number];
@@ -72,6 +78,15 @@ export class GatewayMetrics {
   readonly framesRejected: Counter<'reason'>;
   /** What uWS buffers per socket, sampled at scrape (the gateway sets the source). */
   readonly socketBuffers = new SocketBuffers();
+  /** Stock feed rows by outcome, bumped per row, read at scrape time. */
+  readonly feedRows: FeedRowCounts = {
+    applied: 0,
+    unchanged: 0,
+    stale: 0,
+    repeated: 0,
+    rejected: 0,
+  };
+  private readonly feeds: Counter<'outcome'>;
   /** Plain numbers the hot path bumps; read at scrape time. */
   deltasSent = 0;
   private stats: EngineStats | null = null;
@@ -178,6 +193,27 @@ export class GatewayMetrics {
         this.set(buffers.max);
       },
     });
+    const rows = this.feedRows;
+    const rowsSynced: FeedRowCounts = { ...rows };
+    new Counter({
+      name: 'stockflow_feed_rows_total',
+      help: 'Stock feed rows by outcome: applied, unchanged (dropped before the journal), stale, repeated (a delta id already applied), rejected.',
+      labelNames: ['result'],
+      registers,
+      collect() {
+        for (const result of FEED_ROW_RESULTS) {
+          this.inc({ result }, rows[result] - rowsSynced[result]);
+          rowsSynced[result] = rows[result];
+        }
+      },
+    });
+    this.feeds = new Counter({
+      name: 'stockflow_feeds_total',
+      help: 'Stock feeds by outcome: completed, or refused as a whole (not a feed of its format).',
+      labelNames: ['outcome'],
+      registers,
+    });
+    for (const outcome of ['completed', 'refused'] as const) this.feeds.inc({ outcome }, 0);
     this.topics = new Gauge({
       name: 'stockflow_gateway_topics',
       help: 'Distinct availability topics with at least one subscriber.',
@@ -228,6 +264,10 @@ export class GatewayMetrics {
   }
 
   /** Counts one answered operation and its latency (ms since it reached the gateway). */
+  feedOutcome(outcome: 'completed' | 'refused'): void {
+    this.feeds.inc({ outcome });
+  }
+
   op(transport: Transport, op: OpLabel, result: ResultLabel, latencyMs: number): void {
     const o = OP_INDEX.get(op) ?? 0;
     const r = RESULT_INDEX.get(result) ?? RESULTS.length - 1;

@@ -58,6 +58,7 @@ describe('loadConfig', () => {
       idleTimeoutSec: 120,
       maxSubscriptionsPerConnection: 1_000,
       httpBodyLimitBytes: 67_108_864,
+      feedBodyLimitBytes: 4_294_967_296,
       allowedOrigins: [],
       shutdownGraceMs: 10_000,
     });

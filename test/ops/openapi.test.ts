@@ -216,6 +216,24 @@ describe('docs/openapi.yaml', () => {
         { adjustmentId: 'a-2', sku: 'SKU-1', location: 'dc1', delta: -1_000, asOf: 13 },
       ];
       await call('post', '/v1/inventory/adjustments', dc1, 200, adjustments);
+      const rows = [
+        JSON.stringify({ sku: 'SKU-2', onHand: 40 }),
+        JSON.stringify({ sku: 'SKU-3', onHand: -1 }),
+      ].join('\n');
+      const feedUrl = '/v1/feeds?feedId=feed-1&kind=snapshot&location=dc1&asOf=20';
+      await call('post', feedUrl, dc1, 200, rows, ndjson);
+      await call('post', feedUrl, dc1, 200, rows, ndjson);
+      await call('post', '/v1/feeds?feedId=feed-1&kind=delta', dc1, 409, rows, ndjson);
+      await call('post', '/v1/feeds?feedId=feed-2&kind=snapshot&asOf=21', dc1, 400, 'x', ndjson);
+      await call('post', '/v1/feeds?feedId=feed-2&kind=snapshot&asOf=21', web, 403, rows, ndjson);
+      await call('post', '/v1/feeds?feedId=feed-2&kind=snapshot', dc1, 415, rows, {
+        'content-type': 'text/plain',
+      });
+      await call('get', '/v1/feeds/feed-1', dc1, 200);
+      await call('get', '/v1/feeds/feed-9', dc1, 404);
+      await call('get', '/v1/feeds?limit=5', admin, 200);
+      await call('get', '/v1/feeds?limit=0', admin, 400);
+      await call('get', '/v1/feeds', dc1, 403);
 
       // Availability and reservations.
       await call('get', '/v1/availability?channel=web&sku=SKU-1', web, 200);

@@ -1,0 +1,245 @@
+/**
+ * Stock feeds at volume (`npm run bench:feeds`, `-- --quick` for a smoke run), issue #13: a
+ * 1M-row snapshot feed over HTTP (`POST /v1/feeds`) into the real server on its default file
+ * store, alone and beside a flash sale; the flash sale alone is the baseline, in the same run.
+ * Writes bench/results/feeds.json and feeds.md (full runs) and prints the table.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { HOT_SKU, spreadSku, WARM_SKU, type LoadJob, type MeasureResult } from './durable-load.ts';
+import { StockflowServer } from './durable-server.ts';
+import { runChild } from './durable-suite.ts';
+import { LatencyHistogram } from './gateway-wire.ts';
+
+const KEYS = {
+  admin: 'bench-feeds-admin-key-000000',
+  storefront: 'bench-feeds-web-key-00000000',
+};
+const FULL = { rows: 1_000_000, skus: 100_000, flashMs: 5_000 };
+const QUICK = { rows: 100_000, skus: 10_000, flashMs: 2_000 };
+const HOT_STOCK = 100_000_000;
+const MiB = 2 ** 20;
+
+interface FlashSale {
+  readonly granted: number;
+  readonly perSecond: number;
+  readonly p99Ms: number;
+}
+
+interface FeedRun {
+  readonly rows: number;
+  readonly applied: number;
+  readonly unchanged: number;
+  readonly rejected: number;
+  readonly seconds: number;
+  readonly rowsPerSecond: number;
+  /** Server RSS at its highest while the feed ran, over its RSS just before. */
+  readonly peakExtraRssMiB: number;
+}
+
+interface Report {
+  readonly at: string;
+  readonly mode: 'full' | 'quick';
+  readonly machine: string;
+  readonly node: string;
+  readonly rows: number;
+  readonly positions: number;
+  readonly feedAlone: FeedRun;
+  readonly flashAlone: FlashSale;
+  readonly flashWithFeed: FlashSale;
+  readonly feedWithFlash: FeedRun;
+}
+
+/**
+ * The feed's body: NDJSON rows cycling over the positions with a rising as-of and a changing
+ * count, so every row is newer than the last and is applied (journaled): the worst case. Made
+ * before the clock starts, in 1 MiB chunks.
+ */
+function feedBody(rows: number, skus: number, round: number): Uint8Array[] {
+  const encoder = new TextEncoder();
+  const chunks: Uint8Array[] = [];
+  let text = '';
+  for (let i = 0; i < rows; i++) {
+    const asOf = round * rows + i + 1;
+    text += `{"sku":"${spreadSku(i % skus)}","onHand":${(i + round) % 997},"asOf":${asOf}}\n`;
+    if (text.length >= MiB) {
+      chunks.push(encoder.encode(text));
+      text = '';
+    }
+  }
+  if (text.length > 0) chunks.push(encoder.encode(text));
+  return chunks;
+}
+
+async function sendFeed(
+  server: StockflowServer,
+  feedId: string,
+  body: Uint8Array[],
+): Promise<FeedRun> {
+  const rss0 = server.proc().rssBytes;
+  let peak = rss0;
+  const sampler = setInterval(() => {
+    peak = Math.max(peak, server.proc().rssBytes);
+  }, 20);
+  const t0 = performance.now();
+  let next = 0;
+  const stream = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      const chunk = body[next++];
+      if (chunk === undefined) controller.close();
+      else controller.enqueue(chunk);
+    },
+  });
+  const res = await fetch(`${server.base}/v1/feeds?feedId=${feedId}&kind=snapshot&location=dc-0`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${KEYS.admin}`, 'content-type': 'application/x-ndjson' },
+    body: stream,
+    duplex: 'half',
+  });
+  const result = (await res.json()) as {
+    rows: number;
+    applied: number;
+    unchanged: number;
+    rejected: number;
+  };
+  const seconds = (performance.now() - t0) / 1_000;
+  clearInterval(sampler);
+  if (res.status !== 200)
+    throw new Error(`feed refused (${res.status}): ${JSON.stringify(result)}`);
+  return {
+    rows: result.rows,
+    applied: result.applied,
+    unchanged: result.unchanged,
+    rejected: result.rejected,
+    seconds: Math.round(seconds * 100) / 100,
+    rowsPerSecond: Math.round(result.rows / seconds),
+    peakExtraRssMiB: Math.round((peak - rss0) / MiB),
+  };
+}
+
+async function flashSale(
+  server: StockflowServer,
+  durationMs: number,
+  tag: string,
+  atGo: () => Promise<void> | void,
+): Promise<FlashSale> {
+  const job: LoadJob = {
+    mode: 'measure',
+    port: server.port,
+    key: KEYS.storefront,
+    connections: 8,
+    window: 128,
+    durationMs,
+    target: { kind: 'one', sku: HOT_SKU },
+    warmupMs: 1_000,
+    tag,
+    seed: 1,
+  };
+  const r = await runChild<MeasureResult>('load', job, atGo);
+  const granted = r.outcomes.granted ?? 0;
+  const latency = new LatencyHistogram();
+  latency.addPairs(r.latency);
+  return {
+    granted,
+    perSecond: Math.round(granted / ((r.endMs - r.startMs) / 1_000)),
+    p99Ms: latency.quantileMs(0.99),
+  };
+}
+
+function render(r: Report): string {
+  const ratio = r.flashWithFeed.perSecond / r.flashAlone.perSecond;
+  const met = (ok: boolean): string => (ok ? 'yes' : '**no**');
+  return [
+    '# Stock feeds benchmark',
+    '',
+    `${r.at} (${r.mode} run), ${r.machine}, Node ${r.node}. The real server (\`node dist/gateway/main.js\`, file store, fsync always) with ${r.positions.toLocaleString('en')} positions; a ${r.rows.toLocaleString('en')}-row NDJSON snapshot feed over HTTP (\`POST /v1/feeds\`), every row newer than the last and changing the count (all journaled: the worst case). Flash sale: 8 WebSocket connections × 128 in flight, qty-1 reserves on one SKU, granted counted (\`npm run bench:feeds\`).`,
+    '',
+    '| measure | target | measured | met |',
+    '| --- | --- | --- | --- |',
+    `| 1M-row feed, alone | < 5 s | ${r.feedAlone.seconds} s (${r.feedAlone.rowsPerSecond.toLocaleString('en')} rows/s) | ${met(r.feedAlone.seconds < 5 || r.rows < 1_000_000)} |`,
+    `| extra server RSS while it runs | < 300 MiB | ${r.feedAlone.peakExtraRssMiB} MiB alone, ${r.feedWithFlash.peakExtraRssMiB} MiB beside the flash sale | ${met(Math.max(r.feedAlone.peakExtraRssMiB, r.feedWithFlash.peakExtraRssMiB) < 300)} |`,
+    `| flash sale beside the feed, against alone | >= 0.70 | ${ratio.toFixed(2)} (${r.flashWithFeed.perSecond.toLocaleString('en')}/s against ${r.flashAlone.perSecond.toLocaleString('en')}/s) | ${met(ratio >= 0.7)} |`,
+    '',
+    '| run | rows/s | seconds | applied | unchanged | rejected | peak extra RSS MiB | flash sale granted/s | flash p99 ms |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    `| flash sale alone |  |  |  |  |  |  | ${r.flashAlone.perSecond} | ${r.flashAlone.p99Ms} |`,
+    `| feed alone | ${r.feedAlone.rowsPerSecond} | ${r.feedAlone.seconds} | ${r.feedAlone.applied} | ${r.feedAlone.unchanged} | ${r.feedAlone.rejected} | ${r.feedAlone.peakExtraRssMiB} |  |  |`,
+    `| feed beside the flash sale | ${r.feedWithFlash.rowsPerSecond} | ${r.feedWithFlash.seconds} | ${r.feedWithFlash.applied} | ${r.feedWithFlash.unchanged} | ${r.feedWithFlash.rejected} | ${r.feedWithFlash.peakExtraRssMiB} | ${r.flashWithFeed.perSecond} | ${r.flashWithFeed.p99Ms} |`,
+    '',
+    "The flash sale beside the feed is measured over the feed's first seconds (the flash window starts with the feed). Server, load generator and the bench process (which streams the feed) share the machine's 2 cores.",
+    '',
+  ].join('\n');
+}
+
+async function main(args: readonly string[]): Promise<void> {
+  const quick = args.includes('--quick');
+  const plan = quick ? QUICK : FULL;
+  const products = [
+    HOT_SKU,
+    WARM_SKU,
+    ...Array.from({ length: plan.skus }, (_, i) => spreadSku(i)),
+  ];
+  console.log(`feeds: ${plan.rows} rows over ${plan.skus} positions (${quick ? 'quick' : 'full'})`);
+  const server = await StockflowServer.start('file', KEYS, products);
+  try {
+    await server.loadStock(
+      new Map([
+        [HOT_SKU, HOT_STOCK],
+        [WARM_SKU, HOT_STOCK],
+      ]),
+      0,
+    );
+    const first = feedBody(plan.rows, plan.skus, 0);
+    // A warm-up feed (JIT, the positions' first values), then the measured ones.
+    await sendFeed(server, 'warm', first);
+    const alone = feedBody(plan.rows, plan.skus, 1);
+    const feedAlone = await sendFeed(server, 'alone', alone);
+    console.log(
+      `  feed alone: ${feedAlone.rowsPerSecond} rows/s, ${feedAlone.seconds} s, +${feedAlone.peakExtraRssMiB} MiB`,
+    );
+    const flashAlone = await flashSale(server, plan.flashMs, 'fa', () => undefined);
+    console.log(`  flash sale alone: ${flashAlone.perSecond}/s, p99 ${flashAlone.p99Ms} ms`);
+    const beside = feedBody(plan.rows, plan.skus, 2);
+    let feeding: Promise<FeedRun> | null = null;
+    const flashWithFeed = await flashSale(
+      server,
+      Math.min(plan.flashMs, feedAlone.seconds * 1_000),
+      'fb',
+      () => {
+        feeding = sendFeed(server, 'beside', beside);
+      },
+    );
+    const feedWithFlash = await (feeding as unknown as Promise<FeedRun>);
+    console.log(
+      `  beside: flash ${flashWithFeed.perSecond}/s, feed ${feedWithFlash.rowsPerSecond} rows/s`,
+    );
+    const report: Report = {
+      at: new Date().toISOString(),
+      mode: quick ? 'quick' : 'full',
+      machine: `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}`,
+      node: process.version,
+      rows: plan.rows,
+      positions: plan.skus,
+      feedAlone,
+      flashAlone,
+      flashWithFeed,
+      feedWithFlash,
+    };
+    const md = render(report);
+    console.log(md);
+    if (!quick) {
+      const dir = fileURLToPath(new URL('./results/', import.meta.url));
+      await mkdir(dir, { recursive: true });
+      await writeFile(`${dir}feeds.json`, `${JSON.stringify(report, null, 2)}\n`);
+      await writeFile(`${dir}feeds.md`, md);
+    }
+  } catch (error) {
+    console.error(server.describe());
+    throw error;
+  } finally {
+    await server.stop();
+  }
+}
+
+await main(process.argv.slice(2));

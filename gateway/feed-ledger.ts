@@ -1,0 +1,140 @@
+import type { FeedKind } from './feed-parser.ts';
+
+/** The first rejected rows a feed result lists (the count covers all of them). */
+export const REJECTED_ROWS_LISTED = 100;
+
+/** A row that was not applied: its line, SKU when known, and why. */
+export interface RejectedRow {
+  readonly line: number;
+  readonly sku: string | null;
+  readonly code: string;
+  readonly reason: string;
+}
+
+/** What a feed did, row by row, counted; kept by feed id and answered again for a repeat. */
+export interface FeedResult {
+  readonly feedId: string;
+  readonly kind: FeedKind;
+  /** The feed's default location (a full snapshot's location), or null. */
+  readonly location: string | null;
+  /** A full snapshot of `location`: positions it does not list go to zero. */
+  readonly full: boolean;
+  /** The name of the key that sent it. */
+  readonly submittedBy: string;
+  status: 'applying' | 'completed';
+  /** Lines in the body, blank ones and the CSV header included. */
+  lines: number;
+  /** Rows that were well formed (applied, unchanged, stale or refused by the engine). */
+  rows: number;
+  applied: number;
+  /** Rows whose value the position already had (snapshot) or zero deltas: nothing written. */
+  unchanged: number;
+  /** Rows older than what the position already has (their as-of), skipped. */
+  stale: number;
+  /** Delta rows whose id was already applied (sent before, in this feed or another). */
+  repeated: number;
+  rejected: number;
+  /** Positions a full snapshot did not list, set to zero. */
+  zeroed: number;
+  /** Why a full snapshot zeroed nothing, or null. */
+  zeroSkipped: string | null;
+  readonly rejectedRows: RejectedRow[];
+  readonly receivedAt: string;
+  finishedAt: string | null;
+  durationMs: number;
+}
+
+/** Why a feed id cannot start now. */
+export type FeedRefusal = 'in_progress' | 'other_feed';
+
+/**
+ * Feed results by feed id, in memory: the completed ones (the newest `keep`) and those being
+ * applied. A feed refused as a whole, or cut off before its end, is forgotten, so it can be
+ * sent again under the same id. After a restart the ledger is empty: a feed sent again applies
+ * again, which changes nothing that is already in (rows older than the position's as-of are
+ * stale, delta rows repeat their ids).
+ */
+export class FeedLedger {
+  private readonly results = new Map<string, FeedResult>();
+
+  constructor(private readonly keep: number) {}
+
+  get(feedId: string): FeedResult | null {
+    return this.results.get(feedId) ?? null;
+  }
+
+  /** Starts a feed; or answers the result of the same feed done before, or why not. */
+  begin(
+    feedId: string,
+    kind: FeedKind,
+    location: string | null,
+    full: boolean,
+    submittedBy: string,
+    now: Date,
+  ): { started: FeedResult } | { done: FeedResult } | { refused: FeedRefusal } {
+    const known = this.results.get(feedId);
+    if (known !== undefined) {
+      if (known.kind !== kind || known.location !== location || known.full !== full) {
+        return { refused: 'other_feed' };
+      }
+      return known.status === 'applying' ? { refused: 'in_progress' } : { done: known };
+    }
+    const result: FeedResult = {
+      feedId,
+      kind,
+      location,
+      full,
+      submittedBy,
+      status: 'applying',
+      lines: 0,
+      rows: 0,
+      applied: 0,
+      unchanged: 0,
+      stale: 0,
+      repeated: 0,
+      rejected: 0,
+      zeroed: 0,
+      zeroSkipped: null,
+      rejectedRows: [],
+      receivedAt: now.toISOString(),
+      finishedAt: null,
+      durationMs: 0,
+    };
+    this.results.set(feedId, result);
+    return { started: result };
+  }
+
+  complete(result: FeedResult, now: Date): void {
+    result.status = 'completed';
+    result.finishedAt = now.toISOString();
+    result.durationMs = now.getTime() - Date.parse(result.receivedAt);
+    // Maps keep insertion order: the oldest results go first.
+    while (this.results.size > this.keep) {
+      const oldest = this.results.keys().next().value;
+      if (oldest === undefined) break;
+      this.results.delete(oldest);
+    }
+  }
+
+  /** A feed refused as a whole or cut off: forgotten, so it may be sent again. */
+  forget(result: FeedResult): void {
+    if (this.results.get(result.feedId) === result) this.results.delete(result.feedId);
+  }
+
+  /** Completed feeds, newest first (at most `limit`). */
+  recent(limit: number): FeedResult[] {
+    const out: FeedResult[] = [];
+    for (const result of [...this.results.values()].reverse()) {
+      if (result.status !== 'completed') continue;
+      out.push(result);
+      if (out.length >= limit) break;
+    }
+    return out;
+  }
+}
+
+/** Adds a rejected row to a result: counted always, listed up to REJECTED_ROWS_LISTED. */
+export function reject(result: FeedResult, row: RejectedRow): void {
+  result.rejected++;
+  if (result.rejectedRows.length < REJECTED_ROWS_LISTED) result.rejectedRows.push(row);
+}
