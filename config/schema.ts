@@ -45,6 +45,8 @@ const server = z
     httpBodyLimitBytes: z.int().min(1_024).default(67_108_864),
     allowedOrigins: z.array(label).prefault([]),
     shutdownGraceMs: z.int().min(0).default(10_000),
+    // Relative to the working directory, as persistence.dir is: `npm run build` writes it.
+    consoleDir: z.string().min(1).max(4_096).default('dist/console'),
   })
   .superRefine(
     (s, ctx) => {

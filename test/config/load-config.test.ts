@@ -60,6 +60,7 @@ describe('loadConfig', () => {
       httpBodyLimitBytes: 67_108_864,
       allowedOrigins: [],
       shutdownGraceMs: 10_000,
+      consoleDir: 'dist/console',
     });
     expect(config.auth).toEqual({ apiKeys: [], rateLimit: { perSecond: 20_000, burst: 40_000 } });
     expect(config.engine).toEqual({
