@@ -58,7 +58,7 @@ module.exports = {
         'engine/, orders/, gateway/, persistence/ and config/ ship; test/ and bench/ do not. ' +
         'Move what both need into the product, or keep it in test/ or bench/.',
       from: { path: PRODUCT },
-      to: { path: '^(test|bench)/' },
+      to: { path: '^(test|bench|console|tools)/' },
     },
     {
       name: 'product-imports-other-folders-through-index',
@@ -81,6 +81,18 @@ module.exports = {
         'needs in client/wire-types.ts.',
       from: { path: '^client/' },
       to: { path: '^(engine|orders|gateway|persistence|config|bench|test)/' },
+    },
+    {
+      name: 'console-imports-only-the-client',
+      severity: 'error',
+      comment:
+        'console/ is a browser page: of this repository it may import only the client, through ' +
+        'client/index.ts (stockflow/client), never the server, tools/, bench/ or test/.',
+      from: { path: '^console/' },
+      to: {
+        path: '^(engine|orders|gateway|persistence|config|client|tools|bench|test)/',
+        pathNot: '^client/index[.]ts$',
+      },
     },
     {
       name: 'not-to-unresolvable',

@@ -5,12 +5,15 @@ FROM node:24-trixie-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
-COPY tsconfig.json tsconfig.build.json ./
+COPY tsconfig.json tsconfig.build.json tsconfig.client.json ./
 COPY engine ./engine
 COPY orders ./orders
 COPY gateway ./gateway
 COPY persistence ./persistence
 COPY config ./config
+COPY client ./client
+COPY console ./console
+COPY tools ./tools
 RUN npm run build
 
 FROM node:24-trixie-slim AS runtime

@@ -46,6 +46,8 @@ const server = z
     feedBodyLimitBytes: z.int().min(1_024).default(4_294_967_296),
     allowedOrigins: z.array(label).prefault([]),
     shutdownGraceMs: z.int().min(0).default(10_000),
+    // Relative to the working directory, as persistence.dir is: `npm run build` writes it.
+    consoleDir: z.string().min(1).max(4_096).default('dist/console'),
   })
   .superRefine(
     (s, ctx) => {

@@ -3,6 +3,7 @@ import type { ServerConfig } from '../config/index.ts';
 import type { Engine } from '../engine/index.ts';
 import type { OrderService } from '../orders/index.ts';
 import type { ApiKeyRing } from './auth.ts';
+import type { FeedLog } from './feed-log.ts';
 import type { FrameCodec } from './frame-codec.ts';
 import type { GatewayMetrics } from './metrics.ts';
 import type { ReplyBatcher } from './reply-batcher.ts';
@@ -41,6 +42,8 @@ export interface GatewayContext {
   readonly orders: OrderService | null;
   /** The WebSocket side of the order service; null with it. */
   readonly wsOrders: WsOrders | null;
+  /** The last stock feeds of each location, for the console. */
+  readonly feeds: FeedLog;
   /** Extra readiness for /readyz. */
   readonly readiness: (() => Readiness) | null;
 }

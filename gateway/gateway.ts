@@ -6,6 +6,7 @@ import type { Config, ServerConfig } from '../config/index.ts';
 import { ErrorCode, StockflowError, type Engine } from '../engine/index.ts';
 import { type OrderService } from '../orders/index.ts';
 import { ApiKeyRing } from './auth.ts';
+import { FeedLog } from './feed-log.ts';
 import { FrameCodec } from './frame-codec.ts';
 import type { GatewayContext, Readiness } from './context.ts';
 import { HttpRouter } from './http-router.ts';
@@ -130,6 +131,7 @@ class StockflowGateway implements Gateway {
       state: this,
       orders: this.orders,
       wsOrders,
+      feeds: new FeedLog(engine.clock),
       readiness: extras.readiness ?? null,
     };
     this.ws = new WsHandler(ctx);

@@ -2,6 +2,8 @@ import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { ErrorCode, StockflowError } from '../engine/index.ts';
 import { presentedKey } from './auth.ts';
 import { ConfigRoutes } from './config-routes.ts';
+import { ConsoleFiles } from './console-files.ts';
+import { ConsoleRoutes } from './console-routes.ts';
 import type { GatewayContext } from './context.ts';
 import { HealthRoutes } from './health-routes.ts';
 import { HttpExchange, type ExchangeContext } from './http-exchange.ts';
@@ -21,7 +23,8 @@ const BODY_LIMITS = Object.freeze({ maxDepth: 8, maxEntries: 10_000_000 });
  * The HTTP API (docs/api.md): the guard every API route goes through (key, rate limit, shutdown,
  * a catch-all so a bug answers 500 instead of reaching uWS), the in-flight count a graceful close
  * waits on, and the groups of routes: reservations, inventory feeds, configuration, orders (when
- * the gateway runs the order service), health, readiness and metrics. Every handler reads what it
+ * the gateway runs the order service), the console's reads and its static files, health,
+ * readiness and metrics. Every handler reads what it
  * needs from the request before returning (uWS request objects live only that long) and answers
  * errors as `{code, message, ...}` with the code's status.
  */
@@ -61,6 +64,8 @@ export class HttpRouter implements ExchangeContext, RouteKit {
     new InventoryRoutes(this.ctx, this).register(app);
     new FeedRoutes(this.ctx, this).register(app);
     new ConfigRoutes(this.ctx, this).register(app);
+    new ConsoleRoutes(this.ctx, this).register(app);
+    new ConsoleFiles(this.ctx.server.consoleDir, this).register(app);
     if (this.ctx.orders !== null)
       new OrderRoutes(this.ctx.orders, this.ctx.engine, this).register(app);
     app.any('/*', (res, req) => {

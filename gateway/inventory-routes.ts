@@ -1,5 +1,5 @@
 import type { HttpRequest, TemplatedApp } from 'uWebSockets.js';
-import { ErrorCode } from '../engine/index.ts';
+import { ErrorCode, Reason, StockflowError } from '../engine/index.ts';
 import type { Principal } from './auth.ts';
 import type { GatewayContext } from './context.ts';
 import type { HttpExchange } from './http-exchange.ts';
@@ -10,7 +10,8 @@ import { SnapshotParser, snapshotFormat } from './snapshot-ingest.ts';
 
 /**
  * Stock feeds from the locations' systems: a location's full snapshot (NDJSON or CSV, streamed)
- * and adjustments. A location key feeds only its own location; admin keys any.
+ * and adjustments, and the last snapshots each location sent with their results. A location key
+ * feeds (and reads the feeds of) only its own location; admin keys any.
  */
 export class InventoryRoutes {
   constructor(
@@ -21,6 +22,9 @@ export class InventoryRoutes {
   register(app: TemplatedApp): void {
     app.post('/v1/inventory/snapshots', (res, req) => {
       this.kit.route(res, req, 'snapshot', this.snapshot);
+    });
+    app.get('/v1/inventory/snapshots', (res, req) => {
+      this.kit.route(res, req, 'snapshotFeeds', this.feeds);
     });
     app.post('/v1/inventory/adjustments', (res, req) => {
       this.kit.route(res, req, 'adjustments', this.adjustments);
@@ -59,20 +63,55 @@ export class InventoryRoutes {
       return;
     }
     const parser = new SnapshotParser(format);
+    const feeds = this.ctx.feeds;
+    const feed = { location, asOf, format, lines: 0 };
     ex.readBody(this.ctx.server.httpBodyLimitBytes, (chunk, isLast) => {
       parser.push(chunk);
       if (!isLast) return true;
       parser.end();
+      feed.lines = parser.lines.length;
       if (parser.error !== null) {
-        ex.error(ErrorCode.BAD_REQUEST, `snapshot not applied: ${parser.error}`);
+        const error = `snapshot not applied: ${parser.error}`;
+        feeds.record({ ...feed, result: ErrorCode.BAD_REQUEST, summary: null, error });
+        ex.error(ErrorCode.BAD_REQUEST, error);
         return false;
       }
       const pending = this.ctx.engine.replaceLocationStock(location, asOf, parser.lines);
+      pending.then(
+        (summary) => {
+          feeds.record({ ...feed, result: 'ok', summary, error: null });
+        },
+        (error: unknown) => {
+          const code = error instanceof StockflowError ? error.code : ErrorCode.INTERNAL;
+          feeds.record({ ...feed, result: code, summary: null, error: String(error) });
+        },
+      );
       this.kit.after(ex, pending, (summary) => {
         ex.json(200, summary);
       });
       return true;
     });
+  };
+
+  /** The last feeds of a location with their results (the console's "last stock feeds"). */
+  private readonly feeds = (ex: HttpExchange, req: HttpRequest, p: Principal): void => {
+    const asked = req.getQuery('location') ?? '';
+    const location = asked.length > 0 ? asked : (p.location ?? '');
+    if (location.length === 0) {
+      ex.error(ErrorCode.BAD_REQUEST, 'location is a required query parameter');
+      return;
+    }
+    if (!p.mayFeedLocation(location)) {
+      ex.error(ErrorCode.FORBIDDEN, `key ${p.name} may not read location ${location}'s feeds`);
+      return;
+    }
+    if (this.ctx.engine.location(location) === null) {
+      ex.error(ErrorCode.NOT_FOUND, `unknown location ${location}`, {
+        reason: Reason.UNKNOWN_LOCATION,
+      });
+      return;
+    }
+    ex.json(200, { location, feeds: this.ctx.feeds.of(location) });
   };
 
   private readonly adjustments = (ex: HttpExchange, _req: HttpRequest, p: Principal): void => {

@@ -29,6 +29,9 @@ export const OPS = [
   'feed',
   'getFeed',
   'listFeeds',
+  'listOrders',
+  'snapshotFeeds',
+  'console',
   'invalid',
 ] as const;
 export type OpLabel = (typeof OPS)[number];
@@ -275,6 +278,20 @@ export class GatewayMetrics {
     const i = (o * RESULTS.length + r) * TRANSPORTS.length + t;
     this.ops[i] = (this.ops[i] as number) + 1;
     if (latencyMs >= 0) this.latency.observeAt(o, latencyMs / 1_000);
+  }
+
+  /** How many `op` were answered so far, by result, over both transports (the console's rates). */
+  resultsOf(op: OpLabel): Record<string, number> {
+    const o = OP_INDEX.get(op) ?? 0;
+    const out: Record<string, number> = {};
+    for (let r = 0; r < RESULTS.length; r++) {
+      let n = 0;
+      for (let t = 0; t < TRANSPORTS.length; t++) {
+        n += this.ops[(o * RESULTS.length + r) * TRANSPORTS.length + t] as number;
+      }
+      if (n > 0) out[RESULTS[r] as string] = n;
+    }
+    return out;
   }
 
   frameRejected(reason: FrameRejection | 'oversized' | 'schema'): void {

@@ -15,6 +15,10 @@ import { AccessRefusal } from './reservation-access.ts';
 import type { RouteKit } from './route-kit.ts';
 import { FulfilmentPush } from './ws-protocol.ts';
 
+/** GET /v1/orders: how many orders by default, and at most (the order index keeps 200). */
+const DEFAULT_LIST = 50;
+const MAX_LIST = 200;
+
 /** A call whose synchronous throw becomes a rejection, so one path answers both. */
 function attempt<T>(call: () => Promise<T>): Promise<T> {
   return new Promise<T>((resolve) => {
@@ -41,6 +45,9 @@ export class OrderRoutes {
   register(app: TemplatedApp): void {
     app.post('/v1/orders', (res, req) => {
       this.kit.route(res, req, 'placeOrder', this.place);
+    });
+    app.get('/v1/orders', (res, req) => {
+      this.kit.route(res, req, 'listOrders', this.list);
     });
     app.get('/v1/orders/:id', (res, req) => {
       this.kit.route(res, req, 'getOrder', this.read);
@@ -82,6 +89,27 @@ export class OrderRoutes {
         },
       );
     });
+  };
+
+  /** The newest orders, newest first: all for admin keys, a storefront's own channel's. */
+  private readonly list = (ex: HttpExchange, req: HttpRequest, p: Principal): void => {
+    const channel = orderChannel(p);
+    if (channel instanceof AccessRefusal) {
+      refuse(ex, channel);
+      return;
+    }
+    const text = req.getQuery('limit') ?? '';
+    const limit = text.length === 0 ? DEFAULT_LIST : Number(text);
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIST) {
+      ex.error(ErrorCode.BAD_REQUEST, `limit must be a whole number within 1..${MAX_LIST}`);
+      return;
+    }
+    const recent = this.orders.recent(MAX_LIST);
+    const orders = (channel === null ? recent : recent.filter((o) => o.channel === channel)).slice(
+      0,
+      limit,
+    );
+    ex.json(200, { orders });
   };
 
   private readonly read = (ex: HttpExchange, req: HttpRequest, p: Principal): void => {

@@ -6,6 +6,9 @@ export function channelKey(channel: string, key: string): string {
   return `${channel}\u0000${key}`;
 }
 
+/** How many of the newest orders the index remembers in order (the console's list). */
+export const RECENT_ORDERS = 200;
+
 /** What follows an order in and out of the index (its deadlines, its outbox). */
 export interface IndexListener {
   /** An order was indexed, new or changed. */
@@ -33,6 +36,9 @@ export class OrderIndex {
   /** Each order's status as last indexed, and how many orders are in each. */
   private readonly statusOf = new Map<string, OrderStatus>();
   private readonly byStatus = new Map<OrderStatus, number>();
+  /** The ids of the last RECENT_ORDERS orders indexed for the first time, as a ring. */
+  private readonly recentIds: string[] = [];
+  private recentNext = 0;
 
   constructor(private readonly listener: IndexListener) {}
 
@@ -75,6 +81,7 @@ export class OrderIndex {
 
   /** Indexes an order as it is now; `before`: its fulfilments as last indexed. */
   add(order: Order, before: readonly Fulfilment[]): void {
+    if (!this.orders.has(order.orderId)) this.remember(order.orderId);
     this.orders.set(order.orderId, order);
     this.countStatus(order.orderId, order.status);
     const key = order.idempotencyKey;
@@ -150,6 +157,30 @@ export class OrderIndex {
       this.completed.splice(0, this.completedHead);
       this.completedHead = 0;
     }
+  }
+
+  /**
+   * The newest orders still in memory, newest first, at most `limit` (and RECENT_ORDERS): the
+   * operators' console lists them without walking every order.
+   */
+  recent(limit: number): Order[] {
+    const out: Order[] = [];
+    const seen = new Set<string>();
+    const n = this.recentIds.length;
+    for (let k = 1; k <= n && out.length < limit; k++) {
+      const orderId = this.recentIds[(this.recentNext - k + n) % n] as string;
+      const order = this.orders.get(orderId);
+      if (order === undefined || seen.has(orderId)) continue;
+      seen.add(orderId);
+      out.push(order);
+    }
+    return out;
+  }
+
+  private remember(orderId: string): void {
+    if (this.recentIds.length < RECENT_ORDERS) this.recentIds.push(orderId);
+    else this.recentIds[this.recentNext] = orderId;
+    this.recentNext = (this.recentNext + 1) % RECENT_ORDERS;
   }
 
   private bump(location: string, by: number): void {

@@ -223,6 +223,11 @@ export class OrderService implements JournalExtension<OrderRecord, OrderSnapshot
     return this.index.get(orderId)?.view() ?? null;
   }
 
+  /** The newest orders in memory, newest first (at most `limit`, and at most 200). */
+  recent(limit: number): OrderView[] {
+    return this.index.recent(limit).map((order) => order.view());
+  }
+
   /** The order a fulfilment belongs to. */
   orderOfFulfilment(fulfilmentId: string): string | null {
     return this.index.orderOfFulfilment(fulfilmentId) ?? null;

@@ -61,6 +61,7 @@ describe('loadConfig', () => {
       feedBodyLimitBytes: 4_294_967_296,
       allowedOrigins: [],
       shutdownGraceMs: 10_000,
+      consoleDir: 'dist/console',
     });
     expect(config.auth).toEqual({ apiKeys: [], rateLimit: { perSecond: 20_000, burst: 40_000 } });
     expect(config.engine).toEqual({

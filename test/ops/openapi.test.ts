@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -189,6 +189,15 @@ describe('docs/openapi.yaml', () => {
       await call('get', '/readyz', null, 200);
       await call('get', '/metrics', null, 200);
 
+      // The console's files (a stand-in build: the real one is tested in test/console).
+      await call('get', '/console', null, 404);
+      mkdirSync(join(dir, 'console'));
+      writeFileSync(join(dir, 'console', 'index.html'), '<!doctype html><title>console</title>');
+      writeFileSync(join(dir, 'console', 'main-ABCD1234.js'), 'export {};');
+      await call('get', '/console', null, 200);
+      await call('get', '/console/main-ABCD1234.js', null, 200);
+      await call('get', '/console/nope.js', null, 404);
+
       // The WebSocket: refused without a key, upgraded with one.
       const refused = await upgrade(server.port, null);
       expect(refused.status).toBe(401);
@@ -234,6 +243,11 @@ describe('docs/openapi.yaml', () => {
       await call('get', '/v1/feeds?limit=5', admin, 200);
       await call('get', '/v1/feeds?limit=0', admin, 400);
       await call('get', '/v1/feeds', dc1, 403);
+      await call('get', '/v1/inventory/snapshots', dc1, 200);
+      await call('get', '/v1/inventory/snapshots?location=dc1', admin, 200);
+      await call('get', '/v1/inventory/snapshots', admin, 400);
+      await call('get', '/v1/inventory/snapshots?location=store1', dc1, 403);
+      await call('get', '/v1/inventory/snapshots?location=nope', admin, 404);
 
       // Availability and reservations.
       await call('get', '/v1/availability?channel=web&sku=SKU-1', web, 200);
@@ -290,6 +304,16 @@ describe('docs/openapi.yaml', () => {
       await call('post', '/v1/orders', web, 201, order('o-5', 'SKU-4', 1));
       await call('post', '/v1/orders/o-5/cancel', web, 200, { reason: 'changed mind' });
       await call('post', '/v1/orders/o-5/cancel', web, 400, { lines: [] });
+      await call('get', '/v1/orders?limit=10', admin, 200);
+      await call('get', '/v1/orders', web, 200);
+      await call('get', '/v1/orders?limit=0', admin, 400);
+      await call('get', '/v1/orders', dc1, 403);
+
+      // The console's reads.
+      await call('get', '/v1/console/session', admin, 200);
+      await call('get', '/v1/console/session', dc1, 200);
+      await call('get', '/v1/console/stats', admin, 200);
+      await call('get', '/v1/console/stats', web, 403);
 
       // Over the rate limit (the bucket holds 200, refilled at 100 a second).
       const a = api(server.base);

@@ -41,11 +41,14 @@ export async function refusingReceiver(): Promise<{ url: string; close(): Promis
 /**
  * A server process (what `npm start` runs) with two locations, four SKUs, two channels, an order
  * service whose customer notifications go to `notifyUrl`, the file store in `dir`/data with a snapshot
- * every second, and a rate limit low enough for the `burst` key to run into it.
+ * every second, a rate limit low enough for the `burst` key to run into it, and the console served
+ * from `dir`/console.
  */
 export function startOpsServer(dir: string, notifyUrl: string): Promise<ServerHandle> {
   return startServer(
     {
+      // Empty until a test writes files there: /console says it is not built.
+      server: { consoleDir: join(dir, 'console') },
       auth: {
         apiKeys: [
           { key: OPS_KEYS.admin, name: 'ops', role: 'admin' },

@@ -1,0 +1,56 @@
+import type { Clock, SnapshotSummary } from '../engine/index.ts';
+
+/** One stock feed (a location's full snapshot) as the gateway answered it. */
+export interface FeedRecord {
+  /** When it was answered (ISO 8601, the engine's clock). */
+  readonly at: string;
+  readonly location: string;
+  readonly asOf: number;
+  readonly format: string;
+  /** Lines parsed from the body. */
+  readonly lines: number;
+  /** `ok`, or the error code it was answered with. */
+  readonly result: string;
+  /** The engine's summary when applied, else null. */
+  readonly summary: SnapshotSummary | null;
+  /** Why it was refused, else null. */
+  readonly error: string | null;
+}
+
+/** How many feeds are kept per location. */
+export const FEEDS_PER_LOCATION = 20;
+/** How many locations' feeds are kept at most (the oldest-fed location is forgotten first). */
+const MAX_LOCATIONS = 10_000;
+
+/**
+ * The last stock feeds of each location with their results, in memory, for the operators'
+ * console (GET /v1/inventory/snapshots). A small ring per location; nothing is persisted: after
+ * a restart the list starts empty.
+ */
+export class FeedLog {
+  private readonly byLocation = new Map<string, FeedRecord[]>();
+
+  constructor(private readonly clock: Clock) {}
+
+  record(feed: Omit<FeedRecord, 'at'>): void {
+    let ring = this.byLocation.get(feed.location);
+    if (ring === undefined) {
+      if (this.byLocation.size >= MAX_LOCATIONS) {
+        const oldest = this.byLocation.keys().next();
+        if (oldest.done !== true) this.byLocation.delete(oldest.value);
+      }
+      ring = [];
+    } else {
+      // Re-inserted last, so the map's first key is the location fed longest ago.
+      this.byLocation.delete(feed.location);
+    }
+    this.byLocation.set(feed.location, ring);
+    ring.push({ at: new Date(this.clock.now()).toISOString(), ...feed });
+    if (ring.length > FEEDS_PER_LOCATION) ring.splice(0, ring.length - FEEDS_PER_LOCATION);
+  }
+
+  /** A location's last feeds, newest first. */
+  of(location: string): FeedRecord[] {
+    return [...(this.byLocation.get(location) ?? [])].reverse();
+  }
+}
