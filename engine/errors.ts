@@ -49,6 +49,9 @@ export const Reason = {
   ORDER_STATE: 'ORDER_STATE',
   NOT_SOURCEABLE: 'NOT_SOURCEABLE',
   OTHER_LOCATION: 'OTHER_LOCATION',
+  UNKNOWN_RETURN: 'UNKNOWN_RETURN',
+  NOT_RETURNABLE: 'NOT_RETURNABLE',
+  RETURN_WINDOW_CLOSED: 'RETURN_WINDOW_CLOSED',
 } as const;
 
 export type Reason = (typeof Reason)[keyof typeof Reason];
