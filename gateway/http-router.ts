@@ -11,6 +11,7 @@ import { JsonGuard } from './json-guard.ts';
 import type { GatewayMetrics, OpLabel } from './metrics.ts';
 import { OrderRoutes } from './order-routes.ts';
 import { ReservationRoutes } from './reservation-routes.ts';
+import { ReturnRoutes } from './return-routes.ts';
 import type { RouteHandler, RouteKit } from './route-kit.ts';
 
 /** HTTP JSON bodies: as deep as a rules document needs, as long as the body limit allows. */
@@ -59,8 +60,10 @@ export class HttpRouter implements ExchangeContext, RouteKit {
     new ReservationRoutes(this.ctx, this).register(app);
     new InventoryRoutes(this.ctx, this).register(app);
     new ConfigRoutes(this.ctx, this).register(app);
-    if (this.ctx.orders !== null)
+    if (this.ctx.orders !== null) {
       new OrderRoutes(this.ctx.orders, this.ctx.engine, this).register(app);
+      new ReturnRoutes(this.ctx.orders, this.ctx.engine, this).register(app);
+    }
     app.any('/*', (res, req) => {
       const ex = new HttpExchange(res, 'invalid', performance.now(), this);
       ex.error(ErrorCode.NOT_FOUND, `no route ${req.getMethod().toUpperCase()} ${req.getUrl()}`);

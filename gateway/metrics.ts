@@ -23,6 +23,12 @@ export const OPS = [
   'pendingFulfilments',
   'fulfilmentAnswer',
   'ack',
+  'requestReturn',
+  'getReturn',
+  'heldReturns',
+  'receiveReturn',
+  'resolveReturnHold',
+  'refundReturn',
   'invalid',
 ] as const;
 export type OpLabel = (typeof OPS)[number];
