@@ -65,6 +65,9 @@ const location = z.strictObject({
   webhook: webhook.nullable().default(null),
 });
 
+/** A return reason code (docs/returns.md). */
+const returnReason = z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'expected a snake_case code');
+
 export const orders = z
   .strictObject({
     profiles: z
@@ -115,6 +118,29 @@ export const orders = z
         },
         { when: whenReadable(['backoffBaseMs'], ['backoffMaxMs']) },
       ),
+    returns: z
+      .strictObject({
+        windowDays: z.int().min(0).max(3_650).default(30),
+        reasons: z
+          .array(returnReason)
+          .min(1)
+          .max(100)
+          .default([
+            'damaged',
+            'wrong_item',
+            'not_as_described',
+            'size',
+            'no_longer_needed',
+            'other',
+          ]),
+        restockingFeePercent: z.number().min(0).max(100).default(0),
+        feeExemptReasons: z
+          .array(returnReason)
+          .max(100)
+          .default(['damaged', 'wrong_item', 'not_as_described']),
+        refundShipping: z.enum(['never', 'when_fully_returned']).default('when_fully_returned'),
+      })
+      .prefault({}),
     rankReservations: z.boolean().default(true),
     retainCompletedMs: z.int().min(60_000).default(86_400_000),
   })

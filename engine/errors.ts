@@ -51,6 +51,9 @@ export const Reason = {
   OTHER_LOCATION: 'OTHER_LOCATION',
   UNKNOWN_FEED: 'UNKNOWN_FEED',
   FEED_IN_PROGRESS: 'FEED_IN_PROGRESS',
+  UNKNOWN_RETURN: 'UNKNOWN_RETURN',
+  NOT_RETURNABLE: 'NOT_RETURNABLE',
+  RETURN_WINDOW_CLOSED: 'RETURN_WINDOW_CLOSED',
 } as const;
 
 export type Reason = (typeof Reason)[keyof typeof Reason];

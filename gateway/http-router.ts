@@ -14,6 +14,7 @@ import { JsonGuard } from './json-guard.ts';
 import type { GatewayMetrics, OpLabel } from './metrics.ts';
 import { OrderRoutes } from './order-routes.ts';
 import { ReservationRoutes } from './reservation-routes.ts';
+import { ReturnRoutes } from './return-routes.ts';
 import type { RouteHandler, RouteKit } from './route-kit.ts';
 
 /** HTTP JSON bodies: as deep as a rules document needs, as long as the body limit allows. */
@@ -66,8 +67,10 @@ export class HttpRouter implements ExchangeContext, RouteKit {
     new ConfigRoutes(this.ctx, this).register(app);
     new ConsoleRoutes(this.ctx, this).register(app);
     new ConsoleFiles(this.ctx.server.consoleDir, this).register(app);
-    if (this.ctx.orders !== null)
+    if (this.ctx.orders !== null) {
       new OrderRoutes(this.ctx.orders, this.ctx.engine, this).register(app);
+      new ReturnRoutes(this.ctx.orders, this.ctx.engine, this).register(app);
+    }
     app.any('/*', (res, req) => {
       const ex = new HttpExchange(res, 'invalid', performance.now(), this);
       ex.error(ErrorCode.NOT_FOUND, `no route ${req.getMethod().toUpperCase()} ${req.getUrl()}`);

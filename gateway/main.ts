@@ -129,6 +129,13 @@ function orderOptions(
     transportFor: (stream) =>
       stream === 'customer' ? customer : (hooks.get(stream) ?? push.transportFor(stream)),
     outbox: o.outbox,
+    returns: {
+      windowMs: o.returns.windowDays * 86_400_000,
+      reasons: o.returns.reasons,
+      restockingFeePercent: o.returns.restockingFeePercent,
+      feeExemptReasons: o.returns.feeExemptReasons,
+      refundShipping: o.returns.refundShipping,
+    },
   };
 }
 

@@ -32,6 +32,12 @@ export const OPS = [
   'listOrders',
   'snapshotFeeds',
   'console',
+  'requestReturn',
+  'getReturn',
+  'heldReturns',
+  'receiveReturn',
+  'resolveReturnHold',
+  'refundReturn',
   'invalid',
 ] as const;
 export type OpLabel = (typeof OPS)[number];

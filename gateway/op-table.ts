@@ -25,6 +25,12 @@ import {
   topicsMessage,
 } from './message-schemas.ts';
 import { AccessRefusal, reservationAccess, reservationChannel } from './reservation-access.ts';
+import {
+  receiveReturnMessage,
+  refundReturnMessage,
+  requestReturnMessage,
+  resolveReturnHoldMessage,
+} from './return-messages.ts';
 import type { OrderOp } from './ws-orders.ts';
 import type { ReplyOp } from './ws-protocol.ts';
 
@@ -248,6 +254,35 @@ const RECORDS: readonly WsOpRecord[] = [
     rateCost: 1,
   },
   { kind: 'order', name: 'ack', frame: ackMessage, batchable: false, rateCost: 1 },
+  // Returns (docs/returns.md): answered by the order service like the order ops.
+  {
+    kind: 'order',
+    name: 'requestReturn',
+    frame: requestReturnMessage,
+    batchable: false,
+    rateCost: 1,
+  },
+  {
+    kind: 'order',
+    name: 'receiveReturn',
+    frame: receiveReturnMessage,
+    batchable: false,
+    rateCost: 1,
+  },
+  {
+    kind: 'order',
+    name: 'resolveReturnHold',
+    frame: resolveReturnHoldMessage,
+    batchable: false,
+    rateCost: 1,
+  },
+  {
+    kind: 'order',
+    name: 'refundReturn',
+    frame: refundReturnMessage,
+    batchable: false,
+    rateCost: 1,
+  },
 ];
 
 const BY_NAME = new Map<unknown, WsOpRecord>(RECORDS.map((r) => [r.name, r]));

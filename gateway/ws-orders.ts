@@ -15,6 +15,8 @@ import {
 import type { GatewayMetrics, ResultLabel } from './metrics.ts';
 import { fulfilmentLocation, orderChannel } from './order-access.ts';
 import { AccessRefusal } from './reservation-access.ts';
+import type { ReturnOp, ReturnReply } from './return-messages.ts';
+import { returnCall } from './ws-returns.ts';
 import {
   AckReply,
   ErrorReply,
@@ -25,7 +27,7 @@ import {
   type FulfilmentPush,
 } from './ws-protocol.ts';
 
-export type OrderOp = 'placeOrder' | 'cancelOrder' | 'fulfilmentAnswer' | 'ack';
+export type OrderOp = 'placeOrder' | 'cancelOrder' | 'fulfilmentAnswer' | 'ack' | ReturnOp;
 
 /** A location key's connection, as LocationPush sees it: pushes go out in its encoding. */
 class LocationLink implements LocationSocket {
@@ -102,6 +104,18 @@ export class WsOrders {
       case 'ack':
         this.ack(conn, msg, id, binary, t0);
         return;
+      case 'requestReturn':
+      case 'receiveReturn':
+      case 'resolveReturnHold':
+      case 'refundReturn': {
+        const c = returnCall(this.orders, op, msg, conn.principal, id);
+        if (c instanceof ErrorReply) {
+          this.send(conn, binary, op, c.code, c, t0);
+          return;
+        }
+        this.settle(conn, binary, op, id, t0, c.call, c.reply);
+        return;
+      }
     }
   }
 
@@ -212,7 +226,13 @@ export class WsOrders {
     call: () => Promise<OrderResult>,
     reply: (
       result: OrderResult,
-    ) => OrderReply | OrderErrorReply | FulfilmentAnswerReply | FulfilmentErrorReply,
+    ) =>
+      | OrderReply
+      | OrderErrorReply
+      | FulfilmentAnswerReply
+      | FulfilmentErrorReply
+      | ReturnReply
+      | ErrorReply,
   ): void {
     let pending: Promise<OrderResult>;
     try {

@@ -1,7 +1,11 @@
 // The order service's public face: the gateway, the composition root, benchmarks and tests
 // import only this.
 export { OrderService } from './order-service.ts';
-export type { OrderServiceOptions, OrderStats } from './order-service.ts';
+export type { HeldUnits, OrderServiceOptions, OrderStats, ReturnOfOrder } from './order-service.ts';
+export { DEFAULT_RETURN_POLICY } from './return-policy.ts';
+export type { ReturnPolicy } from './return-policy.ts';
+export type { ReturnStatus, ReturnView } from './return-state.ts';
+export type { CreditNote, Disposition } from './return-events.ts';
 export type { OrderError, OrderOk, OrderResult } from './order-result.ts';
 export type { CancelRequest } from './decide-cancel.ts';
 export type { FulfilmentAnswer } from './decide-answer.ts';

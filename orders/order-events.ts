@@ -1,5 +1,11 @@
 import type { OrderInput } from './order-input.ts';
 import type { OutboxMessage } from './outbox-dispatcher.ts';
+import type {
+  ReturnHoldResolvedChange,
+  ReturnReceivedChange,
+  ReturnRefundedChange,
+  ReturnRequestedChange,
+} from './return-events.ts';
 
 /**
  * What happened to an order, as the journal keeps it. Events are facts, never requests: the
@@ -100,8 +106,21 @@ export interface PurgedEvent extends EventBase {
   readonly kind: 'purged';
 }
 
+/** Returns (RMA) of the order's shipped units: requested, received, refunded, holds resolved. */
+export type ReturnEvent =
+  | (EventBase & ReturnRequestedChange)
+  | (EventBase & ReturnReceivedChange)
+  | (EventBase & ReturnRefundedChange)
+  | (EventBase & ReturnHoldResolvedChange);
+
 export type OrderEvent =
-  ReceivedEvent | SourcedEvent | FailedEvent | FulfilmentEvent | CancelledEvent | PurgedEvent;
+  | ReceivedEvent
+  | SourcedEvent
+  | FailedEvent
+  | FulfilmentEvent
+  | CancelledEvent
+  | PurgedEvent
+  | ReturnEvent;
 
 /** What the order service keeps in the engine's journal: an order's event, or a turn's acks. */
 export type OrderRecord = { readonly event: OrderEvent } | { readonly acks: readonly OrderAck[] };

@@ -27,6 +27,7 @@ export class OrderIndex {
   private readonly orders = new Map<string, Order>();
   private readonly byFulfilment = new Map<string, string>();
   private readonly byKey = new Map<string, string>();
+  private readonly byReturn = new Map<string, string>();
   private readonly open = new Map<string, number>();
   /** Orders with units still to source, or whose sourcing was interrupted. */
   readonly backlog = new Set<string>();
@@ -56,6 +57,10 @@ export class OrderIndex {
 
   orderOfFulfilment(fulfilmentId: string): string | undefined {
     return this.byFulfilment.get(fulfilmentId);
+  }
+
+  orderOfReturn(returnId: string): string | undefined {
+    return this.byReturn.get(returnId);
   }
 
   /** The order an Idempotency-Key was used for in a channel, or null. */
@@ -91,6 +96,7 @@ export class OrderIndex {
       this.byFulfilment.set(x.fulfilmentId, order.orderId);
       if (isActive(x.status)) this.bump(x.location, 1);
     }
+    for (const r of order.returns) this.byReturn.set(r.returnId, order.orderId);
     if (order.backorderedUnits() > 0 || order.pending) this.backlog.add(order.orderId);
     else this.backlog.delete(order.orderId);
     if (order.terminal && order.completedAt !== null && !this.purgeQueued.has(order.orderId)) {
@@ -109,6 +115,7 @@ export class OrderIndex {
       this.byFulfilment.delete(x.fulfilmentId);
       if (isActive(x.status)) this.bump(x.location, -1);
     }
+    for (const r of order.returns) this.byReturn.delete(r.returnId);
     this.backlog.delete(order.orderId);
     this.purgeQueued.delete(order.orderId);
     this.listener.removed(order);
@@ -136,9 +143,15 @@ export class OrderIndex {
 
   /**
    * Completed orders that finished at or before `cutoff`, oldest first, go to `purge`; one still
-   * sending its last messages is looked at again at the next sweep.
+   * sending its last messages, or that `keep` keeps (its returns), is looked at again at the next
+   * sweep.
    */
-  expired(cutoff: number, purge: (orderId: string) => void): void {
+  expired(
+    cutoff: number,
+    purge: (orderId: string) => void,
+    keep: (order: Order) => boolean = () => false,
+  ): void {
+    const later: string[] = [];
     while (this.completedHead < this.completed.length) {
       const orderId = this.completed[this.completedHead] as string;
       const order = this.orders.get(orderId);
@@ -146,12 +159,15 @@ export class OrderIndex {
       this.completedHead++;
       this.purgeQueued.delete(orderId);
       if (order === undefined || !order.terminal) continue;
-      if (order.outbox.length > 0) {
-        this.purgeQueued.add(orderId);
-        this.completed.push(orderId);
+      if (order.outbox.length > 0 || keep(order)) {
+        later.push(orderId);
         continue;
       }
       purge(orderId);
+    }
+    for (const orderId of later) {
+      this.purgeQueued.add(orderId);
+      this.completed.push(orderId);
     }
     if (this.completedHead > 1024 && this.completedHead * 2 > this.completed.length) {
       this.completed.splice(0, this.completedHead);

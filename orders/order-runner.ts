@@ -106,6 +106,17 @@ export class OrderRunner {
     });
   }
 
+  /**
+   * A command decided inside the order's turn by `decide` (the return decisions): performed like
+   * the others, and answered with the order as it stands.
+   */
+  run(orderId: string, decide: (order: Order | null) => Decided): Promise<OrderResult> {
+    return this.mailboxes.run(orderId, () => {
+      const order = this.index.get(orderId) ?? null;
+      return this.step(order, orderId, decide(order));
+    });
+  }
+
   /** A fulfilment's deadline passed: if it is still not answered, escalate and re-source. */
   timeout(orderId: string, fulfilmentId: string): void {
     this.mailboxes

@@ -27,6 +27,20 @@ import { SourcingProfiles, type ProfileSelection } from './profile-selection.ts'
 import { NetworkRanker } from './ranker.ts';
 import { Reconciler } from './reconcile.ts';
 import type { SourcingProfile } from './sourcing.ts';
+import { decideRefund } from './decide-refund.ts';
+import { decideReturnHold } from './decide-return-hold.ts';
+import { decideReturnReceipt } from './decide-return-receipt.ts';
+import { decideReturnRequest } from './decide-return-request.ts';
+import type { ReturnContext } from './return-context.ts';
+import {
+  isError,
+  parseHoldResolution,
+  parseRefund,
+  parseReturnReceipt,
+  parseReturnRequest,
+} from './return-input.ts';
+import { DEFAULT_RETURN_POLICY, type ReturnPolicy } from './return-policy.ts';
+import { heldRefurbish, heldReturnToVendor, returnView, type ReturnView } from './return-state.ts';
 
 export interface OrderServiceOptions {
   /** The stock engine's port: commands, the reads sourcing needs, the journal. */
@@ -52,6 +66,27 @@ export interface OrderServiceOptions {
   };
   /** Network reservations are split by the sourcing profiles (default true). */
   readonly rankReservations?: boolean | undefined;
+  /** The return policy (config `orders.returns`); DEFAULT_RETURN_POLICY when omitted. */
+  readonly returns?: ReturnPolicy | undefined;
+}
+
+/** A return with the order it belongs to (GET /v1/returns/:id). */
+export interface ReturnOfOrder {
+  readonly orderId: string;
+  readonly channel: string;
+  readonly return: ReturnView;
+}
+
+/** Units held apart at a location (not in onHand, never available to sell), per SKU. */
+export interface HeldUnits {
+  readonly location: string;
+  readonly skus: readonly {
+    readonly sku: string;
+    readonly returnToVendor: number;
+    readonly refurbish: number;
+  }[];
+  /** The returns holding them. */
+  readonly returns: readonly { readonly orderId: string; readonly returnId: string }[];
 }
 
 export interface OrderStats {
@@ -101,6 +136,8 @@ export class OrderService implements JournalExtension<OrderRecord, OrderSnapshot
     timeouts: 0,
     resourcings: 0,
   };
+  private readonly returnContext: ReturnContext;
+  private readonly clock: Clock;
   private started = false;
   private stopped = false;
 
@@ -121,17 +158,28 @@ export class OrderService implements JournalExtension<OrderRecord, OrderSnapshot
         this.dispatcher.forget(order.orderId);
       },
     });
-    this.timers = new OrderTimers(clock, this.index, options, {
-      timeout: (orderId, fulfilmentId) => {
-        this.runner.timeout(orderId, fulfilmentId);
+    const policy = options.returns ?? DEFAULT_RETURN_POLICY;
+    this.clock = clock;
+    this.timers = new OrderTimers(
+      clock,
+      this.index,
+      {
+        backorderRetryMs: options.backorderRetryMs,
+        retainCompletedMs: options.retainCompletedMs,
+        returnWindowMs: policy.windowMs,
       },
-      resume: (orderId) => {
-        void this.runner.resume(orderId);
+      {
+        timeout: (orderId, fulfilmentId) => {
+          this.runner.timeout(orderId, fulfilmentId);
+        },
+        resume: (orderId) => {
+          void this.runner.resume(orderId);
+        },
+        purge: (orderId) => {
+          this.runner.purge(orderId);
+        },
       },
-      purge: (orderId) => {
-        this.runner.purge(orderId);
-      },
-    });
+    );
     this.dispatcher = new OutboxDispatcher({
       clock,
       transportFor: (stream) => options.transportFor(stream),
@@ -152,6 +200,12 @@ export class OrderService implements JournalExtension<OrderRecord, OrderSnapshot
       hasChannel: (channel: string) => stock.hasChannel(channel),
       hasProduct: (sku: string) => stock.hasProduct(sku),
       hasLocation: (location: string) => stock.location(location) !== null,
+    };
+    this.returnContext = {
+      notifyCustomers: options.notifyCustomers,
+      returnPolicy: policy,
+      hasLocation: context.hasLocation,
+      returnOwner: (returnId) => this.index.orderOfReturn(returnId) ?? null,
     };
     this.runner = new OrderRunner({
       stock,
@@ -242,6 +296,46 @@ export class OrderService implements JournalExtension<OrderRecord, OrderSnapshot
     return out;
   }
 
+  /** A return and its order, or null. */
+  getReturn(returnId: string): ReturnOfOrder | null {
+    const orderId = this.index.orderOfReturn(returnId);
+    const order = orderId === undefined ? undefined : this.index.get(orderId);
+    const r = order?.findReturn(returnId);
+    if (order === undefined || r === undefined) return null;
+    return { orderId: order.orderId, channel: order.input.channel, return: returnView(r) };
+  }
+
+  /**
+   * Units returns hold apart at a location (return_to_vendor, refurbish), per SKU: visible to
+   * the location, never in onHand. Walks the orders in memory (returns are few beside orders).
+   */
+  heldAt(location: string): HeldUnits {
+    const bySku = new Map<string, { sku: string; returnToVendor: number; refurbish: number }>();
+    const returns: { orderId: string; returnId: string }[] = [];
+    for (const order of this.index.values()) {
+      for (const r of order.returns) {
+        if (r.location !== location) continue;
+        let any = false;
+        for (const l of r.lines) {
+          const rtv = heldReturnToVendor(l);
+          const refurbish = heldRefurbish(l);
+          if (rtv === 0 && refurbish === 0) continue;
+          any = true;
+          let row = bySku.get(l.sku);
+          if (row === undefined) {
+            row = { sku: l.sku, returnToVendor: 0, refurbish: 0 };
+            bySku.set(l.sku, row);
+          }
+          row.returnToVendor += rtv;
+          row.refurbish += refurbish;
+        }
+        if (any) returns.push({ orderId: order.orderId, returnId: r.returnId });
+      }
+    }
+    const skus = [...bySku.values()].sort((a, b) => (a.sku < b.sku ? -1 : a.sku > b.sku ? 1 : 0));
+    return { location, skus, returns };
+  }
+
   stats(): OrderStats {
     return {
       orders: this.index.size,
@@ -322,6 +416,79 @@ export class OrderService implements JournalExtension<OrderRecord, OrderSnapshot
     return this.runner.answer(orderId, { fulfilmentId, answer, location });
   }
 
+  // ---- returns (docs/returns.md) ---------------------------------------------------------------
+
+  /**
+   * A return of shipped units of an order, idempotent under its `returnId`. `channel`, when
+   * given, is the caller's: another channel's order is FORBIDDEN.
+   */
+  requestReturn(orderId: string, body: unknown, channel: string | null): Promise<OrderResult> {
+    const request = parseReturnRequest(body);
+    if (isError(request)) return Promise.resolve(withOrder(request, null));
+    if (this.index.get(orderId) === undefined) return unknownOrder(orderId);
+    return this.runner.run(orderId, (order) =>
+      decideReturnRequest(
+        order,
+        { orderId, request, channel, now: this.clock.now() },
+        this.returnContext,
+      ),
+    );
+  }
+
+  /**
+   * A location receives a return (any location). `location`, when given, is the caller's and
+   * the receipt is at it; an admin names the location in the body.
+   */
+  receiveReturn(returnId: string, body: unknown, location: string | null): Promise<OrderResult> {
+    const receipt = parseReturnReceipt(body);
+    if (isError(receipt)) return Promise.resolve(withOrder(receipt, null));
+    const at = receipt.location ?? location;
+    if (at === null) {
+      return Promise.resolve(
+        withOrder(fail(ErrorCode.BAD_REQUEST, null, 'location is required'), null),
+      );
+    }
+    const orderId = this.index.orderOfReturn(returnId);
+    if (orderId === undefined) return unknownReturn(returnId);
+    return this.runner.run(orderId, (order) =>
+      decideReturnReceipt(
+        order,
+        { returnId, receipt: { ...receipt, location: at }, callerLocation: location },
+        this.returnContext,
+      ),
+    );
+  }
+
+  /** Refunds a return's received units not refunded yet, as a credit note (decide-refund.ts). */
+  refundReturn(returnId: string, body: unknown, channel: string | null): Promise<OrderResult> {
+    const request = parseRefund(body);
+    if (isError(request)) return Promise.resolve(withOrder(request, null));
+    const orderId = this.index.orderOfReturn(returnId);
+    if (orderId === undefined) return unknownReturn(returnId);
+    return this.runner.run(orderId, (order) =>
+      decideRefund(
+        order,
+        { returnId, request, channel, now: this.clock.now() },
+        this.returnContext,
+      ),
+    );
+  }
+
+  /** What becomes of units a return holds apart (decide-return-hold.ts). */
+  resolveReturnHold(
+    returnId: string,
+    body: unknown,
+    location: string | null,
+  ): Promise<OrderResult> {
+    const resolution = parseHoldResolution(body);
+    if (isError(resolution)) return Promise.resolve(withOrder(resolution, null));
+    const orderId = this.index.orderOfReturn(returnId);
+    if (orderId === undefined) return unknownReturn(returnId);
+    return this.runner.run(orderId, (order) =>
+      decideReturnHold(order, { returnId, resolution, callerLocation: location }),
+    );
+  }
+
   /** LocationRanker (see ranker.ts). */
   rank(
     channel: string,
@@ -349,4 +516,16 @@ export class OrderService implements JournalExtension<OrderRecord, OrderSnapshot
   clear(): void {
     this.index.clear();
   }
+}
+
+function unknownOrder(orderId: string): Promise<OrderResult> {
+  return Promise.resolve(
+    withOrder(fail(ErrorCode.NOT_FOUND, Reason.UNKNOWN_ORDER, `unknown order ${orderId}`), null),
+  );
+}
+
+function unknownReturn(returnId: string): Promise<OrderResult> {
+  return Promise.resolve(
+    withOrder(fail(ErrorCode.NOT_FOUND, Reason.UNKNOWN_RETURN, `unknown return ${returnId}`), null),
+  );
 }

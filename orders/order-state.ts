@@ -8,6 +8,13 @@ import {
 import type { OrderEvent, PlannedFulfilment } from './order-events.ts';
 import type { DeliveryInput, OrderInput } from './order-input.ts';
 import type { OutboxMessage } from './outbox-dispatcher.ts';
+import {
+  applyReturn,
+  returnSettled,
+  returnView,
+  type OrderReturn,
+  type ReturnView,
+} from './return-state.ts';
 import type { SourcingExplanation } from './sourcing.ts';
 
 /** Every status an order can be in (the metrics report each, zero or not). */
@@ -83,6 +90,8 @@ export interface OrderView {
   /** Outbound messages not yet acknowledged by their receiver. */
   readonly pendingMessages: number;
   readonly deadLetters: readonly { readonly messageId: string; readonly error: string }[];
+  /** Returns (RMA) of shipped units, oldest first (docs/returns.md). */
+  readonly returns: readonly ReturnView[];
 }
 
 /** An order as a snapshot keeps it. */
@@ -116,6 +125,7 @@ interface OrderFields {
   cancelReason: string | null;
   status: OrderStatus;
   completedAt: number | null;
+  returns: readonly OrderReturn[];
 }
 
 /**
@@ -156,13 +166,16 @@ export class Order {
       cancelReason: null,
       status: 'received',
       completedAt: null,
+      returns: [],
     });
     order.apply(event);
     return order;
   }
 
   static fromSnapshot(item: OrderSnapshot): Order {
-    const order = new Order(item.orderId, { ...item.state });
+    // Snapshots written before returns existed have no `returns`.
+    const returns = (item.state as Partial<OrderFields>).returns ?? [];
+    const order = new Order(item.orderId, { ...item.state, returns });
     order.lsn = item.lsn;
     return order;
   }
@@ -263,6 +276,51 @@ export class Order {
     return this.f.status === 'delivered' || this.f.status === 'cancelled';
   }
 
+  get returns(): readonly OrderReturn[] {
+    return this.f.returns;
+  }
+
+  findReturn(returnId: string): OrderReturn | undefined {
+    return this.f.returns.find((r) => r.returnId === returnId);
+  }
+
+  /** Units shipped (or delivered) per order line: a SKU's shipped units fill its lines in order. */
+  shippedByLine(): Map<string, number> {
+    const shipped = new Map<string, number>();
+    for (const x of this.f.fulfilments) {
+      if (x.status !== 'shipped' && x.status !== 'delivered') continue;
+      for (const l of x.lines) shipped.set(l.sku, (shipped.get(l.sku) ?? 0) + l.qty);
+    }
+    const out = new Map<string, number>();
+    for (const l of this.f.lines) {
+      const left = shipped.get(l.sku) ?? 0;
+      const take = Math.min(left, l.qty - l.cancelled);
+      out.set(l.lineId, take);
+      shipped.set(l.sku, left - take);
+    }
+    return out;
+  }
+
+  /** When the last fulfilment shipped or was delivered (the return window runs from it), or null. */
+  lastShippedAt(): number | null {
+    let last: number | null = null;
+    for (const x of this.f.fulfilments) {
+      if (x.status !== 'shipped' && x.status !== 'delivered') continue;
+      if (last === null || x.updatedAt > last) last = x.updatedAt;
+    }
+    return last;
+  }
+
+  /**
+   * Whether retention must keep the order: a return of it is still open (units awaited, held
+   * apart or not refunded), or its return window has not passed.
+   */
+  keepForReturns(now: number, windowMs: number): boolean {
+    if (!this.f.returns.every(returnSettled)) return true;
+    const shipped = this.lastShippedAt();
+    return shipped !== null && now <= shipped + windowMs;
+  }
+
   fulfilment(id: string): Fulfilment | undefined {
     return this.f.fulfilments.find((x) => x.fulfilmentId === id);
   }
@@ -354,6 +412,7 @@ export class Order {
       cancelReason: f.cancelReason,
       pendingMessages: f.outbox.length,
       deadLetters: f.deadLetters.map(([messageId, error]) => ({ messageId, error })),
+      returns: f.returns.map(returnView),
     };
   }
 
@@ -416,6 +475,15 @@ export class Order {
       }
       case 'purged':
         return;
+      case 'return_requested':
+      case 'return_received':
+      case 'return_refunded':
+      case 'return_hold_resolved': {
+        const next = applyReturn(f.returns, event, event.at);
+        f.returns = next.returns;
+        detail = next.detail;
+        break;
+      }
     }
     f.status = this.derive();
     if ((f.status === 'delivered' || f.status === 'cancelled') && f.completedAt === null) {
@@ -522,5 +590,18 @@ function unitsOf(pairs: readonly (readonly [string, number])[]): number {
 }
 
 function eventName(event: OrderEvent): string {
-  return event.kind === 'fulfilment' ? `fulfilment.${event.update}` : `order.${event.kind}`;
+  switch (event.kind) {
+    case 'fulfilment':
+      return `fulfilment.${event.update}`;
+    case 'return_requested':
+      return 'return.requested';
+    case 'return_received':
+      return 'return.received';
+    case 'return_refunded':
+      return 'return.refunded';
+    case 'return_hold_resolved':
+      return 'return.hold_resolved';
+    default:
+      return `order.${event.kind}`;
+  }
 }

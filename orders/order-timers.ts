@@ -25,6 +25,8 @@ export interface TimerActions {
 export interface TimerOptions {
   readonly backorderRetryMs: number;
   readonly retainCompletedMs: number;
+  /** A delivered order is kept while its returns are open or its return window runs. */
+  readonly returnWindowMs: number;
 }
 
 /**
@@ -110,8 +112,13 @@ export class OrderTimers {
   /** Retries backordered and interrupted orders; drops completed ones past retention. */
   private sweep(): void {
     for (const orderId of [...this.index.backlog]) this.actions.resume(orderId);
-    this.index.expired(this.clock.now() - this.options.retainCompletedMs, (orderId) => {
-      this.actions.purge(orderId);
-    });
+    const now = this.clock.now();
+    this.index.expired(
+      now - this.options.retainCompletedMs,
+      (orderId) => {
+        this.actions.purge(orderId);
+      },
+      (order) => order.keepForReturns(now, this.options.returnWindowMs),
+    );
   }
 }

@@ -301,6 +301,54 @@ describe('docs/openapi.yaml', () => {
       await call('post', `/v1/fulfilments/${encodeURIComponent(f)}/answers`, dc1, 400, {
         type: 'maybe',
       });
+      // Returns: o-1 ships from dc1, comes back (in part) and is refunded.
+      await call('post', `/v1/fulfilments/${encodeURIComponent(f)}/answers`, dc1, 200, {
+        type: 'shipped',
+        carrier: 'UPS',
+        tracking: '1Z-ops',
+      });
+      const rma = { returnId: 'rma-1', lines: [{ lineId: '1', qty: 2, reason: 'size' }] };
+      await call('post', '/v1/orders/o-1/returns', web, 201, rma);
+      await call('post', '/v1/orders/o-1/returns', web, 200, rma);
+      await call('post', '/v1/orders/o-1/returns', web, 409, { ...rma, returnId: 'rma-2' });
+      await call('post', '/v1/orders/o-1/returns', web, 400, { returnId: 'rma-3' });
+      await call('post', '/v1/orders/o-1/returns', dc1, 403, rma);
+      await call('get', '/v1/returns/rma-1', web, 200);
+      await call('get', '/v1/returns/rma-1', dc1, 200);
+      await call('get', '/v1/returns/rma-404', web, 404);
+      const receipt = {
+        receiptId: 'rc-1',
+        lines: [
+          { lineId: '1', disposition: 'restock', qty: 1 },
+          { lineId: '1', disposition: 'refurbish', qty: 1 },
+        ],
+      };
+      await call('post', '/v1/returns/rma-1/receipts', dc1, 200, receipt);
+      await call('post', '/v1/returns/rma-1/receipts', dc1, 200, receipt);
+      await call('post', '/v1/returns/rma-1/receipts', web, 403, receipt);
+      await call('post', '/v1/returns/rma-404/receipts', dc1, 404, receipt);
+      await call('get', '/v1/returns', dc1, 200);
+      await call('get', '/v1/returns?location=dc1', admin, 200);
+      await call('get', '/v1/returns', admin, 400);
+      await call('post', '/v1/returns/rma-1/holds', dc1, 200, {
+        resolutionId: 'h-1',
+        lineId: '1',
+        from: 'refurbish',
+        to: 'restock',
+        qty: 1,
+      });
+      await call('post', '/v1/returns/rma-1/holds', dc1, 409, {
+        resolutionId: 'h-2',
+        lineId: '1',
+        from: 'refurbish',
+        to: 'write_off',
+        qty: 1,
+      });
+      await call('post', '/v1/returns/rma-1/refunds', web, 201, { creditNoteId: 'cn-1' });
+      await call('post', '/v1/returns/rma-1/refunds', web, 200, { creditNoteId: 'cn-1' });
+      await call('post', '/v1/returns/rma-1/refunds', web, 409, { creditNoteId: 'cn-2' });
+      await call('get', '/v1/orders/o-1', web, 200);
+
       await call('post', '/v1/orders', web, 201, order('o-5', 'SKU-4', 1));
       await call('post', '/v1/orders/o-5/cancel', web, 200, { reason: 'changed mind' });
       await call('post', '/v1/orders/o-5/cancel', web, 400, { lines: [] });
