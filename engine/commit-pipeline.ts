@@ -4,24 +4,21 @@ import type { JournalEntry, JournalRecord, JournalWriter } from './journal.ts';
 import type { Envelope } from './partition-actors.ts';
 import { fail } from './results.ts';
 import type { SkuBook } from './sku-book.ts';
-import { UndoLog, type UndoEntry } from './undo-log.ts';
+import { UndoBatch, UndoLog } from './undo-log.ts';
 
-class HeldReply {
-  constructor(
-    readonly envelope: Envelope,
-    readonly result: CommandResult,
-  ) {}
-}
+const EMPTY_UNDO = new UndoBatch();
 
 /** One group commit: the records of every command applied while the previous one was written. */
 class Window {
   readonly records: JournalRecord[] = [];
-  readonly replies: HeldReply[] = [];
+  /** Held replies as two parallel lists (no object per reply). */
+  readonly envelopes: Envelope[] = [];
+  readonly results: CommandResult[] = [];
   readonly waiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
-  undo: readonly UndoEntry<SkuBook>[] = [];
+  undo: UndoBatch = EMPTY_UNDO;
 
   get empty(): boolean {
-    return this.records.length === 0 && this.replies.length === 0 && this.waiters.length === 0;
+    return this.records.length === 0 && this.envelopes.length === 0 && this.waiters.length === 0;
   }
 }
 
@@ -35,7 +32,7 @@ const UNAVAILABLE: CommandResult = Object.freeze(
 
 export interface PipelineHooks {
   /** Takes changes back out of memory, newest first. */
-  rollback(entries: readonly UndoEntry<SkuBook>[]): void;
+  rollback(batch: UndoBatch): void;
   deliver(envelope: Envelope, result: CommandResult): void;
   /** The store failed: the engine refuses commands until `resync` succeeds. */
   failed(error: unknown): void;
@@ -84,7 +81,8 @@ export class CommitPipeline {
   }
 
   hold(envelope: Envelope, result: CommandResult): void {
-    this.current.replies.push(new HeldReply(envelope, result));
+    this.current.envelopes.push(envelope);
+    this.current.results.push(result);
     this.schedule();
   }
 
@@ -135,8 +133,14 @@ export class CommitPipeline {
   }
 
   private release(window: Window): void {
-    for (const r of window.replies) this.hooks.deliver(r.envelope, r.result);
+    const { envelopes, results } = window;
+    for (let i = 0; i < envelopes.length; i++) {
+      this.hooks.deliver(envelopes[i] as Envelope, results[i] as CommandResult);
+    }
     for (const w of window.waiters) w.resolve();
+    // Durable: its changes will never be taken back.
+    if (window.undo !== EMPTY_UNDO) this.undo.recycle(window.undo);
+    window.undo = EMPTY_UNDO;
   }
 
   /** The write of `window` failed: everything from it on is taken back and answered UNAVAILABLE. */
@@ -150,7 +154,7 @@ export class CommitPipeline {
     this.hooks.rollback(window.undo);
     this.nextSeq = this.durableSeq + 1;
     for (const w of [window, later]) {
-      for (const r of w.replies) this.hooks.deliver(r.envelope, UNAVAILABLE);
+      for (const e of w.envelopes) this.hooks.deliver(e, UNAVAILABLE);
       for (const waiter of w.waiters) waiter.reject(error);
     }
     this.hooks.failed(error);
@@ -167,7 +171,7 @@ export class CommitPipeline {
   abandon(): void {
     const w = this.current;
     this.current = new Window();
-    for (const r of w.replies) this.hooks.deliver(r.envelope, UNAVAILABLE);
+    for (const e of w.envelopes) this.hooks.deliver(e, UNAVAILABLE);
     for (const waiter of w.waiters) waiter.reject(new Error('engine stopped'));
   }
 }

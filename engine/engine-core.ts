@@ -9,6 +9,7 @@ import { Location, type LocationInput, type ProductInput } from './master-data.t
 import type { Position } from './position.ts';
 import type { Reservation } from './reservation.ts';
 import { ReservationIndex } from './reservation-index.ts';
+import { ReservationTimes } from './reservation-times.ts';
 import { SkuBook, type BookContext } from './sku-book.ts';
 import type { UndoLog, UndoTarget } from './undo-log.ts';
 
@@ -52,7 +53,8 @@ export class EngineCore implements BookContext, UndoTarget<SkuBook> {
   readonly locations = new Map<string, Location>();
   readonly positionsAt = new Map<string, Position[]>();
   /** Which book owns each reservation id (claimed when a reserve is accepted for routing). */
-  readonly reservationIndex = new ReservationIndex<SkuBook>();
+  readonly reservationTimes = new ReservationTimes();
+  readonly reservationIndex = new ReservationIndex<SkuBook>((r) => this.books.get(r.sku));
   readonly conflation: DeltaConflation;
   /** Reservation time for the whole engine (expiry while held, purge after the tombstone time). */
   readonly expiry: DueQueue<Reservation>;
@@ -127,7 +129,7 @@ export class EngineCore implements BookContext, UndoTarget<SkuBook> {
   /** The book a command applies to, by reservation id or SKU; undefined when it names none. */
   bookOf(cmd: Command): SkuBook | undefined {
     return cmd.op === 'release' || cmd.op === 'confirm' || cmd.op === 'expire'
-      ? this.reservationIndex.get(cmd.reservationId)?.book
+      ? this.reservationIndex.book(cmd.reservationId)
       : this.books.get(cmd.sku);
   }
 
@@ -190,6 +192,7 @@ export class EngineCore implements BookContext, UndoTarget<SkuBook> {
     this.books.clear();
     this.positionsAt.clear();
     this.reservationIndex.clear();
+    this.reservationTimes.clear();
     this.expiry.clear();
     this.positionCount = 0;
     this.watchedTopics = 0;

@@ -3,6 +3,7 @@ import type { CommandResult, ReservationState } from './commands.ts';
 import type { Location, LocationInput } from './master-data.ts';
 import { ReservationLine, reservationOf, type Reservation } from './reservation.ts';
 import type { Position } from './position.ts';
+import type { ReservationTimes } from './reservation-times.ts';
 import type { SkuBook } from './sku-book.ts';
 
 /**
@@ -107,6 +108,7 @@ export interface ImportTarget {
   positionAdded(p: Position): void;
   readonly idempotencyWindow: number;
   readonly tombstoneTtlMs: number;
+  readonly reservationTimes: ReservationTimes;
 }
 
 /** Adds the books of a state (whole, or one snapshot chunk at a time). */
@@ -128,7 +130,15 @@ export function importBooks(skus: readonly SkuState[], target: ImportTarget): vo
         if (p === undefined) throw new Error(`reservation ${rs.id} names unknown position ${loc}`);
         return new ReservationLine(p, qty);
       });
-      const r = reservationOf(rs.id, s.sku, rs.channel, rs.qty, rs.location, lines, rs.expiresAt);
+      const r = reservationOf(
+        rs.id,
+        rs.channel,
+        rs.qty,
+        rs.location,
+        lines,
+        rs.expiresAt,
+        target.reservationTimes,
+      );
       r.state = rs.state;
       r.orderId = rs.orderId;
       r.endedAt = rs.endedAt;

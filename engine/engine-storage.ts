@@ -124,6 +124,7 @@ export class EngineStorage {
       },
       idempotencyWindow: core.idempotencyWindow,
       tombstoneTtlMs: core.tombstoneTtlMs,
+      reservationTimes: core.reservationTimes,
     });
   }
 

@@ -13,8 +13,7 @@ import type {
   JournalWriter,
 } from './journal.ts';
 import type { Envelope } from './partition-actors.ts';
-import { rollback, type UndoEntry } from './undo-log.ts';
-import type { SkuBook } from './sku-book.ts';
+import { rollback, type UndoBatch } from './undo-log.ts';
 
 /** Journal state for readiness and metrics. */
 export interface JournalState {
@@ -80,8 +79,8 @@ export class JournalLink {
     const pipeline = new CommitPipeline(
       writer,
       {
-        rollback: (entries) => {
-          this.rollback(entries);
+        rollback: (batch) => {
+          this.rollback(batch);
         },
         deliver: (envelope, result) => {
           this.host.deliver(envelope, result);
@@ -247,12 +246,12 @@ export class JournalLink {
 
   // ---- failure and resync ------------------------------------------------------------------------------
 
-  private rollback(entries: readonly UndoEntry<SkuBook>[]): void {
+  private rollback(batch: UndoBatch): void {
     const core = this.core;
     const undo = core.undo;
     core.undo = null;
     try {
-      rollback(entries, core);
+      rollback(batch, core);
     } finally {
       core.undo = undo;
     }

@@ -11,7 +11,7 @@ export class Envelope {
   constructor(
     readonly cmd: Command,
     readonly book: SkuBook,
-    /** The reservation id's slot, for commands that name one (null otherwise). */
+    /** The reservation id's slot, for reserves (null otherwise). */
     readonly slot: ReservationSlot<SkuBook> | null,
   ) {}
 

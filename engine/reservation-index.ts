@@ -1,8 +1,8 @@
-import type { Reservation } from './reservation.ts';
+import { Reservation } from './reservation.ts';
 
-/** Where a reservation id lives: its SKU book, its reservation once granted, and how many
- * reserves of the id are on their way (routed, not yet answered). Generic over the book so this
- * file does not depend on the book's. */
+/** A reservation id while a reserve of it is on its way (routed, not yet answered): its SKU
+ * book, its reservation if one is already granted, and how many reserves of the id are on their
+ * way. Generic over the book so this file does not depend on the book's. */
 export class ReservationSlot<B extends object> {
   inflight = 0;
   reservation: Reservation | null = null;
@@ -15,42 +15,100 @@ export class ReservationSlot<B extends object> {
 
 /**
  * The one index of reservation ids for the whole engine: the gateway routes a release or confirm
- * by id alone, and the book finds its reservation through the same slot, so a reservation costs
- * one hash-map entry, not one per index. A slot is claimed when a reserve is routed (so a release
- * in the same turn follows it to the same book) and dropped when it holds nothing and nothing is
- * on its way.
+ * by id alone, and the book finds its reservation through the same index, so a reservation costs
+ * one hash-map entry, not one per index.
+ *
+ * An entry is a slot while a reserve of its id is on its way, and the reservation itself once it
+ * is granted and nothing of its id is on its way: a held reservation costs no object beyond
+ * itself (a flash sale holds millions). A slot is claimed when a reserve is routed (so a release
+ * in the same turn follows it to the same book); when the last reserve of its id is answered it
+ * becomes its reservation, or is dropped when it holds none.
  */
 export class ReservationIndex<B extends object> {
-  private readonly slots = new Map<string, ReservationSlot<B>>();
+  private readonly entries = new Map<string, ReservationSlot<B> | Reservation>();
   /** The slot of the command being applied: spares the hot path a second lookup. */
   current: ReservationSlot<B> | null = null;
 
-  get(id: string): ReservationSlot<B> | undefined {
+  constructor(
+    /** The book a granted reservation belongs to (the book of its SKU). */
+    private readonly bookOf: (reservation: Reservation) => B | undefined,
+  ) {}
+
+  /** The reservation granted under `id`, or null. */
+  reservation(id: string): Reservation | null {
     const c = this.current;
-    return c !== null && c.id === id ? c : this.slots.get(id);
+    if (c !== null && c.id === id) return c.reservation;
+    const entry = this.entries.get(id);
+    if (entry === undefined) return null;
+    return entry instanceof Reservation ? entry : entry.reservation;
+  }
+
+  /** The book `id` belongs to, or undefined when it is not known. */
+  book(id: string): B | undefined {
+    const c = this.current;
+    if (c !== null && c.id === id) return c.book;
+    const entry = this.entries.get(id);
+    if (entry === undefined) return undefined;
+    return entry instanceof Reservation ? this.bookOf(entry) : entry.book;
   }
 
   /** The slot for a reserve of `id` on `book`, or null when the id belongs to another book. */
   claim(id: string, book: B): ReservationSlot<B> | null {
-    let slot = this.slots.get(id);
-    if (slot === undefined) {
-      slot = new ReservationSlot(id, book);
-      this.slots.set(id, slot);
-    } else if (slot.book !== book) {
-      return null;
+    const entry = this.entries.get(id);
+    if (entry === undefined) {
+      const slot = new ReservationSlot(id, book);
+      this.entries.set(id, slot);
+      return slot;
     }
+    if (!(entry instanceof Reservation)) return entry.book === book ? entry : null;
+    if (this.bookOf(entry) !== book) return null;
+    // A granted reservation whose id is asked for again: a slot again while that is on its way.
+    const slot = new ReservationSlot(id, book);
+    slot.reservation = entry;
+    this.entries.set(id, slot);
     return slot;
   }
 
-  /** Drops the slot if it holds nothing and no reserve of its id is on its way. */
+  /** Once no reserve of its id is on its way, the slot becomes its reservation or is dropped. */
   release(slot: ReservationSlot<B>): void {
-    if (slot.inflight === 0 && slot.reservation === null && this.slots.get(slot.id) === slot) {
-      this.slots.delete(slot.id);
+    if (slot.inflight !== 0 || this.entries.get(slot.id) !== slot) return;
+    if (slot.reservation === null) this.entries.delete(slot.id);
+    else this.entries.set(slot.id, slot.reservation);
+  }
+
+  /** Records `r` as granted under its id (on `book`). */
+  add(r: Reservation, book: B): void {
+    // On the hot path the slot is the one routed with the command: no second map lookup.
+    const current = this.current;
+    const slot = current !== null && current.id === r.id && current.book === book ? current : null;
+    if (slot !== null) {
+      slot.reservation = r;
+      return;
+    }
+    const entry = this.entries.get(r.id);
+    if (entry === undefined || entry === r) {
+      this.entries.set(r.id, r);
+    } else if (!(entry instanceof Reservation) && entry.book === book) {
+      entry.reservation = r;
+    } else {
+      throw new Error(`reservation id ${r.id} belongs to another book`);
+    }
+  }
+
+  /** Forgets `r` (purged, or its grant taken back). */
+  remove(r: Reservation): void {
+    const c = this.current;
+    const entry = c !== null && c.id === r.id ? c : this.entries.get(r.id);
+    if (entry === r) {
+      this.entries.delete(r.id);
+    } else if (entry !== undefined && !(entry instanceof Reservation) && entry.reservation === r) {
+      entry.reservation = null;
+      this.release(entry);
     }
   }
 
   clear(): void {
-    this.slots.clear();
+    this.entries.clear();
     this.current = null;
   }
 }
@@ -62,6 +120,8 @@ export class BookReservations<B extends object> {
 
   constructor(
     private readonly book: B,
+    /** The book's SKU: a reservation is the book's when its position is. */
+    private readonly sku: string,
     private readonly index: ReservationIndex<B>,
   ) {}
 
@@ -70,8 +130,8 @@ export class BookReservations<B extends object> {
   }
 
   get(id: string): Reservation | undefined {
-    const slot = this.index.get(id);
-    return slot?.book === this.book ? (slot.reservation ?? undefined) : undefined;
+    const r = this.index.reservation(id);
+    return r !== null && r.position.sku === this.sku ? r : undefined;
   }
 
   has(id: string): boolean {
@@ -79,14 +139,7 @@ export class BookReservations<B extends object> {
   }
 
   add(r: Reservation): void {
-    // On the hot path the slot is the one routed with the command: no second map lookup.
-    const current = this.index.current;
-    const slot =
-      current !== null && current.id === r.id && current.book === this.book
-        ? current
-        : this.index.claim(r.id, this.book);
-    if (slot === null) throw new Error(`reservation id ${r.id} belongs to another book`);
-    slot.reservation = r;
+    this.index.add(r, this.book);
     r.prev = null;
     r.next = this.head;
     if (this.head !== null) this.head.prev = r;
@@ -101,11 +154,7 @@ export class BookReservations<B extends object> {
     r.prev = null;
     r.next = null;
     this.count--;
-    const slot = this.index.get(r.id);
-    if (slot?.reservation === r) {
-      slot.reservation = null;
-      this.index.release(slot);
-    }
+    this.index.remove(r);
   }
 
   /** Oldest first (the list is kept newest first). */

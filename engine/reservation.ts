@@ -1,5 +1,6 @@
 import type { ReservationState, ReservationView } from './commands.ts';
 import type { Position } from './position.ts';
+import type { ReservationTimes } from './reservation-times.ts';
 
 export class ReservationLine {
   constructor(
@@ -11,18 +12,17 @@ export class ReservationLine {
 /** Builds a reservation from its lines (network split, import). */
 export function reservationOf(
   id: string,
-  sku: string,
   channel: string,
   qty: number,
   requestedLocation: string | null,
   lines: readonly ReservationLine[],
   expiresAt: number,
+  times: ReservationTimes,
 ): Reservation {
   const first = lines[0];
   if (first === undefined) throw new Error(`reservation ${id} has no lines`);
   return new Reservation(
     id,
-    sku,
     channel,
     qty,
     requestedLocation,
@@ -30,34 +30,37 @@ export function reservationOf(
     first.qty,
     lines.slice(1),
     expiresAt,
+    times,
   );
 }
+
+/** `lines` of a network reservation held at one location. */
+const ONE_LINE: readonly ReservationLine[] = Object.freeze([]);
 
 /**
  * A hold of stock for a channel, at one location or spread over several (network reservation).
  * After it ends (released, expired, confirmed) it stays as a tombstone for a while so that a
  * retried release or confirm gets the same answer, then it is purged.
+ *
+ * A flash sale holds millions, so it is kept small: what can be derived is not a field. Its
+ * lines are its position and qty when it was asked at a location (`lines` null); a network
+ * reservation held at one location has ONE_LINE; one split over locations has all its lines.
  */
 export class Reservation {
   readonly id: string;
-  readonly sku: string;
   readonly channel: string;
   readonly qty: number;
-  /** The location asked for, or null for a network reservation. */
-  readonly requestedLocation: string | null;
-  /** The first (for a reservation at one location, the only) line, kept inline: most
-   * reservations have one line, and two objects fewer per held reservation is less for the
-   * garbage collector to carry. */
+  /** The first (for most reservations the only) line's position, kept inline: two objects fewer
+   * per held reservation is less for the garbage collector to carry. */
   readonly position: Position;
-  readonly positionQty: number;
-  /** Further lines of a network reservation split over locations, or null. */
-  readonly more: readonly ReservationLine[] | null;
-  readonly expiresAt: number;
+  /** See the class comment. */
+  private readonly lines: readonly ReservationLine[] | null;
   state: ReservationState = 'held';
   orderId: string | null = null;
-  endedAt = 0;
-  /** When the expiry scheduler next looks at it (expiry while held, purge once ended). */
-  dueAt: number;
+  /** Where its times are kept (expiresAt, endedAt, dueAt), and its row there (-1 once given
+   * back). */
+  readonly times: ReservationTimes;
+  private handle: number;
   /** Slot in the expiry heap, -1 when not in it. */
   heapIndex = -1;
   /** Neighbours in the book's list of reservations. */
@@ -66,7 +69,6 @@ export class Reservation {
 
   constructor(
     id: string,
-    sku: string,
     channel: string,
     qty: number,
     requestedLocation: string | null,
@@ -74,36 +76,95 @@ export class Reservation {
     positionQty: number,
     more: readonly ReservationLine[] | null,
     expiresAt: number,
+    times: ReservationTimes,
   ) {
+    const split = more !== null && more.length > 0;
+    if (requestedLocation !== null) {
+      // Asked at a location: held there alone (the book never splits it).
+      if (split || positionQty !== qty || position.location.id !== requestedLocation) {
+        throw new Error(`reservation ${id} at ${requestedLocation} must be one line there`);
+      }
+      this.lines = null;
+    } else {
+      this.lines =
+        split || positionQty !== qty
+          ? [new ReservationLine(position, positionQty), ...(more ?? [])]
+          : ONE_LINE;
+    }
     this.position = position;
-    this.positionQty = positionQty;
-    this.more = more !== null && more.length > 0 ? more : null;
     this.id = id;
-    this.sku = sku;
     this.channel = channel;
     this.qty = qty;
-    this.requestedLocation = requestedLocation;
-    this.expiresAt = expiresAt;
-    this.dueAt = expiresAt;
+    this.times = times;
+    const h = times.take();
+    this.handle = h;
+    times.expiresAt[h] = expiresAt;
+    times.endedAt[h] = 0;
+    times.dueAt[h] = expiresAt;
+  }
+
+  get expiresAt(): number {
+    return this.times.expiresAt[this.handle] as number;
+  }
+
+  /** When it ended (released, expired, confirmed); 0 while held. */
+  get endedAt(): number {
+    return this.times.endedAt[this.handle] as number;
+  }
+
+  set endedAt(at: number) {
+    this.times.endedAt[this.handle] = at;
+  }
+
+  /** When the expiry scheduler next looks at it (expiry while held, purge once ended). */
+  get dueAt(): number {
+    return this.times.dueAt[this.handle] as number;
+  }
+
+  set dueAt(at: number) {
+    this.times.dueAt[this.handle] = at;
+  }
+
+  /** It is gone for good: its row of times is given back (once). */
+  dispose(): void {
+    if (this.handle === -1) return;
+    this.times.giveBack(this.handle);
+    this.handle = -1;
+  }
+
+  /** Its SKU: every line is a position of it (not a field: a held reservation is smaller). */
+  get sku(): string {
+    return this.position.sku;
+  }
+
+  /** The location asked for, or null for a network reservation. */
+  get requestedLocation(): string | null {
+    return this.lines === null ? this.position.location.id : null;
   }
 
   get lineCount(): number {
-    return this.more === null ? 1 : 1 + this.more.length;
+    const lines = this.lines;
+    return lines === null || lines.length === 0 ? 1 : lines.length;
   }
 
   linePosition(i: number): Position {
-    return i === 0 ? this.position : (this.more?.[i - 1] as ReservationLine).position;
+    const lines = this.lines;
+    return lines === null || lines.length === 0
+      ? this.position
+      : (lines[i] as ReservationLine).position;
   }
 
   lineQty(i: number): number {
-    return i === 0 ? this.positionQty : (this.more?.[i - 1] as ReservationLine).qty;
+    const lines = this.lines;
+    return lines === null || lines.length === 0 ? this.qty : (lines[i] as ReservationLine).qty;
   }
 
   /** The lines as objects (views, export); not for the hot path. */
   lineList(): ReservationLine[] {
-    const out = [new ReservationLine(this.position, this.positionQty)];
-    if (this.more !== null) out.push(...this.more);
-    return out;
+    const lines = this.lines;
+    return lines === null || lines.length === 0
+      ? [new ReservationLine(this.position, this.qty)]
+      : [...lines];
   }
 
   /** Same content as a repeated reserve command? (the id alone does not make it the same) */
@@ -124,9 +185,9 @@ export class Reservation {
       qty: this.qty,
       state: this.state,
       lines:
-        this.more === null
-          ? [{ location: this.position.location.id, qty: this.positionQty }]
-          : this.lineList().map((l) => ({ location: l.position.location.id, qty: l.qty })),
+        this.lines === null || this.lines.length === 0
+          ? [{ location: this.position.location.id, qty: this.qty }]
+          : this.lines.map((l) => ({ location: l.position.location.id, qty: l.qty })),
       expiresAt: this.expiresAt,
       orderId: this.orderId,
     };

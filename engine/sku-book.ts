@@ -17,6 +17,7 @@ import type { LocationRanker } from './location-ranker.ts';
 import type { Location } from './master-data.ts';
 import { Position } from './position.ts';
 import { Reservation, ReservationLine, reservationOf } from './reservation.ts';
+import type { ReservationTimes } from './reservation-times.ts';
 import { asDuplicate, fail, ok } from './results.ts';
 import { RecentOp } from './recent-op.ts';
 import type { UndoableBook, UndoLog } from './undo-log.ts';
@@ -30,6 +31,8 @@ export interface BookContext {
   readonly idempotencyWindow: number;
   now(): number;
   location(id: string): Location | undefined;
+  /** Where reservations keep their times. */
+  readonly reservationTimes: ReservationTimes;
   /** (Re)schedules a reservation in the engine's expiry structure at its `dueAt`. */
   schedule(reservation: Reservation): void;
   /** A number some channel may see changed in this book. */
@@ -91,7 +94,7 @@ export class SkuBook implements UndoableBook {
     this.sku = sku;
     this.group = group;
     this.partition = partition;
-    this.reservations = new BookReservations(this, index);
+    this.reservations = new BookReservations(this, sku, index);
   }
 
   // ---- commands -------------------------------------------------------------------------
@@ -199,7 +202,6 @@ export class SkuBook implements UndoableBook {
       lines === null
         ? new Reservation(
             cmd.reservationId,
-            this.sku,
             channel.id,
             cmd.qty,
             cmd.location ?? null,
@@ -207,8 +209,17 @@ export class SkuBook implements UndoableBook {
             cmd.qty,
             null,
             now + ttl,
+            ctx.reservationTimes,
           )
-        : reservationOf(cmd.reservationId, this.sku, channel.id, cmd.qty, null, lines, now + ttl);
+        : reservationOf(
+            cmd.reservationId,
+            channel.id,
+            cmd.qty,
+            null,
+            lines,
+            now + ttl,
+            ctx.reservationTimes,
+          );
     for (let i = 0, n = reservation.lineCount; i < n; i++) {
       const p = reservation.linePosition(i);
       ctx.undo?.position(this, p);
@@ -301,8 +312,10 @@ export class SkuBook implements UndoableBook {
       return ok(true, null, r.view());
     }
     if (r.endedAt + ctx.tombstoneTtlMs <= cmd.at) {
-      ctx.undo?.reservationDeleted(this, r);
       this.reservations.remove(r);
+      // With a journal its times are given back once the purge is durable (it may be undone).
+      if (ctx.undo !== null) ctx.undo.reservationDeleted(this, r);
+      else r.dispose();
       return ok(true, null, null);
     }
     return ok(false, null, r.view());

@@ -147,8 +147,7 @@ export class StockEngine implements Engine {
       case 'release':
       case 'confirm':
       case 'expire':
-        slot = core.reservationIndex.get(cmd.reservationId) ?? null;
-        book = slot?.book;
+        book = core.reservationIndex.book(cmd.reservationId);
         if (book === undefined) {
           return fail(
             ErrorCode.NOT_FOUND,
@@ -255,11 +254,10 @@ export class StockEngine implements Engine {
     const book = core.books.get(reservation.sku);
     if (book === undefined) return;
     book.pending++;
-    const slot = core.reservationIndex.get(reservation.id) ?? null;
     const envelope = new Envelope(
       { op: 'expire', reservationId: reservation.id, at: now },
       book,
-      slot,
+      null,
     );
     this.actors.submit(book.partition, envelope.bind(NULL_SINK, null));
   }
@@ -352,7 +350,7 @@ export class StockEngine implements Engine {
   }
 
   reservation(reservationId: string): ReservationView | null {
-    return this.core.reservationIndex.get(reservationId)?.reservation?.view() ?? null;
+    return this.core.reservationIndex.reservation(reservationId)?.view() ?? null;
   }
 
   // ---- live availability -----------------------------------------------------------------------

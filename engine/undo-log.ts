@@ -40,32 +40,6 @@ export interface UndoEntry<B extends UndoableBook> {
   undo(target: UndoTarget<B>): void;
 }
 
-class PositionFields<B extends UndoableBook> implements UndoEntry<B> {
-  private readonly onHand: number;
-  private readonly reserved: number;
-  private readonly allocated: number;
-  private readonly feedAsOf: number;
-
-  constructor(
-    private readonly book: B,
-    private readonly p: Position,
-  ) {
-    this.onHand = p.onHand;
-    this.reserved = p.reserved;
-    this.allocated = p.allocated;
-    this.feedAsOf = p.feedAsOf;
-  }
-
-  undo(target: UndoTarget<B>): void {
-    this.p.onHand = this.onHand;
-    this.p.reserved = this.reserved;
-    this.p.allocated = this.allocated;
-    this.p.feedAsOf = this.feedAsOf;
-    this.book.restale(this.p);
-    target.changed(this.book);
-  }
-}
-
 class OrderQty<B extends UndoableBook> implements UndoEntry<B> {
   private readonly qty: number;
 
@@ -85,43 +59,6 @@ class OrderQty<B extends UndoableBook> implements UndoEntry<B> {
   }
 }
 
-class ReservationFields<B extends UndoableBook> implements UndoEntry<B> {
-  private readonly state: ReservationState;
-  private readonly orderId: string | null;
-  private readonly endedAt: number;
-  private readonly dueAt: number;
-
-  constructor(private readonly r: Reservation) {
-    this.state = r.state;
-    this.orderId = r.orderId;
-    this.endedAt = r.endedAt;
-    this.dueAt = r.dueAt;
-  }
-
-  undo(target: UndoTarget<B>): void {
-    this.r.state = this.state;
-    this.r.orderId = this.orderId;
-    this.r.endedAt = this.endedAt;
-    this.r.dueAt = this.dueAt;
-    target.reschedule(this.r, true);
-  }
-}
-
-class ReservationPresence<B extends UndoableBook> implements UndoEntry<B> {
-  constructor(
-    private readonly book: B,
-    private readonly r: Reservation,
-    /** True when the change added it (undo removes it), false when it deleted it. */
-    private readonly added: boolean,
-  ) {}
-
-  undo(target: UndoTarget<B>): void {
-    if (this.added) this.book.reservations.remove(this.r);
-    else this.book.reservations.add(this.r);
-    target.reschedule(this.r, !this.added);
-  }
-}
-
 class RecentOpPresence<B extends UndoableBook> implements UndoEntry<B> {
   constructor(
     private readonly book: B,
@@ -133,18 +70,6 @@ class RecentOpPresence<B extends UndoableBook> implements UndoEntry<B> {
   undo(): void {
     if (this.evicted === null) this.book.dropRecentOp(this.id);
     else this.book.putRecentOp(this.id, this.evicted);
-  }
-}
-
-class BookLsn<B extends UndoableBook> implements UndoEntry<B> {
-  private readonly lsn: number;
-
-  constructor(private readonly book: B) {
-    this.lsn = book.lsn;
-  }
-
-  undo(): void {
-    this.book.lsn = this.lsn;
   }
 }
 
@@ -213,82 +138,199 @@ class CustomChange<B extends UndoableBook> implements UndoEntry<B> {
   }
 }
 
+// The kinds of the entries kept flat (the hot path's: reserve, release, confirm, expiry).
+const POSITION = 0;
+const RESERVATION_FIELDS = 1;
+const RESERVATION_ADDED = 2;
+const RESERVATION_DELETED = 3;
+const BOOK_LSN = 4;
+/** Any other change, as an UndoEntry object in `refs`. */
+const OBJECT = 5;
+
+/**
+ * The recorded changes of one write window, newest last. The hot kinds are kept flat, as a kind
+ * code, their objects in `refs` and their numbers in `nums`, so recording a reserve allocates no
+ * object (the arrays are reused from window to window). Rarer kinds are UndoEntry objects.
+ *
+ * Per kind, refs / nums: POSITION [book, p] / [onHand, reserved, allocated, feedAsOf];
+ * RESERVATION_FIELDS [r, state, orderId] / [endedAt, dueAt]; RESERVATION_ADDED and
+ * RESERVATION_DELETED [book, r] / []; BOOK_LSN [book] / [lsn]; OBJECT [entry] / [].
+ */
+export class UndoBatch {
+  readonly kinds: number[] = [];
+  readonly refs: unknown[] = [];
+  readonly nums: number[] = [];
+  /** Reservations purged in the window: gone for good once it is durable. */
+  readonly purged: Reservation[] = [];
+
+  get size(): number {
+    return this.kinds.length;
+  }
+
+  clear(): void {
+    this.kinds.length = 0;
+    this.refs.length = 0;
+    this.nums.length = 0;
+    this.purged.length = 0;
+  }
+}
+
 /**
  * The changes of commands that are applied but not yet durable, so that a failed journal write
  * takes them back out of memory. Recording is off (null log) when the engine runs without a
  * journal, and the hot path then allocates nothing for it.
  */
 export class UndoLog<B extends UndoableBook> {
-  private entries: UndoEntry<B>[] = [];
+  private batch = new UndoBatch();
+  private spare: UndoBatch | null = null;
 
   get size(): number {
-    return this.entries.length;
+    return this.batch.size;
   }
 
   position(book: B, p: Position): void {
-    this.entries.push(new PositionFields<B>(book, p));
+    const b = this.batch;
+    b.kinds.push(POSITION);
+    b.refs.push(book, p);
+    b.nums.push(p.onHand, p.reserved, p.allocated, p.feedAsOf);
   }
 
   orderQty(p: Position, orderId: string): void {
-    this.entries.push(new OrderQty<B>(p, orderId));
+    this.entry(new OrderQty<B>(p, orderId));
   }
 
   reservation(r: Reservation): void {
-    this.entries.push(new ReservationFields<B>(r));
+    const b = this.batch;
+    b.kinds.push(RESERVATION_FIELDS);
+    b.refs.push(r, r.state, r.orderId);
+    b.nums.push(r.endedAt, r.dueAt);
   }
 
   reservationAdded(book: B, r: Reservation): void {
-    this.entries.push(new ReservationPresence<B>(book, r, true));
+    const b = this.batch;
+    b.kinds.push(RESERVATION_ADDED);
+    b.refs.push(book, r);
   }
 
   reservationDeleted(book: B, r: Reservation): void {
-    this.entries.push(new ReservationPresence<B>(book, r, false));
+    const b = this.batch;
+    b.kinds.push(RESERVATION_DELETED);
+    b.refs.push(book, r);
+    b.purged.push(r);
   }
 
   recentOp(book: B, id: string, evicted: RecentOp | null): void {
-    this.entries.push(new RecentOpPresence<B>(book, id, evicted));
+    this.entry(new RecentOpPresence<B>(book, id, evicted));
   }
 
   lsn(book: B): void {
-    this.entries.push(new BookLsn<B>(book));
+    const b = this.batch;
+    b.kinds.push(BOOK_LSN);
+    b.refs.push(book);
+    b.nums.push(book.lsn);
   }
 
   metaLsn(previous: number): void {
-    this.entries.push(new MetaLsn<B>(previous));
+    this.entry(new MetaLsn<B>(previous));
   }
 
   positionCreated(book: B, p: Position): void {
-    this.entries.push(new PositionCreated<B>(book, p));
+    this.entry(new PositionCreated<B>(book, p));
   }
 
   rules(previous: ChannelRules): void {
-    this.entries.push(new RulesChange<B>(previous));
+    this.entry(new RulesChange<B>(previous));
   }
 
   location(id: string, existing: Location | undefined): void {
-    this.entries.push(new LocationChange<B>(id, existing));
+    this.entry(new LocationChange<B>(id, existing));
   }
 
   product(sku: string, book: B | null, group: string): void {
-    this.entries.push(new ProductChange<B>(sku, book, group));
+    this.entry(new ProductChange<B>(sku, book, group));
   }
 
   custom(revert: () => void): void {
-    this.entries.push(new CustomChange<B>(revert));
+    this.entry(new CustomChange<B>(revert));
   }
 
-  /** Hands over the recorded entries and starts a new list. */
-  take(): UndoEntry<B>[] {
-    const out = this.entries;
-    this.entries = [];
+  private entry(e: UndoEntry<B>): void {
+    this.batch.kinds.push(OBJECT);
+    this.batch.refs.push(e);
+  }
+
+  /** Hands over the recorded changes and starts a new batch. */
+  take(): UndoBatch {
+    const out = this.batch;
+    const spare = this.spare;
+    this.spare = null;
+    this.batch = spare ?? new UndoBatch();
     return out;
+  }
+
+  /** A batch handed over by `take` is no longer needed (its window is durable): reuse it. */
+  recycle(batch: UndoBatch): void {
+    if (batch === this.batch) return;
+    for (const r of batch.purged) r.dispose();
+    batch.clear();
+    this.spare = batch;
   }
 }
 
-/** Undoes entries newest first. */
-export function rollback<B extends UndoableBook>(
-  entries: readonly UndoEntry<B>[],
-  target: UndoTarget<B>,
-): void {
-  for (let i = entries.length - 1; i >= 0; i--) (entries[i] as UndoEntry<B>).undo(target);
+/** Undoes a batch's changes newest first, each restoring what it saw. */
+export function rollback<B extends UndoableBook>(batch: UndoBatch, target: UndoTarget<B>): void {
+  const { kinds, refs, nums } = batch;
+  let ri = refs.length;
+  let ni = nums.length;
+  for (let k = kinds.length - 1; k >= 0; k--) {
+    switch (kinds[k]) {
+      case POSITION: {
+        ri -= 2;
+        ni -= 4;
+        const book = refs[ri] as B;
+        const p = refs[ri + 1] as Position;
+        p.onHand = nums[ni] as number;
+        p.reserved = nums[ni + 1] as number;
+        p.allocated = nums[ni + 2] as number;
+        p.feedAsOf = nums[ni + 3] as number;
+        book.restale(p);
+        target.changed(book);
+        break;
+      }
+      case RESERVATION_FIELDS: {
+        ri -= 3;
+        ni -= 2;
+        const r = refs[ri] as Reservation;
+        r.state = refs[ri + 1] as ReservationState;
+        r.orderId = refs[ri + 2] as string | null;
+        r.endedAt = nums[ni] as number;
+        r.dueAt = nums[ni + 1] as number;
+        target.reschedule(r, true);
+        break;
+      }
+      case RESERVATION_ADDED:
+      case RESERVATION_DELETED: {
+        ri -= 2;
+        const book = refs[ri] as B;
+        const r = refs[ri + 1] as Reservation;
+        const added = kinds[k] === RESERVATION_ADDED;
+        if (added) book.reservations.remove(r);
+        else book.reservations.add(r);
+        target.reschedule(r, !added);
+        // A grant taken back: nothing refers to the reservation any more.
+        if (added) r.dispose();
+        break;
+      }
+      case BOOK_LSN: {
+        ri -= 1;
+        ni -= 1;
+        (refs[ri] as B).lsn = nums[ni] as number;
+        break;
+      }
+      default: {
+        ri -= 1;
+        (refs[ri] as UndoEntry<B>).undo(target);
+      }
+    }
+  }
 }
