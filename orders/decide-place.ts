@@ -1,5 +1,5 @@
 import { ErrorCode, fail, Reason } from '../engine/index.ts';
-import { DUPLICATE, refuse, type Decided } from './decision.ts';
+import { refuse, repeated, type Decided } from './decision.ts';
 import type { OrderInput } from './order-input.ts';
 import type { Order } from './order-state.ts';
 
@@ -39,15 +39,7 @@ export function decidePlace(
     }
   }
   if (existing !== null) {
-    if (existing.fingerprint === fingerprint) return DUPLICATE;
-    return refuse(
-      fail(
-        ErrorCode.CONFLICT,
-        Reason.ID_REUSED,
-        `order ${input.orderId} exists with other content`,
-      ),
-      false,
-    );
+    return repeated(existing.fingerprint, fingerprint, `order ${input.orderId}`, false);
   }
   if (!context.hasChannel(input.channel)) {
     return refuse(

@@ -1,5 +1,5 @@
 import { ErrorCode, fail, Reason, type Command } from '../engine/index.ts';
-import { DUPLICATE, refuse, type Decided } from './decision.ts';
+import { refuse, repeated, type Decided } from './decision.ts';
 import type { Order } from './order-state.ts';
 import { digest, type HoldResolution } from './return-input.ts';
 import { held } from './return-state.ts';
@@ -39,15 +39,7 @@ export function decideReturnHold(order: Order | null, command: HoldCommand): Dec
   const fingerprint = digest(resolution);
   const seen = r.resolutions.find((x) => x.id === resolution.resolutionId);
   if (seen !== undefined) {
-    if (seen.fingerprint === fingerprint) return DUPLICATE;
-    return refuse(
-      fail(
-        ErrorCode.CONFLICT,
-        Reason.ID_REUSED,
-        `resolution ${resolution.resolutionId} exists with other content`,
-      ),
-      true,
-    );
+    return repeated(seen.fingerprint, fingerprint, `resolution ${resolution.resolutionId}`, true);
   }
   const { from, to, qty, lineId } = resolution;
   const fits =

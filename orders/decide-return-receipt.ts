@@ -1,5 +1,5 @@
 import { ErrorCode, fail, Reason, type Command } from '../engine/index.ts';
-import { DUPLICATE, notifyCustomer, refuse, type Decided, type MessageDraft } from './decision.ts';
+import { notifyCustomer, refuse, repeated, type Decided, type MessageDraft } from './decision.ts';
 import type { Order } from './order-state.ts';
 import type { ReturnContext } from './return-context.ts';
 import type { ReceiptCounts } from './return-events.ts';
@@ -49,15 +49,7 @@ export function decideReturnReceipt(
   const fingerprint = digest(receipt);
   const seen = r.receipts.find((x) => x.id === receipt.receiptId);
   if (seen !== undefined) {
-    if (seen.fingerprint === fingerprint) return DUPLICATE;
-    return refuse(
-      fail(
-        ErrorCode.CONFLICT,
-        Reason.ID_REUSED,
-        `receipt ${receipt.receiptId} exists with other content`,
-      ),
-      true,
-    );
+    return repeated(seen.fingerprint, fingerprint, `receipt ${receipt.receiptId}`, true);
   }
   if (!context.hasLocation(location)) {
     return refuse(

@@ -1,4 +1,4 @@
-import type { Command, ErrorResult } from '../engine/index.ts';
+import { ErrorCode, fail, Reason, type Command, type ErrorResult } from '../engine/index.ts';
 import type { OrderEvent } from './order-events.ts';
 import type { Order } from './order-state.ts';
 import type { OutboxMessage } from './outbox-dispatcher.ts';
@@ -76,6 +76,23 @@ export const DUPLICATE: Decision = {
 
 export function refuse(error: ErrorResult, withOrder: boolean): Refusal {
   return { ok: false, error, withOrder };
+}
+
+/**
+ * A step sent again under an id it already used (`what` names it: `receipt r-1`): with the same
+ * content it is a duplicate and changes nothing; with other content, CONFLICT (ID_REUSED).
+ */
+export function repeated(
+  seenFingerprint: string,
+  fingerprint: string,
+  what: string,
+  withOrder: boolean,
+): Decided {
+  if (seenFingerprint === fingerprint) return DUPLICATE;
+  return refuse(
+    fail(ErrorCode.CONFLICT, Reason.ID_REUSED, `${what} exists with other content`),
+    withOrder,
+  );
 }
 
 /** What every decision may read besides the order and the command. */
