@@ -5,9 +5,9 @@ import type { GatewayContext } from './context.ts';
 import { FeedParser, type FeedKind } from './feed-parser.ts';
 import { FeedLedger, type FeedResult } from './feed-ledger.ts';
 import { FeedRun } from './feed-run.ts';
-import { decodeParam, type HttpExchange } from './http-exchange.ts';
+import type { HttpExchange } from './http-exchange.ts';
 import type { RouteKit } from './route-kit.ts';
-import { snapshotFormat } from './snapshot-ingest.ts';
+import { FORMAT_REQUIRED, snapshotFormat } from './snapshot-ingest.ts';
 
 /** Completed feed results kept for reading again and answering repeats. */
 const FEED_RESULTS_KEPT = 10_000;
@@ -99,12 +99,7 @@ export class FeedRoutes {
       return;
     }
     if (format === null) {
-      ex.error(
-        ErrorCode.BAD_REQUEST,
-        'Content-Type must be application/x-ndjson (or application/jsonl) or text/csv',
-        {},
-        { status: 415 },
-      );
+      ex.error(ErrorCode.BAD_REQUEST, FORMAT_REQUIRED, {}, { status: 415 });
       return;
     }
     const begun = this.ledger.begin(
@@ -210,11 +205,8 @@ export class FeedRoutes {
   }
 
   private readonly read = (ex: HttpExchange, req: HttpRequest, p: Principal): void => {
-    const feedId = decodeParam(req.getParameter(0));
-    if (feedId === null || feedId.length === 0) {
-      ex.error(ErrorCode.BAD_REQUEST, 'feedId is not valid percent-encoding');
-      return;
-    }
+    const feedId = ex.pathParam(req, 'feedId');
+    if (feedId === null) return;
     const result = this.ledger.get(feedId);
     if (result === null || !mayRead(p, result)) {
       ex.error(ErrorCode.NOT_FOUND, `no feed ${feedId}`, { reason: Reason.UNKNOWN_FEED });

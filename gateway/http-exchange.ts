@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { HttpResponse } from 'uWebSockets.js';
+import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { ErrorCode } from '../engine/index.ts';
 import type { JsonGuard } from './json-guard.ts';
 import type { GatewayMetrics, OpLabel, ResultLabel } from './metrics.ts';
@@ -86,6 +86,19 @@ export class HttpExchange {
       }
       for (const listener of this.abortListeners) listener();
     });
+  }
+
+  /**
+   * The route's first path parameter, percent-decoded; null after answering 400 when it is not
+   * valid percent-encoding or empty (`what` names it in the message).
+   */
+  pathParam(req: HttpRequest, what: string): string | null {
+    const value = decodeParam(req.getParameter(0));
+    if (value === null || value.length === 0) {
+      this.error(ErrorCode.BAD_REQUEST, `${what} is not valid percent-encoding`);
+      return null;
+    }
+    return value;
   }
 
   onAbort(listener: () => void): void {

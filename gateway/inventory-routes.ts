@@ -6,7 +6,7 @@ import type { HttpExchange } from './http-exchange.ts';
 import { adjustmentsBody, describeIssue } from './message-schemas.ts';
 import { checkIdFields } from './op-table.ts';
 import type { RouteKit } from './route-kit.ts';
-import { SnapshotParser, snapshotFormat } from './snapshot-ingest.ts';
+import { FORMAT_REQUIRED, SnapshotParser, snapshotFormat } from './snapshot-ingest.ts';
 
 /**
  * Stock feeds from the locations' systems: a location's full snapshot (NDJSON or CSV, streamed)
@@ -54,12 +54,7 @@ export class InventoryRoutes {
       return;
     }
     if (format === null) {
-      ex.error(
-        ErrorCode.BAD_REQUEST,
-        'Content-Type must be application/x-ndjson (or application/jsonl) or text/csv',
-        {},
-        { status: 415 },
-      );
+      ex.error(ErrorCode.BAD_REQUEST, FORMAT_REQUIRED, {}, { status: 415 });
       return;
     }
     const parser = new SnapshotParser(format);

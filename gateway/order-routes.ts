@@ -2,7 +2,7 @@ import type { HttpRequest, TemplatedApp } from 'uWebSockets.js';
 import { ErrorCode, Reason, type Engine } from '../engine/index.ts';
 import { type OrderResult, type OrderService } from '../orders/index.ts';
 import type { Principal } from './auth.ts';
-import { decodeParam, type HttpExchange } from './http-exchange.ts';
+import type { HttpExchange } from './http-exchange.ts';
 import { locationStream } from './location-push.ts';
 import {
   cancelBody,
@@ -113,7 +113,7 @@ export class OrderRoutes {
   };
 
   private readonly read = (ex: HttpExchange, req: HttpRequest, p: Principal): void => {
-    const orderId = this.param(ex, req, 'order id');
+    const orderId = ex.pathParam(req, 'order id');
     if (orderId === null) return;
     const channel = orderChannel(p);
     if (channel instanceof AccessRefusal) {
@@ -134,7 +134,7 @@ export class OrderRoutes {
   };
 
   private readonly cancel = (ex: HttpExchange, req: HttpRequest, p: Principal): void => {
-    const orderId = this.param(ex, req, 'order id');
+    const orderId = ex.pathParam(req, 'order id');
     if (orderId === null) return;
     const channel = orderChannel(p);
     if (channel instanceof AccessRefusal) {
@@ -210,7 +210,7 @@ export class OrderRoutes {
   };
 
   private readonly fulfilment = (ex: HttpExchange, req: HttpRequest, p: Principal): void => {
-    const fulfilmentId = this.param(ex, req, 'fulfilment id');
+    const fulfilmentId = ex.pathParam(req, 'fulfilment id');
     if (fulfilmentId === null) return;
     const bound = fulfilmentLocation(p);
     if (bound instanceof AccessRefusal) {
@@ -240,7 +240,7 @@ export class OrderRoutes {
   };
 
   private readonly answer = (ex: HttpExchange, req: HttpRequest, p: Principal): void => {
-    const fulfilmentId = this.param(ex, req, 'fulfilment id');
+    const fulfilmentId = ex.pathParam(req, 'fulfilment id');
     if (fulfilmentId === null) return;
     const location = fulfilmentLocation(p);
     if (location instanceof AccessRefusal) {
@@ -276,13 +276,4 @@ export class OrderRoutes {
       );
     });
   };
-
-  private param(ex: HttpExchange, req: HttpRequest, what: string): string | null {
-    const value = decodeParam(req.getParameter(0));
-    if (value === null || value.length === 0) {
-      ex.error(ErrorCode.BAD_REQUEST, `${what} is not valid percent-encoding`);
-      return null;
-    }
-    return value;
-  }
 }

@@ -2,7 +2,7 @@ import type { HttpRequest, TemplatedApp } from 'uWebSockets.js';
 import { ErrorCode, Reason, type Engine } from '../engine/index.ts';
 import type { OrderResult, OrderService, ReturnView } from '../orders/index.ts';
 import type { Principal } from './auth.ts';
-import { decodeParam, type HttpExchange } from './http-exchange.ts';
+import type { HttpExchange } from './http-exchange.ts';
 import { fulfilmentLocation, orderChannel, otherChannel } from './order-access.ts';
 import { AccessRefusal } from './reservation-access.ts';
 import type { RouteKit } from './route-kit.ts';
@@ -79,7 +79,7 @@ export class ReturnRoutes {
   };
 
   private readonly read = (ex: HttpExchange, req: HttpRequest, p: Principal): void => {
-    const returnId = this.param(ex, req, 'return id');
+    const returnId = ex.pathParam(req, 'return id');
     if (returnId === null) return;
     if (p.role !== 'location' && !p.isAdmin) {
       const channel = orderChannel(p);
@@ -145,7 +145,7 @@ export class ReturnRoutes {
     creates: boolean,
     call: (id: string, body: unknown, bound: string | null) => Promise<OrderResult>,
   ): void {
-    const id = this.param(ex, req, what);
+    const id = ex.pathParam(req, what);
     if (id === null) return;
     const bound = binding(p);
     if (bound instanceof AccessRefusal) {
@@ -189,15 +189,6 @@ export class ReturnRoutes {
       ...(creditNote === undefined ? {} : { creditNote }),
       duplicate: result.duplicate,
     });
-  }
-
-  private param(ex: HttpExchange, req: HttpRequest, what: string): string | null {
-    const value = decodeParam(req.getParameter(0));
-    if (value === null || value.length === 0) {
-      ex.error(ErrorCode.BAD_REQUEST, `${what} is not valid percent-encoding`);
-      return null;
-    }
-    return value;
   }
 }
 

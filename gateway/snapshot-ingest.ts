@@ -3,6 +3,10 @@ import { isValidId, MAX_QTY } from '../engine/index.ts';
 /** The body formats of a full location snapshot, chosen by Content-Type. */
 export type SnapshotFormat = 'ndjson' | 'csv';
 
+/** The answer (415) to a snapshot or feed whose Content-Type is neither. */
+export const FORMAT_REQUIRED =
+  'Content-Type must be application/x-ndjson (or application/jsonl) or text/csv';
+
 export function snapshotFormat(contentType: string): SnapshotFormat | null {
   const type = (contentType.split(';')[0] ?? '').trim().toLowerCase();
   switch (type) {
