@@ -48,6 +48,7 @@ const HOT_STOCK = 100_000_000;
 
 const FULL: Plan = {
   mode: 'full',
+  lua: true,
   durationMs: 5_000,
   warmupMs: 1_000,
   connections: 8,
@@ -420,8 +421,33 @@ function newerSource(than: number): string | null {
 
 // ---- the run -------------------------------------------------------------------------------------
 
+/**
+ * `--systems file,redis-lua` and `--cases hot,spread10k` keep only those systems and cases, and
+ * `--fresh` only the cases without preloaded reservations (for a profile of one case: with DURABLE_SERVER_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/p"). A narrowed
+ * run prints its table but writes no results file, so bench/results always holds a whole run.
+ */
+function narrowed(plan: Plan, args: readonly string[]): Plan {
+  const list = (flag: string): string[] | null => {
+    const at = args.indexOf(flag);
+    const value = at === -1 ? undefined : args[at + 1];
+    return value === undefined ? null : value.split(',');
+  };
+  const systems = list('--systems');
+  const cases = list('--cases');
+  const fresh = args.includes('--fresh');
+  if (systems === null && cases === null && !fresh) return plan;
+  return {
+    ...plan,
+    lua: systems === null || systems.includes('redis-lua'),
+    stores: plan.stores.filter((s) => systems === null || systems.includes(s)),
+    groups: plan.groups
+      .map((g) => ({ ...g, cases: g.cases.filter((c) => cases === null || cases.includes(c)) }))
+      .filter((g) => g.cases.length > 0 && !(fresh && g.held)),
+  };
+}
+
 export async function runDurable(args: readonly string[]): Promise<void> {
-  const plan = args.includes('--quick') ? QUICK : FULL;
+  const plan = narrowed(args.includes('--quick') ? QUICK : FULL, args);
   if (!existsSync(MAIN)) {
     throw new Error(`${MAIN} is missing: run \`npm run build\` first (npm run bench:durable does)`);
   }
@@ -438,7 +464,7 @@ export async function runDurable(args: readonly string[]): Promise<void> {
   };
   const cases: CaseResult[] = [];
   const preloads: PreloadRecord[] = [];
-  const systems: System[] = ['redis-lua', ...plan.stores];
+  const systems: System[] = [...(plan.lua ? ['redis-lua' as const] : []), ...plan.stores];
   for (const [g, group] of plan.groups.entries()) {
     log(
       `group ${g + 1}/${plan.groups.length}: ${group.held ? `${plan.held} held, ` : 'fresh, '}${group.cases.join(', ')}`,
@@ -469,7 +495,7 @@ export async function runDurable(args: readonly string[]): Promise<void> {
     wallSeconds: round((performance.now() - t0) / 1_000, 1),
   };
   const markdown = renderMarkdown(report);
-  if (plan.mode === 'full') {
+  if (plan.mode === 'full' && plan === FULL) {
     const dir = new URL('./results/', import.meta.url);
     await mkdir(dir, { recursive: true });
     const json = { ...report, targets: targets(report), ratios: ratios(report) };

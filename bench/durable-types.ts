@@ -8,6 +8,8 @@ export interface Plan {
   readonly connections: number;
   readonly window: number;
   readonly luaCallers: number;
+  /** Whether the Redis-Lua baseline runs (a narrowed run may leave it out). */
+  readonly lua: boolean;
   /** Reservations held before the cases of the `held` group. */
   readonly held: number;
   readonly stores: readonly StoreKind[];
