@@ -3,6 +3,7 @@ import { notifyCustomer, refuse, repeated, type Decided, type MessageDraft } fro
 import type { Order } from './order-state.ts';
 import type { ReturnContext } from './return-context.ts';
 import type { ReceiptCounts } from './return-events.ts';
+import { exchangeAtReceipt, exchangeDeclined, exchangePlaced } from './return-exchange.ts';
 import { digest, type ReturnReceipt } from './return-input.ts';
 import { dispositioned } from './return-state.ts';
 
@@ -126,6 +127,12 @@ export function decideReturnReceipt(
       missing: c.missing,
     })),
   });
+  const exchange = exchangeAtReceipt(r, lines, context.returnPolicy);
+  if (exchange !== null && r.exchange !== undefined) {
+    if (exchange.status === 'placed')
+      exchangePlaced(context, messages, order, returnId, r.exchange);
+    else exchangeDeclined(context, messages, order, returnId, exchange.reason ?? '');
+  }
   return {
     ok: true,
     duplicate: false,
@@ -137,6 +144,7 @@ export function decideReturnReceipt(
       fingerprint,
       location,
       lines,
+      ...(exchange === null ? {} : { exchange }),
     },
     messages,
     reconcile: 'none',
