@@ -3,7 +3,6 @@ import { decideRefund } from '../../orders/decide-refund.ts';
 import { decideReturnReceipt } from '../../orders/decide-return-receipt.ts';
 import { decideReturnRequest } from '../../orders/decide-return-request.ts';
 import type { Decided, Decision, NewEvent, Refusal } from '../../orders/decision.ts';
-import type { OrderEvent } from '../../orders/order-events.ts';
 import { fingerprintOf, parseOrder } from '../../orders/order-input.ts';
 import { Order } from '../../orders/order-state.ts';
 import type { ReturnContext } from '../../orders/return-context.ts';
@@ -115,7 +114,7 @@ function apply(order: Order, d: Decision): void {
     version: order.version + 1,
     at: SHIPPED_AT + 1_000,
     messages: [],
-  } as OrderEvent);
+  });
 }
 
 const now = SHIPPED_AT + 1_000;
