@@ -118,7 +118,18 @@ export class OrderTimers {
       (orderId) => {
         this.actions.purge(orderId);
       },
-      (order) => order.keepForReturns(now, this.options.returnWindowMs),
+      (order) =>
+        order.keepForReturns(now, this.options.returnWindowMs) || this.keepsExchange(order),
     );
+  }
+
+  /**
+   * An exchange order stays while the order whose return it replaces is in memory: that order's
+   * return says the exchange was placed, and a retried receipt or a restart places it again when
+   * it is not found (docs/returns.md "Exchanges").
+   */
+  private keepsExchange(order: Order): boolean {
+    const link = order.input.exchangeFor;
+    return link !== undefined && this.index.get(link.orderId) !== undefined;
   }
 }

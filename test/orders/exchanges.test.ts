@@ -225,6 +225,32 @@ function oneBack() {
   return { receiptId: 'parcel-1', lines: [{ lineId: '1', disposition: 'restock', qty: 1 }] };
 }
 
+describe('exchanges and retention', () => {
+  it('keeps a completed exchange order while its original order is in memory', async () => {
+    const h = harness();
+    const { returnId, exchangeId } = await exchangeRequested(h);
+    ok(await h.orders.receiveReturn(returnId, receipt, 'paris'));
+    const f = h.orders.get(exchangeId)?.fulfilments[0]?.fulfilmentId ?? '';
+    ok(await h.orders.fulfilmentAnswer(f, { type: 'shipped', tracking: 'T-x' }, null));
+    ok(await h.orders.fulfilmentAnswer(f, { type: 'delivered' }, null));
+    expect(h.orders.get(exchangeId)?.status).toBe('delivered');
+    // Past its retention (and its own return window): still kept, so that the original's
+    // retried receipt (or a restart) finds it instead of placing it again.
+    await h.idle();
+    h.clock.advance(40 * 86_400_000);
+    await h.idle();
+    h.clock.advance(86_400_000);
+    await h.idle();
+    expect(h.orders.get(exchangeId)?.status).toBe('delivered');
+    const placed = h.orders.stats().placed;
+    expect(ok(await h.orders.receiveReturn(returnId, receipt, 'paris')).duplicate).toBe(true);
+    await h.idle();
+    expect(h.orders.stats().placed).toBe(placed);
+    // Shipped once (3 - 1), nothing allocated again.
+    expect(h.engine.position('C', 'paris')).toMatchObject({ onHand: 2, allocated: 0 });
+  });
+});
+
 describe('exchanges across a crash', () => {
   it('a crash between the return event and the placement places the exchange once on restart', async () => {
     const journal = new MemoryJournal();
