@@ -21,7 +21,8 @@ export interface RefundCommand {
  * (client-given) id. Worked out from RECEIVED units only (never the announced or missing ones) at
  * the order's prices, minus the restocking fee of each line's reason; shipping comes back by
  * policy with the note that refunds the order's last unit. The order's refunds together never
- * exceed its payment. Separate from receiving, and idempotent under the credit note id.
+ * exceed its payment. Separate from receiving, and idempotent under the credit note id. A return's
+ * exchange order is paid from that value first (return-exchange.ts): the note pays back the rest.
  */
 export function decideRefund(
   order: Order | null,

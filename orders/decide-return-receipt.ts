@@ -21,7 +21,8 @@ export interface ReturnReceiptCommand {
  * engine adjustment whose id derives from the receipt, so a retried receipt restocks nothing
  * twice), units held apart (`return_to_vendor`, `refurbish`) stay out of onHand, `write_off` and
  * `missing` are recorded only. Idempotent under the receipt id. A return is received at one
- * location: a later receipt elsewhere is CONFLICT.
+ * location: a later receipt elsewhere is CONFLICT. The receipt whose units cover the return's
+ * exchange places it, or declines it when none are left to come (return-exchange.ts).
  */
 export function decideReturnReceipt(
   order: Order | null,

@@ -20,6 +20,7 @@ export interface ReturnRequestCommand {
  * never more than were shipped minus what earlier returns already asked for, within the return
  * window after the last shipment, each line with a configured reason. Idempotent under the
  * client's return id: the same request again is a duplicate, another body under it CONFLICT.
+ * Replacement lines (an exchange) are checked in return-exchange.ts.
  */
 export function decideReturnRequest(
   order: Order | null,
