@@ -140,6 +140,8 @@ export class OrderService implements JournalExtension<OrderRecord, OrderSnapshot
   private readonly returnContext: ReturnContext;
   private readonly clock: Clock;
   private readonly log: Logger;
+  /** Orders whose decided exchange could not be placed yet (the journal was down): swept. */
+  private readonly exchangesDue = new Set<string>();
   private started = false;
   private stopped = false;
 
@@ -180,6 +182,11 @@ export class OrderService implements JournalExtension<OrderRecord, OrderSnapshot
         },
         purge: (orderId) => {
           this.runner.purge(orderId);
+        },
+        placeExchanges: () => {
+          for (const orderId of [...this.exchangesDue]) {
+            this.placeExchanges(orderId).catch(() => undefined); // still due, logged
+          }
         },
       },
     );
@@ -261,12 +268,7 @@ export class OrderService implements JournalExtension<OrderRecord, OrderSnapshot
         if (order.pending) void this.runner.resume(order.orderId);
         // A crash between a return's exchange decision and its order's placement: place it now.
         if (order.returns.some((r) => r.exchange?.status === 'placed')) {
-          this.placeExchanges(order.orderId).catch((error: unknown) => {
-            this.log.warn(
-              { err: error, orderId: order.orderId },
-              'exchange order not placed yet; placed when the return is touched again',
-            );
-          });
+          this.placeExchanges(order.orderId).catch(() => undefined); // swept, logged
         }
       }
     });
@@ -541,7 +543,19 @@ export class OrderService implements JournalExtension<OrderRecord, OrderSnapshot
     return result;
   }
 
+  /** Failing (the journal is down), the order stays due and the sweep tries again. */
   private async placeExchanges(orderId: string): Promise<void> {
+    try {
+      await this.placeExchangesOf(orderId);
+      this.exchangesDue.delete(orderId);
+    } catch (error) {
+      this.exchangesDue.add(orderId);
+      this.log.warn({ err: error, orderId }, 'exchange order not placed yet; tried again');
+      throw error;
+    }
+  }
+
+  private async placeExchangesOf(orderId: string): Promise<void> {
     const order = this.index.get(orderId);
     if (order === undefined) return;
     for (const r of order.returns) {

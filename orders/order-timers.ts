@@ -20,6 +20,8 @@ export interface TimerActions {
   resume(orderId: string): void;
   /** A completed order is past its retention. */
   purge(orderId: string): void;
+  /** Exchange orders decided but not placed yet (the journal was down) are tried again. */
+  placeExchanges(): void;
 }
 
 export interface TimerOptions {
@@ -109,9 +111,10 @@ export class OrderTimers {
     });
   }
 
-  /** Retries backordered and interrupted orders; drops completed ones past retention. */
+  /** Retries backordered and interrupted orders and exchanges; drops completed ones past retention. */
   private sweep(): void {
     for (const orderId of [...this.index.backlog]) this.actions.resume(orderId);
+    this.actions.placeExchanges();
     const now = this.clock.now();
     this.index.expired(
       now - this.options.retainCompletedMs,

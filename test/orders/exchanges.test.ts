@@ -288,6 +288,36 @@ describe('exchanges across a crash', () => {
     expect(requestsFor(after, 'paris', exchangeId)).toBe(1);
   });
 
+  it('a placement the journal refuses at restart is tried again by the sweep, once', async () => {
+    const journal = new MemoryJournal();
+    const live = harness({}, journal);
+    const { returnId, exchangeId } = await exchangeRequested(live);
+    ok(await live.orders.receiveReturn(returnId, receipt, 'paris'));
+    await live.idle();
+    const cut = journal.records.findIndex(
+      (r) => orderEvent(r)?.kind === 'received' && orderEvent(r)?.orderId === exchangeId,
+    );
+    const restarted = new MemoryJournal();
+    const after = orderHarness({ start: false, journal: restarted });
+    after.engine.storage.replay(journal.records.slice(0, cut));
+    restarted.down = true;
+    after.orders.start();
+    await after.idle();
+    expect(after.orders.get(exchangeId)).toBeNull();
+    expect(holdings(after, exchangeId)).toEqual({});
+    restarted.down = false;
+    after.clock.advance(1_000); // the engine resyncs on its own
+    await after.idle();
+    after.clock.advance(30_000); // the sweep (orders.fulfilment.backorderRetryMs)
+    await after.idle();
+    expect(after.orders.get(exchangeId)).toMatchObject({ status: 'fulfilment_requested' });
+    expect(holdings(after, exchangeId)).toEqual({ 'C@paris': 1 });
+    after.clock.advance(30_000);
+    await after.idle();
+    expect(after.orders.get(exchangeId)?.version).toBe(2);
+    expect(after.engine.position('C', 'paris')).toMatchObject({ allocated: 1 });
+  });
+
   it('replaying the whole journal gives the same orders, and places nothing again', async () => {
     const journal = new MemoryJournal();
     const live = harness({}, journal);
