@@ -139,6 +139,7 @@ export const orders = z
           .max(100)
           .default(['damaged', 'wrong_item', 'not_as_described']),
         refundShipping: z.enum(['never', 'when_fully_returned']).default('when_fully_returned'),
+        exchangeOn: z.enum(['receipt', 'request']).default('receipt'),
       })
       .prefault({}),
     rankReservations: z.boolean().default(true),

@@ -54,6 +54,7 @@ export const Reason = {
   UNKNOWN_RETURN: 'UNKNOWN_RETURN',
   NOT_RETURNABLE: 'NOT_RETURNABLE',
   RETURN_WINDOW_CLOSED: 'RETURN_WINDOW_CLOSED',
+  EXCHANGE_EXCEEDS_RETURN: 'EXCHANGE_EXCEEDS_RETURN',
 } as const;
 
 export type Reason = (typeof Reason)[keyof typeof Reason];

@@ -135,6 +135,7 @@ function orderOptions(
       restockingFeePercent: o.returns.restockingFeePercent,
       feeExemptReasons: o.returns.feeExemptReasons,
       refundShipping: o.returns.refundShipping,
+      exchangeOn: o.returns.exchangeOn,
     },
   };
 }

@@ -4,7 +4,9 @@ import type { Order } from './order-state.ts';
 import type { ReturnContext } from './return-context.ts';
 import type { CreditNoteLine } from './return-events.ts';
 import type { RefundRequest } from './return-input.ts';
+import { exchangeSettles } from './return-exchange.ts';
 import { restockingFee } from './return-policy.ts';
+import { exchangePart } from './return-state.ts';
 
 export interface RefundCommand {
   readonly returnId: string;
@@ -19,7 +21,8 @@ export interface RefundCommand {
  * (client-given) id. Worked out from RECEIVED units only (never the announced or missing ones) at
  * the order's prices, minus the restocking fee of each line's reason; shipping comes back by
  * policy with the note that refunds the order's last unit. The order's refunds together never
- * exceed its payment. Separate from receiving, and idempotent under the credit note id.
+ * exceed its payment. Separate from receiving, and idempotent under the credit note id. A return's
+ * exchange order is paid from that value first (return-exchange.ts): the note pays back the rest.
  */
 export function decideRefund(
   order: Order | null,
@@ -42,6 +45,16 @@ export function decideRefund(
   }
   const creditNoteId = request.creditNoteId;
   if (r.creditNotes.some((c) => c.creditNoteId === creditNoteId)) return DUPLICATE;
+  if (r.exchange?.status === 'awaiting_receipt') {
+    return refuse(
+      fail(
+        ErrorCode.CONFLICT,
+        Reason.ORDER_STATE,
+        `return ${returnId} awaits the units that pay for its exchange: refund once it is placed or declined`,
+      ),
+      true,
+    );
+  }
   let refundedBefore = 0;
   let shippingRefunded = false;
   let unitsRefunded = 0;
@@ -57,7 +70,7 @@ export function decideRefund(
           true,
         );
       }
-      refundedBefore += c.total;
+      refundedBefore += c.total + exchangePart(c);
       if (c.shipping > 0) shippingRefunded = true;
     }
     for (const l of other.lines) unitsRefunded += l.refunded;
@@ -92,10 +105,13 @@ export function decideRefund(
     policy.refundShipping === 'when_fully_returned' && !shippingRefunded && unitsRefunded >= ordered
       ? order.input.shippingAmount
       : 0;
-  const total = Math.max(
+  const value = Math.max(
     0,
     Math.min(merchandise - fees + shipping, order.input.payment.amount - refundedBefore),
   );
+  // The exchange order is paid with the return's value: only what is left of it is paid back.
+  const exchange = exchangeSettles(r, value, context);
+  const total = value - exchange;
   const creditNote = {
     creditNoteId,
     returnId,
@@ -105,6 +121,7 @@ export function decideRefund(
     merchandise,
     fees,
     shipping,
+    exchange,
     total,
   };
   const messages: MessageDraft[] = [];
@@ -113,6 +130,7 @@ export function decideRefund(
     creditNoteId,
     currency: creditNote.currency,
     total,
+    exchange,
     lines,
   });
   return {

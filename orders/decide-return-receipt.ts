@@ -3,6 +3,7 @@ import { notifyCustomer, refuse, repeated, type Decided, type MessageDraft } fro
 import type { Order } from './order-state.ts';
 import type { ReturnContext } from './return-context.ts';
 import type { ReceiptCounts } from './return-events.ts';
+import { exchangeAtReceipt, exchangeDeclined, exchangePlaced } from './return-exchange.ts';
 import { digest, type ReturnReceipt } from './return-input.ts';
 import { dispositioned } from './return-state.ts';
 
@@ -20,7 +21,8 @@ export interface ReturnReceiptCommand {
  * engine adjustment whose id derives from the receipt, so a retried receipt restocks nothing
  * twice), units held apart (`return_to_vendor`, `refurbish`) stay out of onHand, `write_off` and
  * `missing` are recorded only. Idempotent under the receipt id. A return is received at one
- * location: a later receipt elsewhere is CONFLICT.
+ * location: a later receipt elsewhere is CONFLICT. The receipt whose units cover the return's
+ * exchange places it, or declines it when none are left to come (return-exchange.ts).
  */
 export function decideReturnReceipt(
   order: Order | null,
@@ -126,6 +128,12 @@ export function decideReturnReceipt(
       missing: c.missing,
     })),
   });
+  const exchange = exchangeAtReceipt(r, lines, context.returnPolicy);
+  if (exchange !== null && r.exchange !== undefined) {
+    if (exchange.status === 'placed')
+      exchangePlaced(context, messages, order, returnId, r.exchange);
+    else exchangeDeclined(context, messages, order, returnId, exchange.reason ?? '');
+  }
   return {
     ok: true,
     duplicate: false,
@@ -137,6 +145,7 @@ export function decideReturnReceipt(
       fingerprint,
       location,
       lines,
+      ...(exchange === null ? {} : { exchange }),
     },
     messages,
     reconcile: 'none',

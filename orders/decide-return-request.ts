@@ -3,6 +3,7 @@ import { DUPLICATE, notifyCustomer, refuse, type Decided, type MessageDraft } fr
 import type { Order } from './order-state.ts';
 import type { ReturnContext } from './return-context.ts';
 import type { RequestedReturnLine } from './return-events.ts';
+import { exchangePlaced, requestedExchange } from './return-exchange.ts';
 import { digest, type ReturnRequest } from './return-input.ts';
 
 export interface ReturnRequestCommand {
@@ -19,6 +20,7 @@ export interface ReturnRequestCommand {
  * never more than were shipped minus what earlier returns already asked for, within the return
  * window after the last shipment, each line with a configured reason. Idempotent under the
  * client's return id: the same request again is a duplicate, another body under it CONFLICT.
+ * Replacement lines (an exchange) are checked in return-exchange.ts.
  */
 export function decideReturnRequest(
   order: Order | null,
@@ -115,16 +117,28 @@ export function decideReturnRequest(
       comment: w.comment ?? null,
     });
   }
+  const exchange = requestedExchange(order, request, lines, context);
+  if (exchange !== null && 'ok' in exchange) return exchange;
   const messages: MessageDraft[] = [];
   notifyCustomer(context, messages, order, 'return.requested', {
     returnId: request.returnId,
     lines: lines.map((l) => ({ lineId: l.lineId, sku: l.sku, qty: l.qty, reason: l.reason })),
+    ...(exchange === null ? {} : { exchange: { lines: exchange.lines, value: exchange.value } }),
   });
+  if (exchange?.status === 'placed') {
+    exchangePlaced(context, messages, order, request.returnId, exchange);
+  }
   return {
     ok: true,
     duplicate: false,
     stock: [],
-    event: { kind: 'return_requested', returnId: request.returnId, fingerprint, lines },
+    event: {
+      kind: 'return_requested',
+      returnId: request.returnId,
+      fingerprint,
+      lines,
+      ...(exchange === null ? {} : { exchange }),
+    },
     messages,
     reconcile: 'none',
     resourcing: false,

@@ -20,7 +20,8 @@ const id = z.string().refine(isValidId, "expected 1-128 printable ASCII characte
 const text = z.string().max(512);
 const money = z.int().min(0).max(Number.MAX_SAFE_INTEGER);
 
-const line = z.strictObject({
+/** An order line as a channel sends it (exchange lines of a return take sku, qty and price). */
+export const orderLineSchema = z.strictObject({
   lineId: ref.optional(),
   sku: id,
   qty: z.int().min(1).max(MAX_QTY),
@@ -43,7 +44,7 @@ const address = z.strictObject({
   lon: z.number().min(-180).max(180),
 });
 
-const delivery = z.discriminatedUnion('type', [
+export const deliverySchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('ship'), address }),
   z.strictObject({ type: z.literal('pickup'), location: id }),
 ]);
@@ -57,8 +58,8 @@ const placeOrder = z.strictObject({
     name: text.optional(),
     phone: z.string().max(64).optional(),
   }),
-  lines: z.array(line).min(1).max(500),
-  delivery,
+  lines: z.array(orderLineSchema).min(1).max(500),
+  delivery: deliverySchema,
   payment: z.strictObject({
     /** The authorised amount, minor units: must equal the lines plus shipping. */
     amount: money,
@@ -90,6 +91,14 @@ export interface OrderInput {
   readonly delivery: DeliveryInput;
   readonly payment: PlaceOrderRequest['payment'];
   readonly shippingAmount: number;
+  /** Set on an exchange order only: the return whose replacement lines it carries. */
+  readonly exchangeFor?: ExchangeLink;
+}
+
+/** The return an exchange order was placed for (docs/returns.md "Exchanges"). */
+export interface ExchangeLink {
+  readonly orderId: string;
+  readonly returnId: string;
 }
 
 /** Checks and normalises an order; an ErrorResult (BAD_REQUEST) names every problem found. */

@@ -32,6 +32,7 @@ import { decideReturnHold } from './decide-return-hold.ts';
 import { decideReturnReceipt } from './decide-return-receipt.ts';
 import { decideReturnRequest } from './decide-return-request.ts';
 import type { ReturnContext } from './return-context.ts';
+import { exchangeInput, isExchangeOrderId } from './return-exchange.ts';
 import {
   isError,
   parseHoldResolution,
@@ -138,6 +139,9 @@ export class OrderService implements JournalExtension<OrderRecord, OrderSnapshot
   };
   private readonly returnContext: ReturnContext;
   private readonly clock: Clock;
+  private readonly log: Logger;
+  /** Orders whose decided exchange could not be placed yet (the journal was down): swept. */
+  private readonly exchangesDue = new Set<string>();
   private started = false;
   private stopped = false;
 
@@ -160,6 +164,7 @@ export class OrderService implements JournalExtension<OrderRecord, OrderSnapshot
     });
     const policy = options.returns ?? DEFAULT_RETURN_POLICY;
     this.clock = clock;
+    this.log = log;
     this.timers = new OrderTimers(
       clock,
       this.index,
@@ -177,6 +182,11 @@ export class OrderService implements JournalExtension<OrderRecord, OrderSnapshot
         },
         purge: (orderId) => {
           this.runner.purge(orderId);
+        },
+        placeExchanges: () => {
+          for (const orderId of [...this.exchangesDue]) {
+            this.placeExchanges(orderId).catch(() => undefined); // still due, logged
+          }
         },
       },
     );
@@ -205,7 +215,15 @@ export class OrderService implements JournalExtension<OrderRecord, OrderSnapshot
       notifyCustomers: options.notifyCustomers,
       returnPolicy: policy,
       hasLocation: context.hasLocation,
+      hasProduct: context.hasProduct,
       returnOwner: (returnId) => this.index.orderOfReturn(returnId) ?? null,
+      orderValue: (orderId) => {
+        const order = this.index.get(orderId);
+        if (order === undefined) return null;
+        let value = 0;
+        for (const l of order.lines) value += (l.qty - l.cancelled) * l.unitPrice;
+        return value;
+      },
     };
     this.runner = new OrderRunner({
       stock,
@@ -248,6 +266,10 @@ export class OrderService implements JournalExtension<OrderRecord, OrderSnapshot
         for (const m of order.outbox) this.dispatcher.enqueue(m);
         this.timers.arm(order);
         if (order.pending) void this.runner.resume(order.orderId);
+        // A crash between a return's exchange decision and its order's placement: place it now.
+        if (order.returns.some((r) => r.exchange?.status === 'placed')) {
+          this.placeExchanges(order.orderId).catch(() => undefined); // swept, logged
+        }
       }
     });
   }
@@ -374,6 +396,20 @@ export class OrderService implements JournalExtension<OrderRecord, OrderSnapshot
         ),
       );
     }
+    if (isExchangeOrderId(input.orderId)) {
+      // Exchange orders' ids are derived (return-exchange.ts): a client order under one would
+      // block the exchange it names.
+      return Promise.resolve(
+        withOrder(
+          fail(
+            ErrorCode.BAD_REQUEST,
+            Reason.INVALID_ID,
+            "order ids containing '~x~' are reserved for exchanges",
+          ),
+          null,
+        ),
+      );
+    }
     return this.runner.place({ input, fingerprint: fingerprintOf(input), idempotencyKey });
   }
 
@@ -426,11 +462,14 @@ export class OrderService implements JournalExtension<OrderRecord, OrderSnapshot
     const request = parseReturnRequest(body);
     if (isError(request)) return Promise.resolve(withOrder(request, null));
     if (this.index.get(orderId) === undefined) return unknownOrder(orderId);
-    return this.runner.run(orderId, (order) =>
-      decideReturnRequest(
-        order,
-        { orderId, request, channel, now: this.clock.now() },
-        this.returnContext,
+    return this.withExchanges(
+      orderId,
+      this.runner.run(orderId, (order) =>
+        decideReturnRequest(
+          order,
+          { orderId, request, channel, now: this.clock.now() },
+          this.returnContext,
+        ),
       ),
     );
   }
@@ -450,11 +489,14 @@ export class OrderService implements JournalExtension<OrderRecord, OrderSnapshot
     }
     const orderId = this.index.orderOfReturn(returnId);
     if (orderId === undefined) return unknownReturn(returnId);
-    return this.runner.run(orderId, (order) =>
-      decideReturnReceipt(
-        order,
-        { returnId, receipt: { ...receipt, location: at }, callerLocation: location },
-        this.returnContext,
+    return this.withExchanges(
+      orderId,
+      this.runner.run(orderId, (order) =>
+        decideReturnReceipt(
+          order,
+          { returnId, receipt: { ...receipt, location: at }, callerLocation: location },
+          this.returnContext,
+        ),
       ),
     );
   }
@@ -487,6 +529,52 @@ export class OrderService implements JournalExtension<OrderRecord, OrderSnapshot
     return this.runner.run(orderId, (order) =>
       decideReturnHold(order, { returnId, resolution, callerLocation: location }),
     );
+  }
+
+  /**
+   * After a return step (applied or repeated): places the exchange orders the order's returns
+   * decided and that do not exist yet, through the same placement as any order. The decision is
+   * journaled first (the return event); the placement is idempotent under the derived id, so a
+   * retried step, or the start after a crash in between, places each exactly once.
+   */
+  private async withExchanges(orderId: string, step: Promise<OrderResult>): Promise<OrderResult> {
+    const result = await step;
+    if (result.ok) await this.placeExchanges(orderId);
+    return result;
+  }
+
+  /** Failing (the journal is down), the order stays due and the sweep tries again. */
+  private async placeExchanges(orderId: string): Promise<void> {
+    try {
+      await this.placeExchangesOf(orderId);
+      this.exchangesDue.delete(orderId);
+    } catch (error) {
+      this.exchangesDue.add(orderId);
+      this.log.warn({ err: error, orderId }, 'exchange order not placed yet; tried again');
+      throw error;
+    }
+  }
+
+  private async placeExchangesOf(orderId: string): Promise<void> {
+    const order = this.index.get(orderId);
+    if (order === undefined) return;
+    for (const r of order.returns) {
+      const input = exchangeInput(order, r);
+      if (input === null || this.index.get(input.orderId) !== undefined) continue;
+      const placed = await this.runner.place({
+        input,
+        fingerprint: fingerprintOf(input),
+        idempotencyKey: null,
+      });
+      // Not sourceable under its profile: cancelled like any order (the refund then pays it all
+      // back, see exchangeSettles); refused (master data gone since the request): left to support.
+      if (!placed.ok) {
+        this.log.warn(
+          { orderId, returnId: r.returnId, code: placed.code, message: placed.message },
+          placed.order === null ? 'exchange order refused' : 'exchange order not sourceable',
+        );
+      }
+    }
   }
 
   /** LocationRanker (see ranker.ts). */

@@ -6,7 +6,7 @@ import {
   type FulfilmentStatus,
 } from './fulfilment-machine.ts';
 import type { OrderEvent, PlannedFulfilment } from './order-events.ts';
-import type { DeliveryInput, OrderInput } from './order-input.ts';
+import type { DeliveryInput, ExchangeLink, OrderInput } from './order-input.ts';
 import type { OutboxMessage } from './outbox-dispatcher.ts';
 import {
   applyReturn,
@@ -92,6 +92,8 @@ export interface OrderView {
   readonly deadLetters: readonly { readonly messageId: string; readonly error: string }[];
   /** Returns (RMA) of shipped units, oldest first (docs/returns.md). */
   readonly returns: readonly ReturnView[];
+  /** An exchange order's return (docs/returns.md "Exchanges"); null for any other order. */
+  readonly exchangeFor: ExchangeLink | null;
 }
 
 /** An order as a snapshot keeps it. */
@@ -413,6 +415,7 @@ export class Order {
       pendingMessages: f.outbox.length,
       deadLetters: f.deadLetters.map(([messageId, error]) => ({ messageId, error })),
       returns: f.returns.map(returnView),
+      exchangeFor: f.input.exchangeFor ?? null,
     };
   }
 

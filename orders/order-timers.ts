@@ -20,6 +20,8 @@ export interface TimerActions {
   resume(orderId: string): void;
   /** A completed order is past its retention. */
   purge(orderId: string): void;
+  /** Exchange orders decided but not placed yet (the journal was down) are tried again. */
+  placeExchanges(): void;
 }
 
 export interface TimerOptions {
@@ -109,16 +111,28 @@ export class OrderTimers {
     });
   }
 
-  /** Retries backordered and interrupted orders; drops completed ones past retention. */
+  /** Retries backordered and interrupted orders and exchanges; drops completed ones past retention. */
   private sweep(): void {
     for (const orderId of [...this.index.backlog]) this.actions.resume(orderId);
+    this.actions.placeExchanges();
     const now = this.clock.now();
     this.index.expired(
       now - this.options.retainCompletedMs,
       (orderId) => {
         this.actions.purge(orderId);
       },
-      (order) => order.keepForReturns(now, this.options.returnWindowMs),
+      (order) =>
+        order.keepForReturns(now, this.options.returnWindowMs) || this.keepsExchange(order),
     );
+  }
+
+  /**
+   * An exchange order stays while the order whose return it replaces is in memory: that order's
+   * return says the exchange was placed, and a retried receipt or a restart places it again when
+   * it is not found (docs/returns.md "Exchanges").
+   */
+  private keepsExchange(order: Order): boolean {
+    const link = order.input.exchangeFor;
+    return link !== undefined && this.index.get(link.orderId) !== undefined;
   }
 }

@@ -1,3 +1,5 @@
+import type { DeliveryInput } from './order-input.ts';
+
 /**
  * The shapes of a return (RMA) as its events carry them. Like every order event they are facts:
  * the units, prices, fees and credit-note amounts are decided first and travel inside the event,
@@ -50,8 +52,48 @@ export interface CreditNote {
   readonly merchandise: number;
   readonly fees: number;
   readonly shipping: number;
-  /** merchandise - fees + shipping, never more than the order's payment left unrefunded. */
+  /**
+   * The part of the credit settled by the return's exchange order instead of paid back (0 without
+   * one; absent from notes recorded before exchanges existed).
+   */
+  readonly exchange: number;
+  /**
+   * What is paid back: merchandise - fees + shipping - exchange, never more than the order's
+   * payment left unrefunded.
+   */
   readonly total: number;
+}
+
+/** A replacement line of an exchange: what the customer gets instead, at its price. */
+export interface ExchangeLine {
+  readonly sku: string;
+  readonly qty: number;
+  readonly unitPrice: number;
+}
+
+/**
+ * `awaiting_receipt`: placed once what arrives covers its value; `placed`: its order was decided
+ * (and is placed, or placed again after a crash, under its derived id); `declined`: every unit
+ * was accounted for and what arrived does not cover it.
+ */
+export type ExchangeStatus = 'awaiting_receipt' | 'placed' | 'declined';
+
+/** A return's replacement lines, as requested (docs/returns.md "Exchanges"). */
+export interface RequestedExchange {
+  /** The exchange order's id, derived from the order and the return (return-exchange.ts). */
+  readonly orderId: string;
+  readonly lines: readonly ExchangeLine[];
+  readonly delivery: DeliveryInput;
+  /** The replacement lines at their prices, minor units: what the exchange order is paid with. */
+  readonly value: number;
+  readonly status: 'awaiting_receipt' | 'placed';
+}
+
+/** What a receipt decided about a return's exchange awaiting it. */
+export interface ExchangeOutcome {
+  readonly status: 'placed' | 'declined';
+  /** Why it was declined; null when placed. */
+  readonly reason: string | null;
 }
 
 interface ReturnEventBase {
@@ -62,6 +104,8 @@ export interface ReturnRequestedChange extends ReturnEventBase {
   readonly kind: 'return_requested';
   readonly fingerprint: string;
   readonly lines: readonly RequestedReturnLine[];
+  /** Replacement lines, when the return is an exchange. */
+  readonly exchange?: RequestedExchange;
 }
 
 export interface ReturnReceivedChange extends ReturnEventBase {
@@ -70,6 +114,8 @@ export interface ReturnReceivedChange extends ReturnEventBase {
   readonly fingerprint: string;
   readonly location: string;
   readonly lines: readonly ReceiptCounts[];
+  /** Set when this receipt decided the return's exchange. */
+  readonly exchange?: ExchangeOutcome;
 }
 
 export interface ReturnRefundedChange extends ReturnEventBase {

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { ErrorCode, fail, isValidRef, MAX_QTY, type ErrorResult } from '../engine/index.ts';
+import { deliverySchema, orderLineSchema } from './order-input.ts';
 
 /**
  * What callers send about returns, checked once at the edge of the order service. Client ids are
@@ -24,6 +25,19 @@ const returnRequest = z.strictObject({
     )
     .min(1)
     .max(500),
+  /**
+   * Replacement lines (an exchange): they become an order of their own, checked like an order's
+   * lines; delivered where the original order went unless `delivery` says otherwise.
+   */
+  exchange: z
+    .strictObject({
+      lines: z
+        .array(orderLineSchema.pick({ sku: true, qty: true, unitPrice: true }))
+        .min(1)
+        .max(500),
+      delivery: deliverySchema.optional(),
+    })
+    .optional(),
 });
 
 const disposition = z.enum(['restock', 'write_off', 'return_to_vendor', 'refurbish', 'missing']);

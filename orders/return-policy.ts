@@ -1,7 +1,8 @@
 /**
  * The return policy (config `orders.returns`): how long after the last shipment a return may be
  * requested, the reason codes a return line may give, the restocking fee kept back on refunds
- * (not for the reasons that are the seller's fault), and whether shipping is refunded.
+ * (not for the reasons that are the seller's fault), whether shipping is refunded, and when an
+ * exchange is placed.
  */
 export interface ReturnPolicy {
   readonly windowMs: number;
@@ -11,6 +12,12 @@ export interface ReturnPolicy {
   readonly feeExemptReasons: readonly string[];
   /** `when_fully_returned`: shipping comes back with the credit note that refunds the last unit. */
   readonly refundShipping: 'never' | 'when_fully_returned';
+  /**
+   * When a return's replacement lines become their own order (docs/returns.md "Exchanges"):
+   * `receipt`, once the units that arrived cover the replacement's value (the items back first);
+   * `request`, at once (an advance exchange: the seller carries the risk of units never sent).
+   */
+  readonly exchangeOn: 'receipt' | 'request';
 }
 
 export const DEFAULT_RETURN_POLICY: ReturnPolicy = {
@@ -19,6 +26,7 @@ export const DEFAULT_RETURN_POLICY: ReturnPolicy = {
   restockingFeePercent: 0,
   feeExemptReasons: ['damaged', 'wrong_item', 'not_as_described'],
   refundShipping: 'when_fully_returned',
+  exchangeOn: 'receipt',
 };
 
 /** The restocking fee on `amount` for a line returned for `reason`. */

@@ -1,10 +1,14 @@
 import type {
   CreditNote,
+  ExchangeLine,
+  ExchangeStatus,
   HeldDisposition,
   ReceiptCounts,
   ReturnChange,
+  RequestedExchange,
   RequestedReturnLine,
 } from './return-events.ts';
+import type { DeliveryInput } from './order-input.ts';
 
 /**
  * A return's state on its order, and the reducer the order runs for return events (live and at
@@ -48,6 +52,25 @@ export interface OrderReturn {
   readonly receipts: readonly (Step & { readonly location: string })[];
   readonly resolutions: readonly Step[];
   readonly creditNotes: readonly CreditNote[];
+  /** Replacement lines and what became of them (absent: not an exchange). */
+  readonly exchange?: ReturnExchange;
+}
+
+/** A return's exchange on its order. */
+export interface ReturnExchange extends Omit<RequestedExchange, 'status'> {
+  readonly status: ExchangeStatus;
+  readonly reason: string | null;
+}
+
+/** A return's exchange as the API shows it (its order's id is the return's `exchangeOrderId`). */
+export interface ExchangeView {
+  readonly status: ExchangeStatus;
+  readonly lines: readonly ExchangeLine[];
+  readonly delivery: DeliveryInput;
+  readonly value: number;
+  /** How much of `value` the return's credit notes settled so far. */
+  readonly credited: number;
+  readonly reason: string | null;
 }
 
 export interface ReturnView {
@@ -66,6 +89,9 @@ export interface ReturnView {
     readonly at: string;
   }[];
   readonly creditNotes: readonly (Omit<CreditNote, 'at'> & { readonly at: string })[];
+  /** The order the return's exchange became, once placed; null otherwise. */
+  readonly exchangeOrderId: string | null;
+  readonly exchange: ExchangeView | null;
 }
 
 /** Units of a line accounted for by receipts (received or missing). */
@@ -110,7 +136,20 @@ export function returnSettled(r: OrderReturn): boolean {
   return r.lines.every((l) => heldReturnToVendor(l) === 0 && heldRefurbish(l) === 0);
 }
 
+/** A credit note's exchange part (0 for notes recorded before exchanges existed). */
+export function exchangePart(note: CreditNote): number {
+  return (note as Partial<CreditNote>).exchange ?? 0;
+}
+
+/** How much of a return's exchange its credit notes settled. */
+export function exchangeCredited(r: OrderReturn): number {
+  let n = 0;
+  for (const c of r.creditNotes) n += exchangePart(c);
+  return n;
+}
+
 export function returnView(r: OrderReturn): ReturnView {
+  const x = r.exchange;
   return {
     returnId: r.returnId,
     status: returnStatus(r),
@@ -123,7 +162,19 @@ export function returnView(r: OrderReturn): ReturnView {
       held: { returnToVendor: heldReturnToVendor(l), refurbish: heldRefurbish(l) },
     })),
     receipts: r.receipts.map((s) => ({ receiptId: s.id, location: s.location, at: iso(s.at) })),
-    creditNotes: r.creditNotes.map((c) => ({ ...c, at: iso(c.at) })),
+    creditNotes: r.creditNotes.map((c) => ({ ...c, exchange: exchangePart(c), at: iso(c.at) })),
+    exchangeOrderId: x?.status === 'placed' ? x.orderId : null,
+    exchange:
+      x === undefined
+        ? null
+        : {
+            status: x.status,
+            lines: x.lines,
+            delivery: x.delivery,
+            value: x.value,
+            credited: exchangeCredited(r),
+            reason: x.reason,
+          },
   };
 }
 
@@ -159,8 +210,19 @@ export function applyReturn(
       receipts: [],
       resolutions: [],
       creditNotes: [],
+      ...(change.exchange === undefined ? {} : { exchange: { ...change.exchange, reason: null } }),
     };
-    return { returns: [...returns, r], detail: `${change.returnId}: ${units(change.lines)} units` };
+    const x = change.exchange;
+    const exchange =
+      x === undefined
+        ? ''
+        : x.status === 'placed'
+          ? `; exchange ${x.orderId} placed`
+          : `; exchange awaiting receipt`;
+    return {
+      returns: [...returns, r],
+      detail: `${change.returnId}: ${units(change.lines)} units${exchange}`,
+    };
   }
   let detail = '';
   const next = returns.map((r) => {
@@ -169,8 +231,18 @@ export function applyReturn(
       case 'return_received': {
         const byLine = new Map(change.lines.map((c) => [c.lineId, c]));
         detail = `${change.returnId} at ${change.location}: ${change.lines.map(describe).join(', ')}`;
+        const outcome = change.exchange;
+        if (outcome !== undefined && r.exchange !== undefined) {
+          detail +=
+            outcome.status === 'placed'
+              ? `; exchange ${r.exchange.orderId} placed`
+              : `; exchange declined: ${outcome.reason ?? ''}`;
+        }
         return {
           ...r,
+          ...(outcome === undefined || r.exchange === undefined
+            ? {}
+            : { exchange: { ...r.exchange, status: outcome.status, reason: outcome.reason } }),
           updatedAt: at,
           location: r.location ?? change.location,
           lines: r.lines.map((l) => {

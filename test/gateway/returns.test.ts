@@ -10,10 +10,15 @@ beforeAll(async () => {
   r = await start({ orders: orderService });
   await loadStock(r, 'dc1', { 'sku-1': 10 }, 1);
   await loadStock(r, 'store1', { 'sku-4': 5 }, 1);
+  await loadStock(r, 'store2', { 'sku-2': 4 }, 1);
 });
 afterAll(async () => {
   await r.stop();
 });
+
+async function json(res: Response): Promise<Record<string, unknown>> {
+  return (await res.json()) as Record<string, unknown>;
+}
 
 async function shippedOrder(orderId: string): Promise<void> {
   const placed = await r.http('/v1/orders', {
@@ -125,6 +130,84 @@ describe('returns over the WebSocket', () => {
       expect(malformed).toMatchObject({ op: 'error', code: 'BAD_REQUEST' });
     } finally {
       await Promise.all([web.close(), store1.close()]);
+    }
+  });
+});
+
+describe('exchanges over HTTP', () => {
+  it('a return with replacement lines becomes an order of its own when the parcel arrives', async () => {
+    await shippedOrder('ret-x');
+    const post = (path: string, key: string, body: unknown) =>
+      r.http(path, { method: 'POST', key, body: JSON.stringify(body) });
+    const rma = {
+      returnId: 'rma-x',
+      lines: [{ lineId: '1', qty: 2, reason: 'size' }],
+      exchange: { lines: [{ sku: 'sku-2', qty: 1, unitPrice: 1500 }] },
+    };
+    const over = await post('/v1/orders/ret-x/returns', KEYS.web, {
+      ...rma,
+      returnId: 'rma-over',
+      exchange: { lines: [{ sku: 'sku-2', qty: 3, unitPrice: 1500 }] },
+    });
+    expect(over.status).toBe(409);
+    expect(await json(over)).toMatchObject({ reason: 'EXCHANGE_EXCEEDS_RETURN', orderId: 'ret-x' });
+    const malformed = await post('/v1/orders/ret-x/returns', KEYS.web, {
+      ...rma,
+      exchange: { lines: [{ sku: 'sku-2', qty: 0, unitPrice: 1500 }] },
+    });
+    expect(malformed.status).toBe(400);
+
+    const requested = await post('/v1/orders/ret-x/returns', KEYS.web, rma);
+    expect(requested.status).toBe(201);
+    expect(await json(requested)).toMatchObject({
+      return: {
+        exchangeOrderId: null,
+        exchange: { status: 'awaiting_receipt', value: 1500, lines: rma.exchange.lines },
+      },
+    });
+
+    const exchangeId = 'ret-x~x~rma-x';
+    const receipt = {
+      receiptId: 'parcel-x',
+      lines: [{ lineId: '1', disposition: 'restock', qty: 2 }],
+    };
+    const received = await post('/v1/returns/rma-x/receipts', KEYS.store1, receipt);
+    expect(received.status).toBe(200);
+    expect(await json(received)).toMatchObject({
+      return: { exchangeOrderId: exchangeId, exchange: { status: 'placed' } },
+    });
+    const path = `/v1/orders/${encodeURIComponent(exchangeId)}`;
+    const placed = await json(await r.http(path, { key: KEYS.web }));
+    expect(placed).toMatchObject({
+      orderId: exchangeId,
+      status: 'fulfilment_requested',
+      exchangeFor: { orderId: 'ret-x', returnId: 'rma-x' },
+      payment: { amount: 1500, provider: 'exchange' },
+      fulfilments: [{ location: 'store2', lines: [{ sku: 'sku-2', qty: 1 }] }],
+    });
+    const again = await post('/v1/returns/rma-x/receipts', KEYS.store1, receipt);
+    expect(await json(again)).toMatchObject({ duplicate: true });
+    expect(await json(await r.http(path, { key: KEYS.web }))).toMatchObject({
+      version: placed.version,
+    });
+    expect(r.engine.position('sku-2', 'store2')).toMatchObject({ onHand: 4, allocated: 1 });
+    expect(await json(await r.http('/v1/returns/rma-x', { key: KEYS.web }))).toMatchObject({
+      orderId: 'ret-x',
+      return: { exchangeOrderId: exchangeId },
+    });
+
+    // The refund over the WebSocket: the replacement took 1500 of the 2000 credited.
+    const web = await Client.connect(r.port, { key: KEYS.web });
+    try {
+      expect(
+        await web.request({ op: 'refundReturn', returnId: 'rma-x', creditNoteId: 'cn-x' }),
+      ).toMatchObject({
+        op: 'refundReturn',
+        return: { exchangeOrderId: exchangeId, exchange: { credited: 1500 } },
+        creditNote: { merchandise: 2000, exchange: 1500, total: 500 },
+      });
+    } finally {
+      await web.close();
     }
   });
 });

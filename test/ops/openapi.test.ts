@@ -349,6 +349,42 @@ describe('docs/openapi.yaml', () => {
       await call('post', '/v1/returns/rma-1/refunds', web, 409, { creditNoteId: 'cn-2' });
       await call('get', '/v1/orders/o-1', web, 200);
 
+      // An exchange: o-6 ships, one unit comes back with another in its place, which becomes
+      // the order o-6~x~rma-x when the parcel arrives.
+      const six = (await call('post', '/v1/orders', web, 201, order('o-6', 'SKU-4', 2))) as {
+        fulfilments: { fulfilmentId: string }[];
+      };
+      const f6 = encodeURIComponent(six.fulfilments[0]?.fulfilmentId ?? '');
+      await call('post', `/v1/fulfilments/${f6}/answers`, dc1, 200, {
+        type: 'shipped',
+        tracking: '1Z-six',
+      });
+      const swap = {
+        returnId: 'rma-x',
+        lines: [{ lineId: '1', qty: 1, reason: 'size' }],
+        exchange: { lines: [{ sku: 'SKU-2', qty: 1, unitPrice: 1_000 }] },
+      };
+      await call('post', '/v1/orders/o-6/returns', web, 409, {
+        ...swap,
+        exchange: { lines: [{ sku: 'SKU-2', qty: 2, unitPrice: 1_000 }] },
+      });
+      await call('post', '/v1/orders/o-6/returns', web, 201, swap);
+      await call('post', '/v1/returns/rma-x/refunds', web, 409, { creditNoteId: 'cn-x0' });
+      await call('post', '/v1/returns/rma-x/receipts', dc1, 200, {
+        receiptId: 'rc-x',
+        lines: [{ lineId: '1', disposition: 'restock', qty: 1 }],
+      });
+      const exchange = (await call('get', '/v1/orders/o-6~x~rma-x', web, 200)) as {
+        exchangeFor: unknown;
+      };
+      expect(exchange.exchangeFor).toEqual({ orderId: 'o-6', returnId: 'rma-x' });
+      const x = (await call('get', '/v1/returns/rma-x', web, 200)) as {
+        return: { exchangeOrderId: string | null };
+      };
+      expect(x.return.exchangeOrderId).toBe('o-6~x~rma-x');
+      await call('post', '/v1/returns/rma-x/refunds', web, 201, { creditNoteId: 'cn-x' });
+      await call('post', '/v1/orders', web, 400, order('a~x~b', 'SKU-4', 1));
+
       await call('post', '/v1/orders', web, 201, order('o-5', 'SKU-4', 1));
       await call('post', '/v1/orders/o-5/cancel', web, 200, { reason: 'changed mind' });
       await call('post', '/v1/orders/o-5/cancel', web, 400, { lines: [] });

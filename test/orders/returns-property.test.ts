@@ -10,8 +10,10 @@ import { shipped } from './return-fixture.ts';
 // service and a plain model side by side. After every step the units are conserved (shipped =
 // received + missing + still with the customer, per line), onHand at every location is exactly
 // what was there after shipping plus the units restocked there, held units are what the model
-// holds, and refunds never exceed what was received or paid. At the end the journal, replayed,
-// gives the same orders and stock.
+// holds, and refunds never exceed what was received or paid. Some requests name a replacement
+// (an exchange): it becomes an order of its own exactly when the model says (the units received
+// cover its value), never twice, and credit notes count what it settled. At the end the journal,
+// replayed, gives the same orders and stock.
 
 const LOCATIONS = ['paris', 'lyon', 'dc'] as const;
 const LINES = [
@@ -21,7 +23,7 @@ const LINES = [
 const DISPOSITIONS = ['restock', 'write_off', 'return_to_vendor', 'refurbish', 'missing'] as const;
 
 type Action =
-  | { kind: 'request'; line: '1' | '2'; qty: number }
+  | { kind: 'request'; line: '1' | '2'; qty: number; exchange: number | null }
   | {
       kind: 'receive';
       ret: number;
@@ -50,6 +52,8 @@ const action: fc.Arbitrary<Action> = fc.oneof(
       kind: fc.constant('request' as const),
       line,
       qty: fc.integer({ min: 1, max: 3 }),
+      /** The replacement's value in units of 500 (1 x C), or none. */
+      exchange: fc.option(fc.integer({ min: 1, max: 5 }), { freq: 2 }),
     }),
   },
   {
@@ -91,6 +95,21 @@ interface ModelReturn {
   id: string;
   location: string | null;
   lines: Map<string, ModelLine>;
+  exchange: { value: number; status: 'awaiting_receipt' | 'placed' | 'declined' } | null;
+}
+
+/** What a receipt decides about a model return's exchange (every unit is worth 1000, no fee). */
+function settleExchange(r: ModelReturn): void {
+  const x = r.exchange;
+  if (x?.status !== 'awaiting_receipt') return;
+  let received = 0;
+  let open = 0;
+  for (const l of r.lines.values()) {
+    received += l.received;
+    open += l.requested - l.received - l.missing;
+  }
+  if (received * 1000 >= x.value) x.status = 'placed';
+  else if (open === 0) x.status = 'declined';
 }
 
 function newLine(): ModelLine {
@@ -104,6 +123,7 @@ async function run(actions: readonly Action[]): Promise<void> {
   const h = orderHarness({ journal });
   await h.stock('A', { paris: 4, lyon: 0, dc: 0 });
   await h.stock('B', { paris: 3, lyon: 0, dc: 0 });
+  await h.stock('C', { paris: 100, lyon: 0, dc: 0 });
   const { orderId } = await shipped(h, [
     ['A', 4],
     ['B', 3],
@@ -129,13 +149,22 @@ async function run(actions: readonly Action[]): Promise<void> {
         const shippedQty = LINES.find(([l]) => l === a.line)?.[2] ?? 0;
         let asked = 0;
         for (const x of returns) asked += x.lines.get(a.line)?.requested ?? 0;
-        expectOk = a.qty <= shippedQty - asked;
-        const body = { returnId: id, lines: [{ lineId: a.line, qty: a.qty, reason: 'size' }] };
+        const value = a.exchange === null ? 0 : a.exchange * 500;
+        expectOk = a.qty <= shippedQty - asked && value <= a.qty * 1000;
+        const body = {
+          returnId: id,
+          lines: [{ lineId: a.line, qty: a.qty, reason: 'size' }],
+          ...(a.exchange === null
+            ? {}
+            : { exchange: { lines: [{ sku: 'C', qty: 1, unitPrice: value }] } }),
+        };
         call = () => h.orders.requestReturn(orderId, body, null);
         apply = () => {
           const lines = new Map<string, ModelLine>();
           lines.set(a.line, { ...newLine(), requested: a.qty });
-          returns.push({ id, location: null, lines });
+          const exchange =
+            a.exchange === null ? null : { value, status: 'awaiting_receipt' as const };
+          returns.push({ id, location: null, lines, exchange });
         };
         break;
       }
@@ -166,6 +195,7 @@ async function run(actions: readonly Action[]): Promise<void> {
           if (a.disposition === 'refurbish') m.refurbish += a.qty;
           if (a.disposition === 'restock')
             bump(restocked, `${SKU_OF.get(lineId) ?? ''}@${location}`, a.qty);
+          settleExchange(r);
         };
         break;
       }
@@ -204,7 +234,9 @@ async function run(actions: readonly Action[]): Promise<void> {
       case 'refund': {
         const r = rr;
         if (r === null) continue;
-        expectOk = [...r.lines.values()].some((l) => l.received > l.refunded);
+        expectOk =
+          [...r.lines.values()].some((l) => l.received > l.refunded) &&
+          r.exchange?.status !== 'awaiting_receipt';
         const body = { creditNoteId: `cn-${String(counter++)}` };
         call = () => h.orders.refundReturn(r.id, body, null);
         apply = () => {
@@ -283,8 +315,27 @@ async function run(actions: readonly Action[]): Promise<void> {
       expect(h.orders.heldAt(loc).skus).toEqual(expected);
     }
     let credited = 0;
-    for (const x of view?.returns ?? []) for (const c of x.creditNotes) credited += c.total;
+    for (const x of view?.returns ?? []) {
+      for (const c of x.creditNotes) credited += c.total + c.exchange;
+      expect(x.exchange?.credited ?? 0).toBeLessThanOrEqual(x.exchange?.value ?? 0);
+    }
     expect(credited).toBeLessThanOrEqual(view?.payment.amount ?? 0);
+    // Exchanges: placed exactly when the model says, each as one order holding one C.
+    let placed = 0;
+    for (const x of returns) {
+      const shown = view?.returns.find((v) => v.returnId === x.id);
+      expect(shown?.exchange?.status ?? null).toBe(x.exchange?.status ?? null);
+      const exchangeOrder = h.orders.get(`${orderId}~x~${x.id}`);
+      if (x.exchange?.status === 'placed') {
+        placed++;
+        expect(shown?.exchangeOrderId).toBe(`${orderId}~x~${x.id}`);
+        expect(exchangeOrder?.exchangeFor).toEqual({ orderId, returnId: x.id });
+      } else {
+        expect(exchangeOrder).toBeNull();
+      }
+    }
+    expect(h.engine.position('C', 'paris')?.allocated ?? 0).toBe(placed);
+    expect(h.orders.stats().placed).toBe(1 + placed);
   }
 
   // Replay after a restart equals memory.
@@ -292,6 +343,11 @@ async function run(actions: readonly Action[]): Promise<void> {
   const again = orderHarness({ start: false });
   again.engine.storage.replay(journal.records);
   expect(again.orders.get(orderId)).toEqual(h.orders.get(orderId));
+  for (const x of returns) {
+    const id = `${orderId}~x~${x.id}`;
+    expect(again.orders.get(id)).toEqual(h.orders.get(id));
+  }
+  expect(again.engine.position('C', 'paris')).toEqual(h.engine.position('C', 'paris'));
   for (const sku of ['A', 'B']) {
     for (const loc of LOCATIONS) {
       expect(again.engine.position(sku, loc)).toEqual(h.engine.position(sku, loc));
