@@ -1,6 +1,12 @@
 import type { ChannelRules, RulesInput } from './channel-rules.ts';
 import type { EngineCore } from './engine-core.ts';
-import { exportState, importBooks, type EngineState, type SkuState } from './engine-state.ts';
+import {
+  exportState,
+  importBooks,
+  STATE_FORMAT,
+  type EngineState,
+  type SkuState,
+} from './engine-state.ts';
 import { ErrorCode, StockflowError } from './errors.ts';
 import type { JournalLink, JournalState, JournalStats } from './journal-link.ts';
 import type { JournalRecord, JournalWriter } from './journal.ts';
@@ -71,7 +77,7 @@ export class EngineStorage {
       [...this.link.extensions.values()].map((e) => e.snapshotItems()),
       pipeline,
       {
-        format: 1,
+        format: STATE_FORMAT,
         takenAt: core.clock.now(),
         startSeq: pipeline?.nextSeq ?? 1,
         metaLsn: core.metaLsn,

@@ -27,6 +27,11 @@ export interface EngineStats {
   readonly queued: number;
   readonly watchedTopics: number;
   readonly staleFeeds: number;
+  /** Absolute feed rows whose count was corrected for changes recorded after their as-of. */
+  readonly compensatedFeeds: number;
+  /** Absolute feed rows with a sequence as-of that met changes since the last feed: applied as
+   * they are, since a sequence cannot be compared with the changes' times. */
+  readonly uncompensatedFeeds: number;
   readonly busyRejections: number;
   readonly actorFailures: number;
   readonly deltasPublished: number;

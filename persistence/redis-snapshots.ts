@@ -24,7 +24,7 @@ function isManifest(value: unknown, startSeq: number): value is Manifest {
     typeof header === 'object' &&
     header !== null &&
     header.startSeq === startSeq &&
-    header.format === 1 &&
+    (header.format === 1 || header.format === 2) &&
     typeof m.coversSeq === 'number' &&
     typeof m.bytes === 'number' &&
     Number.isSafeInteger(m.chunks) &&
