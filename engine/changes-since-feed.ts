@@ -32,7 +32,8 @@ export function isEpochMs(asOf: number): boolean {
 /**
  * The ledger with one more change at time `at`, or the same ledger when the change is not kept:
  * a change at or before the newest applied feed is in that feed's count already, and a position
- * fed by sequences can never compare a time with its feeds, so it keeps nothing.
+ * whose newest feed is a sequence (or that has had none: a location fed only by deltas) has no
+ * count to compare a time with, so it keeps nothing.
  */
 export function withChange(
   ledger: ChangeLedger | null,
@@ -40,7 +41,7 @@ export function withChange(
   at: number,
   delta: number,
 ): ChangeLedger | null {
-  if (feedAsOf !== -Infinity && (!isEpochMs(feedAsOf) || at <= feedAsOf)) return ledger;
+  if (!isEpochMs(feedAsOf) || at <= feedAsOf) return ledger;
   if (ledger === null) return [-Infinity, at, delta];
   const next = ledger.slice();
   next.push(at, delta);

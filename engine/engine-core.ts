@@ -72,7 +72,7 @@ export class EngineCore implements BookContext, UndoTarget<SkuBook> {
   watchedTopics = 0;
   staleFeeds = 0;
   compensatedFeeds = 0;
-  uncompensatedFeeds = 0;
+  uncompensableFeeds = 0;
   busyRejections = 0;
   actorFailures = 0;
 
@@ -120,8 +120,8 @@ export class EngineCore implements BookContext, UndoTarget<SkuBook> {
     this.compensatedFeeds++;
   }
 
-  feedUncompensated(): void {
-    this.uncompensatedFeeds++;
+  feedUncompensable(): void {
+    this.uncompensableFeeds++;
   }
 
   positionAdded(p: Position): void {

@@ -42,8 +42,9 @@ export interface BookContext {
   staleFeed(): void;
   /** A feed row's count was corrected for changes recorded after its as-of. */
   feedCompensated(): void;
-  /** A feed row with a sequence as-of met changes it cannot be compared with (applied as is). */
-  feedUncompensated(): void;
+  /** A feed row was applied with an as-of that is not an epoch-ms time (a sequence, seconds):
+   * it cannot be corrected for what shipped after it. */
+  feedUncompensable(): void;
   /** A position was created (the engine indexes positions by location). */
   positionAdded(p: Position): void;
   /** Where changes are recorded until they are durable; null when there is no journal. */
@@ -153,20 +154,23 @@ export class SkuBook implements UndoableBook {
     }
     let onHand = cmd.onHand;
     const ledger = p.sinceFeed;
-    if (ledger !== null) {
-      if (!isEpochMs(cmd.asOf)) {
-        // A sequence cannot be compared with the changes' times: the row applies as it is.
-        ctx.feedUncompensated();
-      } else if (cmd.asOf < floorOf(ledger)) {
+    if (!isEpochMs(cmd.asOf)) {
+      // A sequence cannot be compared with the changes' times: the row applies as it is.
+      ctx.feedUncompensable();
+      if (ledger !== null) {
+        ctx.undo?.changesSinceFeed(p);
+        p.sinceFeed = null;
+      }
+    } else if (ledger !== null) {
+      if (cmd.asOf < floorOf(ledger)) {
         ctx.staleFeed();
         return ok(false, p.view(), null);
-      } else {
-        const since = sumAfter(ledger, cmd.asOf);
-        if (since !== 0) ctx.feedCompensated();
-        onHand += since;
       }
+      const since = sumAfter(ledger, cmd.asOf);
+      if (since !== 0) ctx.feedCompensated();
+      onHand += since;
       ctx.undo?.changesSinceFeed(p);
-      p.sinceFeed = isEpochMs(cmd.asOf) ? keptAfter(ledger, cmd.asOf) : null;
+      p.sinceFeed = keptAfter(ledger, cmd.asOf);
     }
     ctx.undo?.position(this, p);
     p.feedAsOf = cmd.asOf;

@@ -463,7 +463,7 @@ export class StockEngine implements Engine {
       watchedTopics: core.watchedTopics,
       staleFeeds: core.staleFeeds,
       compensatedFeeds: core.compensatedFeeds,
-      uncompensatedFeeds: core.uncompensatedFeeds,
+      uncompensableFeeds: core.uncompensableFeeds,
       busyRejections: core.busyRejections,
       actorFailures: core.actorFailures + this.actors.crashes,
       deltasPublished: core.conflation.published,

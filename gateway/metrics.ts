@@ -364,9 +364,9 @@ export class GatewayMetrics {
       (s) => s.compensatedFeeds,
     );
     counter(
-      'stockflow_engine_feeds_uncompensated_total',
-      'Absolute feed rows with a sequence as-of applied as they are over changes recorded since the last feed.',
-      (s) => s.uncompensatedFeeds,
+      'stockflow_engine_feeds_uncompensable_total',
+      'Absolute feed rows applied with an as-of that is no epoch-ms time (a sequence), so not correctable for later shipments.',
+      (s) => s.uncompensableFeeds,
     );
   }
 }

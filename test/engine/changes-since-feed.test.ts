@@ -137,23 +137,31 @@ describe('changes since the last feed: a snapshot does not resurrect what left a
   it('cannot compare a sequence or a time in seconds: the row applies as it is, counted', async () => {
     h = harness();
     h.clock.set(at(10, 0));
-    await h.ok({ op: 'adjust', adjustmentId: 'grn-1', sku: 'A', location: 'S1', delta: 10 });
     await feed(10, 41); // a sequence
-    expect(h.engine.stats().uncompensatedFeeds).toBe(1);
-    expect(h.engine.position('A', 'S1')?.onHand).toBe(10);
+    expect(h.engine.stats().uncompensableFeeds).toBe(1);
     // A position fed by sequences keeps nothing: its feeds could never use it.
     h.clock.set(at(10, 5));
     await ship('1', 2);
     expect(positionState(h.engine.storage.exportState(), 'A', 'S1').sinceFeed).toBeNull();
     await feed(10, 42);
     expect(h.engine.position('A', 'S1')?.onHand).toBe(10);
-    expect(h.engine.stats().uncompensatedFeeds).toBe(1);
+    expect(h.engine.stats().uncompensableFeeds).toBe(2);
 
     // Seconds (docs/api.md used to show 1767225600) are not milliseconds: no guess is made.
-    await h.ok({ op: 'adjust', adjustmentId: 'grn-2', sku: 'A', location: 'S2', delta: 3 });
-    await feed(0, at(9, 0) / 1000, 'S2');
-    expect(h.engine.position('A', 'S2')?.onHand).toBe(0);
-    expect(h.engine.stats().uncompensatedFeeds).toBe(2);
+    await feed(3, at(9, 0) / 1000, 'S2');
+    expect(h.engine.stats().uncompensableFeeds).toBe(3);
+    expect(h.engine.stats().compensatedFeeds).toBe(0);
+  });
+
+  it('keeps nothing for a position that never had a timed count (a location fed by deltas)', async () => {
+    h = harness();
+    h.clock.set(at(10, 3));
+    await h.ok({ op: 'adjust', adjustmentId: 'grn-1', sku: 'A', location: 'S1', delta: 3 });
+    expect(positionState(h.engine.storage.exportState(), 'A', 'S1').sinceFeed).toBeNull();
+    // Its first count applies as it is (documented: there was no count to be late against).
+    await feed(0, at(10, 0));
+    expect(h.engine.position('A', 'S1')?.onHand).toBe(0);
+    expect(h.engine.stats().uncompensableFeeds).toBe(0);
   });
 
   it('keeps at most 32 changes: a snapshot older than a forgotten one is stale, newer ones exact', async () => {

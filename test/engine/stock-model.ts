@@ -378,9 +378,10 @@ export class StockModel {
     this.now = target;
   }
 
-  /** Keeps a change for later feeds, unless the newest feed is a sequence or already saw it. */
+  /** Keeps a change for later feeds, unless the newest feed is a sequence (or there was none) or
+   * already saw it. */
   private note(p: MPosition, at: number, delta: number): void {
-    if (p.feedAsOf !== -Infinity && (!epochMs(p.feedAsOf) || at <= p.feedAsOf)) return;
+    if (!epochMs(p.feedAsOf) || at <= p.feedAsOf) return;
     p.changes.push({ at, delta });
     if (p.changes.length <= CHANGES_KEPT) return;
     let oldest = 0;
