@@ -8,17 +8,17 @@ import type { ReservationTimes } from './reservation-times.ts';
 import type { SkuBook } from './sku-book.ts';
 
 /**
- * The engine's whole state as plain data (what persistence snapshots and restores). Reserved and
- * allocated quantities are not stored: they are derived from the reservations and the order
- * allocations on import, so a snapshot cannot hold counters that disagree with their sources.
- */
-/**
  * The state format this version writes. 2: positions carry their changes since the last feed
  * (`sinceFeed`). Format 1 states (without it) are still read: their positions have none, which is
  * what they had before the changes were kept.
  */
 export const STATE_FORMAT = 2;
 
+/**
+ * The engine's whole state as plain data (what persistence snapshots and restores). Reserved and
+ * allocated quantities are not stored: they are derived from the reservations and the order
+ * allocations on import, so a snapshot cannot hold counters that disagree with their sources.
+ */
 export interface EngineState {
   readonly format: 1 | 2;
   readonly takenAt: number;

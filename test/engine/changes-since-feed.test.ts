@@ -210,7 +210,7 @@ describe('changes since the last feed: a snapshot does not resurrect what left a
     expect(other.position('A', 'S1')?.onHand).toBe(8);
   });
 
-  it('keeps the ledger in the exported state, and still reads a format 1 state without it', async () => {
+  it('keeps the ledger in the exported state, still reads a format 1 state, refuses a newer one', async () => {
     h = harness();
     await feed(10, at(9, 0));
     h.clock.set(at(10, 5));
@@ -238,5 +238,12 @@ describe('changes since the last feed: a snapshot does not resurrect what left a
     other.storage.importState(v1);
     expect(other.position('A', 'S1')).toEqual(h.engine.position('A', 'S1'));
     expect(positionState(other.storage.exportState(), 'A', 'S1').sinceFeed).toBeNull();
+
+    // A format this version does not know is refused before anything changes.
+    const newer = { ...state, format: 3 } as unknown as EngineState;
+    expect(() => {
+      other?.storage.importState(newer);
+    }).toThrow(expect.objectContaining({ code: 'CONFLICT' }));
+    expect(other.position('A', 'S1')).toEqual(h.engine.position('A', 'S1'));
   });
 });
