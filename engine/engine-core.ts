@@ -71,6 +71,8 @@ export class EngineCore implements BookContext, UndoTarget<SkuBook> {
   positionCount = 0;
   watchedTopics = 0;
   staleFeeds = 0;
+  compensatedFeeds = 0;
+  uncompensableFeeds = 0;
   busyRejections = 0;
   actorFailures = 0;
 
@@ -112,6 +114,14 @@ export class EngineCore implements BookContext, UndoTarget<SkuBook> {
 
   staleFeed(): void {
     this.staleFeeds++;
+  }
+
+  feedCompensated(): void {
+    this.compensatedFeeds++;
+  }
+
+  feedUncompensable(): void {
+    this.uncompensableFeeds++;
   }
 
   positionAdded(p: Position): void {

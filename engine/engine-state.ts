@@ -1,3 +1,4 @@
+import type { ChangeLedger } from './changes-since-feed.ts';
 import type { RulesInput } from './channel-rules.ts';
 import type { CommandResult, ReservationState } from './commands.ts';
 import type { Location, LocationInput } from './master-data.ts';
@@ -7,12 +8,19 @@ import type { ReservationTimes } from './reservation-times.ts';
 import type { SkuBook } from './sku-book.ts';
 
 /**
+ * The state format this version writes. 2: positions carry their changes since the last feed
+ * (`sinceFeed`). Format 1 states (without it) are still read: their positions have none, which is
+ * what they had before the changes were kept.
+ */
+export const STATE_FORMAT = 2;
+
+/**
  * The engine's whole state as plain data (what persistence snapshots and restores). Reserved and
  * allocated quantities are not stored: they are derived from the reservations and the order
  * allocations on import, so a snapshot cannot hold counters that disagree with their sources.
  */
 export interface EngineState {
-  readonly format: 1;
+  readonly format: 1 | 2;
   readonly takenAt: number;
   /** Journal sequence of the last rules or master-data record included. */
   readonly metaLsn: number;
@@ -39,6 +47,26 @@ export interface PositionState {
   readonly feedAsOf: number | null;
   /** [orderId, qty] allocated at this position. */
   readonly orders: readonly (readonly [string, number])[];
+  /** Changes since the last absolute feed; null when none (absent in format 1). */
+  readonly sinceFeed?: SinceFeedState | null;
+}
+
+export interface SinceFeedState {
+  /** The latest time of a forgotten change (the ledger was full); null when none was. */
+  readonly floor: number | null;
+  /** [time, delta, time, delta, ...] in the order they were recorded. */
+  readonly changes: readonly number[];
+}
+
+function sinceFeedOf(ledger: ChangeLedger | null): SinceFeedState | null {
+  if (ledger === null) return null;
+  const floor = ledger[0] as number;
+  return { floor: floor === -Infinity ? null : floor, changes: ledger.slice(1) };
+}
+
+function ledgerOf(state: SinceFeedState | null | undefined): ChangeLedger | null {
+  if (state === null || state === undefined || state.changes.length === 0) return null;
+  return [state.floor ?? -Infinity, ...state.changes];
 }
 
 export interface ReservationRecord {
@@ -70,6 +98,7 @@ export function exportBook(book: SkuBook): SkuState {
       // Sorted so an export is canonical: an undone allocation re-enters the
       // map at its end, and two equal states must export equal.
       orders: p.orders === null ? [] : [...p.orders.entries()].sort(byOrderId),
+      sinceFeed: sinceFeedOf(p.sinceFeed),
     })),
     reservations: book.reservations.values().map((r) => ({
       id: r.id,
@@ -97,7 +126,7 @@ export function exportState(
 ): EngineState {
   const skus: SkuState[] = [];
   for (const book of books) skus.push(exportBook(book));
-  return { format: 1, takenAt, metaLsn, rules, locations, skus };
+  return { format: STATE_FORMAT, takenAt, metaLsn, rules, locations, skus };
 }
 
 export interface ImportTarget {
@@ -122,6 +151,7 @@ export function importBooks(skus: readonly SkuState[], target: ImportTarget): vo
       const p = book.addPosition(location, target);
       p.onHand = ps.onHand;
       p.feedAsOf = ps.feedAsOf ?? -Infinity;
+      p.sinceFeed = ledgerOf(ps.sinceFeed);
       for (const [orderId, qty] of ps.orders) p.addOrderQty(orderId, qty);
     }
     for (const rs of s.reservations) {

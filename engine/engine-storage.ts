@@ -1,6 +1,12 @@
 import type { ChannelRules, RulesInput } from './channel-rules.ts';
 import type { EngineCore } from './engine-core.ts';
-import { exportState, importBooks, type EngineState, type SkuState } from './engine-state.ts';
+import {
+  exportState,
+  importBooks,
+  STATE_FORMAT,
+  type EngineState,
+  type SkuState,
+} from './engine-state.ts';
 import { ErrorCode, StockflowError } from './errors.ts';
 import type { JournalLink, JournalState, JournalStats } from './journal-link.ts';
 import type { JournalRecord, JournalWriter } from './journal.ts';
@@ -71,7 +77,7 @@ export class EngineStorage {
       [...this.link.extensions.values()].map((e) => e.snapshotItems()),
       pipeline,
       {
-        format: 1,
+        format: STATE_FORMAT,
         takenAt: core.clock.now(),
         startSeq: pipeline?.nextSeq ?? 1,
         metaLsn: core.metaLsn,
@@ -85,9 +91,16 @@ export class EngineStorage {
    * Starts replacing all state: rules, locations and the meta sequence from `header`, no books.
    * Follow with `importChunk` for the books (a snapshot is loaded chunk by chunk), then `replay`.
    */
-  beginImport(header: Pick<SnapshotHeader, 'rules' | 'locations' | 'metaLsn'>): void {
+  beginImport(header: Pick<SnapshotHeader, 'format' | 'rules' | 'locations' | 'metaLsn'>): void {
     if (this.host.inflight() > 0 || this.link.pipeline !== null) {
       throw new StockflowError(ErrorCode.CONFLICT, 'import needs an idle engine without a journal');
+    }
+    if (header.format > STATE_FORMAT) {
+      // Read as an older format it would lose what the newer one added: refuse, change nothing.
+      throw new StockflowError(
+        ErrorCode.CONFLICT,
+        `the state is in format ${header.format}, newer than this version reads (${STATE_FORMAT}): run the version that wrote it`,
+      );
     }
     const core = this.core;
     core.installRules(this.host.rulesFrom(header.rules));

@@ -27,6 +27,11 @@ export interface EngineStats {
   readonly queued: number;
   readonly watchedTopics: number;
   readonly staleFeeds: number;
+  /** Absolute feed rows whose count was corrected for changes recorded after their as-of. */
+  readonly compensatedFeeds: number;
+  /** Absolute feed rows applied with an as-of that is not an epoch-ms time (a sequence, seconds):
+   * applied as they are, since they cannot be compared with the times of shipments. */
+  readonly uncompensableFeeds: number;
   readonly busyRejections: number;
   readonly actorFailures: number;
   readonly deltasPublished: number;

@@ -47,6 +47,12 @@ export interface Engine {
   /** A channel's current availability of a SKU, network-wide or at one location. */
   availability(channel: string, sku: string, location?: string | null): Availability | ErrorResult;
   position(sku: string, location: string): PositionView | null;
+  /**
+   * True when an absolute feed row equal to the position's onHand would change nothing: the
+   * position exists and has no shipments or deltas recorded since its last feed (a row counted
+   * before them would be corrected for them, so it is not a no-op).
+   */
+  feedRowUnchanged(sku: string, location: string, onHand: number): boolean;
   /** The SKUs with a position at a location (a full stock feed zeroes those it does not list). */
   skusAt(location: string): string[];
   reservation(reservationId: string): ReservationView | null;

@@ -1,3 +1,4 @@
+import type { ChangeLedger } from './changes-since-feed.ts';
 import type { PositionView } from './commands.ts';
 import type { Location } from './master-data.ts';
 
@@ -18,6 +19,9 @@ export class Position {
   allocated = 0;
   /** The `asOf` of the newest absolute feed applied; -Infinity before the first. */
   feedAsOf = -Infinity;
+  /** Relative onHand changes since the newest absolute feed, with their times (see
+   * changes-since-feed.ts); null when there are none, as for most positions. */
+  sinceFeed: ChangeLedger | null = null;
   /** Quantity allocated per order id; null until the first allocation. */
   orders: Map<string, number> | null = null;
   /** Rules resolved for this position (see ChannelRules.resolve) and their version. */

@@ -12,6 +12,7 @@ import type {
   ShipCommand,
 } from './commands.ts';
 import { applyCap, bufferUnits, type Channel, type ChannelRules } from './channel-rules.ts';
+import { floorOf, isEpochMs, keptAfter, sumAfter, withChange } from './changes-since-feed.ts';
 import { ErrorCode, Reason } from './errors.ts';
 import type { LocationRanker } from './location-ranker.ts';
 import type { Location } from './master-data.ts';
@@ -39,6 +40,11 @@ export interface BookContext {
   changed(book: SkuBook): void;
   /** A feed older than the position's newest was ignored. */
   staleFeed(): void;
+  /** A feed row's count was corrected for changes recorded after its as-of. */
+  feedCompensated(): void;
+  /** A feed row was applied with an as-of that is not an epoch-ms time (a sequence, seconds):
+   * it cannot be corrected for what shipped after it. */
+  feedUncompensable(): void;
   /** A position was created (the engine indexes positions by location). */
   positionAdded(p: Position): void;
   /** Where changes are recorded until they are durable; null when there is no journal. */
@@ -134,6 +140,11 @@ export class SkuBook implements UndoableBook {
     }
   }
 
+  /**
+   * An absolute count taken at `asOf`. The changes the position recorded after `asOf` (shipments,
+   * restocks, deltas) are not in that count, so they are added back to it rather than undone; a
+   * row older than a change the position has forgotten (its ledger was full) is stale.
+   */
   private setOnHand(cmd: SetOnHandCommand, ctx: BookContext): CommandResult {
     const p = this.positionAt(cmd.location, ctx);
     if (p === undefined) return unknownLocation(cmd.location);
@@ -141,10 +152,30 @@ export class SkuBook implements UndoableBook {
       ctx.staleFeed();
       return ok(false, p.view(), null);
     }
+    let onHand = cmd.onHand;
+    const ledger = p.sinceFeed;
+    if (!isEpochMs(cmd.asOf)) {
+      // A sequence cannot be compared with the changes' times: the row applies as it is.
+      ctx.feedUncompensable();
+      if (ledger !== null) {
+        ctx.undo?.changesSinceFeed(p);
+        p.sinceFeed = null;
+      }
+    } else if (ledger !== null) {
+      if (cmd.asOf < floorOf(ledger)) {
+        ctx.staleFeed();
+        return ok(false, p.view(), null);
+      }
+      const since = sumAfter(ledger, cmd.asOf);
+      if (since !== 0) ctx.feedCompensated();
+      onHand += since;
+      ctx.undo?.changesSinceFeed(p);
+      p.sinceFeed = keptAfter(ledger, cmd.asOf);
+    }
     ctx.undo?.position(this, p);
     p.feedAsOf = cmd.asOf;
-    if (p.onHand !== cmd.onHand) {
-      p.onHand = cmd.onHand;
+    if (p.onHand !== onHand) {
+      p.onHand = onHand;
       this.touch(p, ctx);
     }
     return ok(true, p.view(), null);
@@ -159,8 +190,19 @@ export class SkuBook implements UndoableBook {
     }
     ctx.undo?.position(this, p);
     p.onHand += cmd.delta;
+    // A delta's own as-of is its time when it is one; otherwise it happened now.
+    const at = cmd.asOf !== undefined && isEpochMs(cmd.asOf) ? cmd.asOf : ctx.now();
+    this.noteChange(p, at, cmd.delta, ctx);
     this.touch(p, ctx);
     return ok(true, p.view(), null);
+  }
+
+  /** Keeps a relative onHand change for the feeds still to come (see changes-since-feed.ts). */
+  private noteChange(p: Position, at: number, delta: number, ctx: BookContext): void {
+    const next = withChange(p.sinceFeed, p.feedAsOf, at, delta);
+    if (next === p.sinceFeed) return;
+    ctx.undo?.changesSinceFeed(p);
+    p.sinceFeed = next;
   }
 
   private reserve(cmd: ReserveCommand, ctx: BookContext): CommandResult {
@@ -298,7 +340,10 @@ export class SkuBook implements UndoableBook {
     ctx.undo?.position(this, p);
     ctx.undo?.orderQty(p, cmd.orderId);
     p.addOrderQty(cmd.orderId, -cmd.qty);
-    if (cmd.op === 'ship') p.onHand -= cmd.qty;
+    if (cmd.op === 'ship') {
+      p.onHand -= cmd.qty;
+      this.noteChange(p, ctx.now(), -cmd.qty, ctx);
+    }
     this.touch(p, ctx);
     return ok(true, p.view(), null);
   }

@@ -14,7 +14,8 @@ export function isExtensionItem(item: SnapshotItem): item is ExtensionItem {
 }
 
 export interface SnapshotHeader {
-  readonly format: 1;
+  /** The state format of its items (STATE_FORMAT in engine-state.ts; 1 is still read). */
+  readonly format: 1 | 2;
   readonly takenAt: number;
   /** Recovery replays the journal from this sequence on (records a chunk holds are skipped). */
   readonly startSeq: number;

@@ -345,6 +345,11 @@ export class StockEngine implements Engine {
     return this.core.books.get(sku)?.byLocation.get(location)?.view() ?? null;
   }
 
+  feedRowUnchanged(sku: string, location: string, onHand: number): boolean {
+    const p = this.core.books.get(sku)?.byLocation.get(location);
+    return p !== undefined && p.sinceFeed === null && p.onHand === onHand;
+  }
+
   skusAt(location: string): string[] {
     return (this.core.positionsAt.get(location) ?? []).map((p) => p.sku);
   }
@@ -457,6 +462,8 @@ export class StockEngine implements Engine {
       queued,
       watchedTopics: core.watchedTopics,
       staleFeeds: core.staleFeeds,
+      compensatedFeeds: core.compensatedFeeds,
+      uncompensableFeeds: core.uncompensableFeeds,
       busyRejections: core.busyRejections,
       actorFailures: core.actorFailures + this.actors.crashes,
       deltasPublished: core.conflation.published,

@@ -1,3 +1,4 @@
+import type { ChangeLedger } from './changes-since-feed.ts';
 import type { ChannelRules } from './channel-rules.ts';
 import type { Location, LocationInput } from './master-data.ts';
 import type { Position } from './position.ts';
@@ -56,6 +57,19 @@ class OrderQty<B extends UndoableBook> implements UndoEntry<B> {
     if (orders === null) return;
     if (this.qty === 0) orders.delete(this.orderId);
     else orders.set(this.orderId, this.qty);
+  }
+}
+
+/** A position's changes since its last feed, as they were (the ledgers are immutable arrays). */
+class ChangesSinceFeed<B extends UndoableBook> implements UndoEntry<B> {
+  private readonly ledger: ChangeLedger | null;
+
+  constructor(private readonly p: Position) {
+    this.ledger = p.sinceFeed;
+  }
+
+  undo(): void {
+    this.p.sinceFeed = this.ledger;
   }
 }
 
@@ -217,6 +231,12 @@ export class UndoLog<B extends UndoableBook> {
     b.kinds.push(RESERVATION_DELETED);
     b.refs.push(book, r);
     b.purged.push(r);
+  }
+
+  /** Before a position's ledger of changes since its feed is replaced (feeds, ships, deltas:
+   * never on the reserve path). */
+  changesSinceFeed(p: Position): void {
+    this.entry(new ChangesSinceFeed<B>(p));
   }
 
   recentOp(book: B, id: string, evicted: RecentOp | null): void {

@@ -23,9 +23,10 @@ export interface FeedRowCounts {
  * everyone else: the caller pauses the body while `busy`, so a feed of a million rows holds one
  * batch in memory, never the feed.
  *
- * - A snapshot row whose value the position already has is dropped before the engine (and so
- *   before the journal) and counted `unchanged`; the others go in as `setOnHand` with the row's
- *   as-of, which the engine skips as stale when the position has a newer one.
+ * - A snapshot row whose value the position already has, with no shipment or delta recorded since
+ *   its last feed, is dropped before the engine (and so before the journal) and counted
+ *   `unchanged`; the others go in as `setOnHand` with the row's as-of, which the engine skips as
+ *   stale when the position has a newer one, and corrects for changes recorded after it.
  * - A delta row goes in as `adjust` under its own id, or `<feedId>#<line>`, so a feed sent again
  *   repeats nothing (`repeated`); a zero delta is `unchanged`.
  * - A full snapshot zeroes, at its end, every position of its location it did not list, unless
@@ -138,7 +139,7 @@ export class FeedRun implements ResultSink<FeedRow> {
 
   private command(row: FeedRow): Command | null {
     if (this.result.kind === 'snapshot') {
-      if (this.engine.position(row.sku, row.location)?.onHand === row.qty) return null;
+      if (this.engine.feedRowUnchanged(row.sku, row.location, row.qty)) return null;
       return {
         op: 'setOnHand',
         sku: row.sku,

@@ -358,6 +358,16 @@ export class GatewayMetrics {
       'Stock feed updates ignored because a newer one was already applied.',
       (s) => s.staleFeeds,
     );
+    counter(
+      'stockflow_engine_feeds_compensated_total',
+      'Absolute feed rows whose count was corrected for shipments and deltas recorded after its as-of.',
+      (s) => s.compensatedFeeds,
+    );
+    counter(
+      'stockflow_engine_feeds_uncompensable_total',
+      'Absolute feed rows applied with an as-of that is no epoch-ms time (a sequence), so not correctable for later shipments.',
+      (s) => s.uncompensableFeeds,
+    );
   }
 }
 

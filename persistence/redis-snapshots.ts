@@ -24,7 +24,8 @@ function isManifest(value: unknown, startSeq: number): value is Manifest {
     typeof header === 'object' &&
     header !== null &&
     header.startSeq === startSeq &&
-    header.format === 1 &&
+    // Any format: the engine refuses one newer than it reads, rather than skip the snapshot.
+    typeof header.format === 'number' &&
     typeof m.coversSeq === 'number' &&
     typeof m.bytes === 'number' &&
     Number.isSafeInteger(m.chunks) &&

@@ -14,6 +14,7 @@ import {
   NUM_RUNS,
   rulesArb,
   SKUS,
+  START,
   TOMBSTONE_TTL,
 } from './stock-arbitraries.ts';
 import type { RulesInput } from '../../engine/index.ts';
@@ -68,7 +69,7 @@ describe('journal: acknowledged means durable, and failed writes leave nothing b
         fc.array(step, { minLength: 1, maxLength: 20 }),
         fc.array(outcome, { maxLength: 40 }),
         async (rules, steps, plan) => {
-          const clock = new ManualClock();
+          const clock = new ManualClock(START);
           const journal = new MemoryJournal([...plan]);
           const engine = engineWith(rules, clock);
           engine.storage.attachJournal(journal, 0);

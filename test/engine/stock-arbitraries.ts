@@ -82,6 +82,19 @@ export type Step =
   | { readonly kind: 'advance'; readonly ms: number }
   | { readonly kind: 'rules'; readonly rules: RulesInput };
 
+/** The ManualClock's default start: histories begin here. */
+export const START = Date.UTC(2026, 0, 1);
+
+/**
+ * A feed's as-of: a source's sequence, or an epoch-ms time within the first two hours of a
+ * history, so counts land before and after the shipments and deltas around them (docs/engine.md,
+ * changes since the last feed).
+ */
+const asOfArb = fc.oneof(
+  fc.integer({ min: 0, max: 30 }),
+  fc.integer({ min: 0, max: 120 }).map((minute) => START + minute * 60_000),
+);
+
 const sku = fc.constantFrom(...SKUS);
 const location = fc.constantFrom('S1', 'S2', 'DC1');
 const resId = fc.constantFrom('r0', 'r1', 'r2', 'r3', 'r4', 'r5');
@@ -113,7 +126,7 @@ export const batchCmdArb: fc.Arbitrary<Command> = fc.oneof(
       sku,
       location,
       onHand: fc.integer({ min: 0, max: 12 }),
-      asOf: fc.integer({ min: 0, max: 30 }),
+      asOf: asOfArb,
     }),
   },
   {
@@ -124,6 +137,7 @@ export const batchCmdArb: fc.Arbitrary<Command> = fc.oneof(
       sku,
       location,
       delta: fc.integer({ min: -4, max: 6 }).filter((d) => d !== 0),
+      asOf: maybe(asOfArb),
     }),
   },
   { weight: 5, arbitrary: reservePerSku.map((st) => (st as { cmd: Command }).cmd) },
@@ -173,7 +187,7 @@ export const stepArb: fc.Arbitrary<Step> = fc.oneof(
         sku,
         location,
         onHand: fc.integer({ min: 0, max: 12 }),
-        asOf: fc.integer({ min: 0, max: 30 }),
+        asOf: asOfArb,
       }),
     ),
   },
@@ -186,7 +200,7 @@ export const stepArb: fc.Arbitrary<Step> = fc.oneof(
         sku,
         location,
         delta: fc.integer({ min: -4, max: 6 }).filter((d) => d !== 0),
-        asOf: maybe(fc.integer({ min: 0, max: 30 })),
+        asOf: maybe(asOfArb),
       }),
     ),
   },

@@ -15,6 +15,7 @@ import {
   NUM_RUNS,
   rulesArb,
   SKUS,
+  START,
   stepArb,
   TOMBSTONE_TTL,
   type Step,
@@ -126,7 +127,7 @@ async function runStep(run: Run, step: Step): Promise<void> {
 }
 
 async function runHistory(initialRules: RulesInput, steps: readonly Step[]): Promise<void> {
-  const clock = new ManualClock();
+  const clock = new ManualClock(START);
   const engine = new StockEngine({
     rules: initialRules,
     locations: LOCATIONS,

@@ -13,6 +13,10 @@ export interface ModelLocation {
 interface MPosition {
   onHand: number;
   feedAsOf: number;
+  /** Relative onHand changes since the last absolute feed, with their times (docs/engine.md). */
+  changes: { at: number; delta: number }[];
+  /** Latest time of a change forgotten because more than CHANGES_KEPT were kept. */
+  floor: number;
   reserved: number;
   allocated: number;
   orders: Map<string, number>;
@@ -80,6 +84,14 @@ function cap(
   return out;
 }
 
+/** Changes since the last feed a position keeps (docs/engine.md). */
+const CHANGES_KEPT = 32;
+
+/** An as-of within 2001..2286 in epoch ms is a time; anything else is a sequence (docs/api.md). */
+function epochMs(asOf: number): boolean {
+  return asOf >= 1e12 && asOf < 1e13;
+}
+
 export class StockModel {
   now: number;
   rules: RulesInput;
@@ -112,7 +124,15 @@ export class StockModel {
     const key = `${sku}|${location}`;
     let p = this.positions.get(key);
     if (p === undefined) {
-      p = { onHand: 0, feedAsOf: -Infinity, reserved: 0, allocated: 0, orders: new Map() };
+      p = {
+        onHand: 0,
+        feedAsOf: -Infinity,
+        changes: [],
+        floor: -Infinity,
+        reserved: 0,
+        allocated: 0,
+        orders: new Map(),
+      };
       this.positions.set(key, p);
     }
     return p;
@@ -184,6 +204,19 @@ export class StockModel {
       case 'setOnHand': {
         const p = this.pos(cmd.sku, cmd.location);
         if (cmd.asOf <= p.feedAsOf) return okAnswer(false);
+        if (!epochMs(cmd.asOf)) {
+          // A sequence cannot be compared with the changes' times.
+          p.changes = [];
+        } else {
+          if (p.changes.length > 0 && cmd.asOf < p.floor) return okAnswer(false);
+          const after = p.changes.filter((c) => c.at > cmd.asOf);
+          p.onHand = cmd.onHand + after.reduce((n, c) => n + c.delta, 0);
+          p.changes = after;
+          p.floor = -Infinity;
+          p.feedAsOf = cmd.asOf;
+          return okAnswer(true);
+        }
+        p.floor = -Infinity;
         p.feedAsOf = cmd.asOf;
         p.onHand = cmd.onHand;
         return okAnswer(true);
@@ -196,6 +229,8 @@ export class StockModel {
             const p = this.pos(cmd.sku, cmd.location);
             if (cmd.asOf !== undefined && cmd.asOf <= p.feedAsOf) return okAnswer(false);
             p.onHand += cmd.delta;
+            const at = cmd.asOf !== undefined && epochMs(cmd.asOf) ? cmd.asOf : this.now;
+            this.note(p, at, cmd.delta);
             return okAnswer(true);
           },
         );
@@ -253,7 +288,10 @@ export class StockModel {
             if (p === undefined || held < cmd.qty) return error('CONFLICT');
             p.orders.set(cmd.orderId, held - cmd.qty);
             p.allocated -= cmd.qty;
-            if (cmd.op === 'ship') p.onHand -= cmd.qty;
+            if (cmd.op === 'ship') {
+              p.onHand -= cmd.qty;
+              this.note(p, this.now, -cmd.qty);
+            }
             return okAnswer(true);
           },
         );
@@ -338,6 +376,20 @@ export class StockModel {
       else this.reservations.delete(next.id);
     }
     this.now = target;
+  }
+
+  /** Keeps a change for later feeds, unless the newest feed is a sequence (or there was none) or
+   * already saw it. */
+  private note(p: MPosition, at: number, delta: number): void {
+    if (!epochMs(p.feedAsOf) || at <= p.feedAsOf) return;
+    p.changes.push({ at, delta });
+    if (p.changes.length <= CHANGES_KEPT) return;
+    let oldest = 0;
+    p.changes.forEach((c, i) => {
+      if (c.at < (p.changes[oldest] as { at: number }).at) oldest = i;
+    });
+    p.floor = Math.max(p.floor, (p.changes[oldest] as { at: number }).at);
+    p.changes.splice(oldest, 1);
   }
 
   /** Idempotency ids of adjust, ship and deallocate are scoped per SKU: one receipt or shipment

@@ -81,6 +81,37 @@ describe('stock feeds', () => {
     expect(onHand('sku-3', 'dc1')).toBe(8);
   });
 
+  it('does not give back units shipped after a snapshot was counted when it arrives late', async () => {
+    // The engine runs on the wall clock here: the store counted a minute ago, we ship now.
+    const countedAt = Date.now() - 60_000;
+    const rows = (onHand: number, asOf: number): string =>
+      ndjson([{ sku: 'sku-20', location: 'dc1', onHand, asOf }]);
+    expect(
+      (await feed('feedId=late-0&kind=snapshot', rows(10, countedAt - 60_000))).body,
+    ).toMatchObject({ applied: 1 });
+    const compensated = r.engine.stats().compensatedFeeds;
+    const order = { orderId: 'late-o1', sku: 'sku-20', location: 'dc1', qty: 2 };
+    await r.engine.execute({ op: 'allocate', allocationId: 'late-a1', channel: 'web', ...order });
+    expect(await r.engine.execute({ op: 'ship', shipmentId: 'late-s1', ...order })).toMatchObject({
+      ok: true,
+      applied: true,
+    });
+    expect(onHand('sku-20', 'dc1')).toBe(8);
+
+    const late = await feed('feedId=late-1&kind=snapshot', rows(10, countedAt));
+    expect(late.body).toMatchObject({ applied: 1, stale: 0, rejected: 0 });
+    expect(onHand('sku-20', 'dc1')).toBe(8);
+    const seen = await r.http('/v1/availability?channel=web&sku=sku-20&location=dc1');
+    expect(await seen.json()).toMatchObject({ available: 8 });
+
+    // A count equal to what the position shows is no no-op while a shipment is after it: 8
+    // counted before the 2 left is 6 now.
+    const equal = await feed('feedId=late-2&kind=snapshot', rows(8, countedAt + 1));
+    expect(equal.body).toMatchObject({ applied: 1, unchanged: 0 });
+    expect(onHand('sku-20', 'dc1')).toBe(6);
+    expect(r.engine.stats().compensatedFeeds).toBe(compensated + 2);
+  });
+
   it('reports bad rows by line number and still applies the good ones (CSV)', async () => {
     const csv = [
       'location,sku,onHand,asOf',
