@@ -54,6 +54,8 @@ export const Reason = {
   UNKNOWN_RETURN: 'UNKNOWN_RETURN',
   NOT_RETURNABLE: 'NOT_RETURNABLE',
   RETURN_WINDOW_CLOSED: 'RETURN_WINDOW_CLOSED',
+  PICKUP_DISABLED: 'PICKUP_DISABLED',
+  INVALID_MASTER_DATA: 'INVALID_MASTER_DATA',
 } as const;
 
 export type Reason = (typeof Reason)[keyof typeof Reason];
