@@ -1,5 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { ManualClock, StockEngine, type RulesInput } from '../../engine/index.ts';
+import {
+  ManualClock,
+  StockEngine,
+  type AvailabilityDelta,
+  type RulesInput,
+} from '../../engine/index.ts';
 import { available, harness, RULES, stock, type Harness } from './fixtures.ts';
 
 let h: Harness;
@@ -144,6 +149,21 @@ describe('locations from the master data', () => {
     });
     h.engine.upsertLocations([{ id: 'S1', type: 'store', pickup: true }]);
     expect(available(h, 'web', 'A', 'S1')).toBe(8);
+  });
+
+  it('publishes the changed values to watchers when channels or pick-up change', async () => {
+    h = harness();
+    await stock(h, 'A', { S1: 10, DC1: 5 });
+    const deltas: AvailabilityDelta[] = [];
+    h.engine.onDeltas((d) => deltas.push(...d));
+    h.engine.watch('kiosk', 'A');
+    h.engine.watch('web', 'A', 'S1');
+    h.engine.upsertLocations([{ id: 'S1', type: 'store', channels: ['web'], pickup: false }]);
+    h.engine.flushDeltas();
+    expect(deltas.map((d) => [d.topic, d.available])).toEqual([
+      ['availability:kiosk:A', 5],
+      ['availability:web:A@S1', 0],
+    ]);
   });
 
   it('drops an upsert that changes nothing and counts the others', () => {
