@@ -53,6 +53,8 @@ const LOCATION_FIELDS = new Set([
   'channels',
   'pickup',
 ]);
+/** CSV product columns: `attributes` and `prices` are spread over one column per name. */
+const PRODUCT_COLUMNS = /^(sku|group|attr\..+|price\..+)$/;
 const ATTRIBUTE_PREFIX = 'attr.';
 const PRICE_PREFIX = 'price.';
 /** Channels in one CSV cell: `web|app`; `*` for every channel. */
@@ -102,12 +104,7 @@ export class MasterParser extends LineFeed<MasterRow> {
     const seen = new Set<string>();
     for (const name of names) {
       const known =
-        this.kind === 'products'
-          ? PRODUCT_FIELDS.has(name) && name !== 'attributes' && name !== 'prices'
-            ? true
-            : (name.startsWith(ATTRIBUTE_PREFIX) && name.length > ATTRIBUTE_PREFIX.length) ||
-              (name.startsWith(PRICE_PREFIX) && name.length > PRICE_PREFIX.length)
-          : LOCATION_FIELDS.has(name);
+        this.kind === 'products' ? PRODUCT_COLUMNS.test(name) : LOCATION_FIELDS.has(name);
       if (!known || seen.has(name)) {
         const columns =
           this.kind === 'products'
