@@ -22,14 +22,22 @@ function needsQuantity(
   }
 }
 
+// Product attributes a rule matches (ProductInput.attributes): every listed key=value.
+const attributes = z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/), z.string()).optional();
+
 const selector = {
   channel: id.optional(),
   locationType: label.optional(),
   location: id.optional(),
   sku: id.optional(),
   skuGroup: label.optional(),
+  attributes,
 };
-type Selector = Partial<Record<keyof typeof selector, string | undefined>>;
+type Selector = Partial<
+  Record<Exclude<keyof typeof selector, 'attributes'>, string | undefined> & {
+    attributes: Readonly<Record<string, string>> | undefined;
+  }
+>;
 
 const channel = z.strictObject({
   id,
@@ -51,7 +59,13 @@ const shape = z.strictObject({
   caps: z
     .array(
       z
-        .strictObject({ channel: id, sku: id.optional(), skuGroup: label.optional(), ...quantity })
+        .strictObject({
+          channel: id,
+          sku: id.optional(),
+          skuGroup: label.optional(),
+          attributes,
+          ...quantity,
+        })
         .superRefine(needsQuantity),
     )
     .prefault([]),
@@ -114,5 +128,13 @@ for (const list of LISTS) {
 export const rules = checked;
 
 function selectorKey(rule: Selector): string {
-  return JSON.stringify([rule.channel, rule.locationType, rule.location, rule.sku, rule.skuGroup]);
+  const named = Object.entries(rule.attributes ?? {}).sort((a, b) => (a[0] < b[0] ? -1 : 1));
+  return JSON.stringify([
+    rule.channel,
+    rule.locationType,
+    rule.location,
+    rule.sku,
+    rule.skuGroup,
+    named,
+  ]);
 }

@@ -156,6 +156,10 @@ const location = z
     name: label.optional(),
     lat: z.number().min(-90).max(90).optional(),
     lon: z.number().min(-180).max(180).optional(),
+    // Master data the ERP usually sends (docs/erp.md); left out here, what it sent is kept.
+    capacity: positive.max(1_000_000_000).nullable().optional(),
+    channels: z.array(id).max(100).nullable().optional(),
+    pickup: z.boolean().optional(),
   })
   .superRefine((l, ctx) => {
     // Sourcing by distance needs both halves of a coordinate.
@@ -168,7 +172,18 @@ const location = z
     }
   });
 
-const product = z.strictObject({ sku: id, group: label.optional() });
+const product = z.strictObject({
+  sku: id,
+  group: label.optional(),
+  attributes: z
+    .record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/), z.string().max(256))
+    .refine((a) => Object.keys(a).length <= 32, { message: 'expected at most 32 attributes' })
+    .optional(),
+  prices: z
+    .record(z.string().regex(/^[A-Z]{3}$/), z.int().min(0))
+    .refine((p) => Object.keys(p).length <= 16, { message: 'expected at most 16 prices' })
+    .optional(),
+});
 
 export const configSchema = z
   .strictObject({

@@ -1,15 +1,19 @@
 import { ErrorCode, Reason, StockflowError } from './errors.ts';
-import { isValidId } from './master-data.ts';
+import { isValidId, type Location } from './master-data.ts';
 
 /**
  * Channel rules: what each demand-side channel may see of the stock.
  *
  * Resolution (documented in docs/engine.md):
  * - A buffer, exclusion or pickup-buffer rule names any of channel, locationType, location, sku,
- *   skuGroup; a field left out matches everything. The most specific matching rule wins, with
- *   weights sku 16 > skuGroup 8 > location 4 > locationType 2 > channel 1 (so every combination
- *   of fields has its own rank and two rules can never tie; the same combination twice is an
- *   error).
+ *   skuGroup (buffers, exclusions and caps also `attributes`: every listed key=value must be the
+ *   product's); a field left out matches everything. The most specific matching rule wins, with
+ *   weights sku 32 > attributes 16 > skuGroup 8 > location 4 > locationType 2 > channel 1 (so
+ *   every combination of fields has its own rank; the same combination twice is an error). Two
+ *   rules of one combination with different attributes may both match: the one listing more
+ *   attributes wins, then the one listed first.
+ * - A location whose master data lists the channels it serves is excluded for every other
+ *   channel, as if by an exclusion rule.
  * - A buffer holds back max(units, ceil(percent% of onHand)).
  * - Priority: a channel's effective buffer is the largest buffer of itself and of every channel
  *   with a higher priority (smaller number), so a lower-priority channel never sees more than a
@@ -33,6 +37,8 @@ export interface Selector {
   readonly location?: string | undefined;
   readonly sku?: string | undefined;
   readonly skuGroup?: string | undefined;
+  /** Product attributes that must all be as listed (see ProductInput.attributes). */
+  readonly attributes?: Readonly<Record<string, string>> | undefined;
 }
 
 export interface QuantityRule {
@@ -46,6 +52,7 @@ export type CapRule = {
   readonly channel: string;
   readonly sku?: string | undefined;
   readonly skuGroup?: string | undefined;
+  readonly attributes?: Readonly<Record<string, string>> | undefined;
 } & QuantityRule;
 export type PickupBufferRule = {
   readonly location?: string | undefined;
@@ -76,16 +83,42 @@ interface Subject {
   readonly location: string;
   readonly sku: string;
   readonly skuGroup: string;
+  readonly attributes: Readonly<Record<string, string>>;
 }
 
+const NO_ATTRIBUTES: Readonly<Record<string, string>> = Object.freeze({});
+
 const FIELDS = ['channel', 'locationType', 'location', 'sku', 'skuGroup'] as const;
-const WEIGHT = { channel: 1, locationType: 2, location: 4, sku: 16, skuGroup: 8 } as const;
+const WEIGHT = { channel: 1, locationType: 2, location: 4, sku: 32, skuGroup: 8 } as const;
+/** The shape bit of a rule that names attributes, and its weight (between skuGroup and sku). */
+const ATTRIBUTES_BIT = 1 << FIELDS.length;
+const ATTRIBUTES_WEIGHT = 16;
+
+/** The attributes a rule names, in a canonical order, and their key part. */
+class AttributeSet {
+  readonly entries: readonly (readonly [string, string])[];
+  readonly key: string;
+
+  constructor(attributes: Readonly<Record<string, string>>) {
+    this.entries = Object.entries(attributes).sort((a, b) => (a[0] < b[0] ? -1 : 1));
+    this.key = this.entries.map(([k, v]) => `${k}=${v}`).join('\u0001');
+  }
+
+  matches(attributes: Readonly<Record<string, string>>): boolean {
+    for (const [k, v] of this.entries) if (attributes[k] !== v) return false;
+    return true;
+  }
+}
 
 /** A set of rules of one kind, indexed by the combination of fields each names. */
 class RuleIndex<R extends Selector, T> {
   /** Shapes (bit masks of named fields) in order of decreasing specificity. */
   private readonly shapes: number[] = [];
   private readonly byKey = new Map<string, T>();
+  /** For shapes that name attributes: their attribute sets, most attributes first. */
+  private readonly attributeSets = new Map<number, AttributeSet[]>();
+  /** Attribute names any rule lists (what of a product the rules can see). */
+  readonly attributeNames = new Set<string>();
 
   constructor(
     private readonly kind: string,
@@ -95,7 +128,18 @@ class RuleIndex<R extends Selector, T> {
     const shapeSet = new Set<number>();
     for (const rule of rules) {
       const shape = shapeOf(rule);
-      const key = keyOf(shape, rule);
+      let set: AttributeSet | null = null;
+      if (shape & ATTRIBUTES_BIT) {
+        set = new AttributeSet(rule.attributes ?? NO_ATTRIBUTES);
+        for (const [name] of set.entries) this.attributeNames.add(name);
+        let sets = this.attributeSets.get(shape);
+        if (sets === undefined) {
+          sets = [];
+          this.attributeSets.set(shape, sets);
+        }
+        if (!sets.some((s) => s.key === set?.key)) sets.push(set);
+      }
+      const key = keyOf(shape, rule, set?.key ?? '');
       if (this.byKey.has(key)) {
         throw new StockflowError(
           ErrorCode.BAD_REQUEST,
@@ -105,6 +149,10 @@ class RuleIndex<R extends Selector, T> {
       }
       this.byKey.set(key, project(rule));
       shapeSet.add(shape);
+    }
+    // A stable sort: among as many attributes, the set listed first is tried first.
+    for (const sets of this.attributeSets.values()) {
+      sets.sort((a, b) => b.entries.length - a.entries.length);
     }
     this.shapes = [...shapeSet].sort((a, b) => specificity(b) - specificity(a));
   }
@@ -116,8 +164,17 @@ class RuleIndex<R extends Selector, T> {
   /** The most specific rule that matches, or undefined. */
   match(subject: Subject): T | undefined {
     for (const shape of this.shapes) {
-      const hit = this.byKey.get(keyOf(shape, subject));
-      if (hit !== undefined) return hit;
+      const sets = this.attributeSets.get(shape);
+      if (sets === undefined) {
+        const hit = this.byKey.get(keyOf(shape, subject, ''));
+        if (hit !== undefined) return hit;
+        continue;
+      }
+      for (const set of sets) {
+        if (!set.matches(subject.attributes)) continue;
+        const hit = this.byKey.get(keyOf(shape, subject, set.key));
+        if (hit !== undefined) return hit;
+      }
     }
     return undefined;
   }
@@ -128,18 +185,22 @@ function shapeOf(selector: Selector): number {
   FIELDS.forEach((field, bit) => {
     if (selector[field] !== undefined) shape |= 1 << bit;
   });
+  // An empty attribute list restricts nothing: the rule is as if it named none.
+  if (selector.attributes !== undefined && Object.keys(selector.attributes).length > 0) {
+    shape |= ATTRIBUTES_BIT;
+  }
   return shape;
 }
 
 function specificity(shape: number): number {
-  let score = 0;
+  let score = shape & ATTRIBUTES_BIT ? ATTRIBUTES_WEIGHT : 0;
   FIELDS.forEach((field, bit) => {
     if (shape & (1 << bit)) score += WEIGHT[field];
   });
   return score;
 }
 
-function keyOf(shape: number, selector: Selector): string {
+function keyOf(shape: number, selector: Omit<Selector, 'attributes'>, attributes: string): string {
   // The shape leads the key: a SKU without a group must not hit the rule that names nothing.
   let key = `${shape}\u0000`;
   for (let bit = 0; bit < FIELDS.length; bit++) {
@@ -147,12 +208,25 @@ function keyOf(shape: number, selector: Selector): string {
     key += shape & (1 << bit) ? (selector[field] ?? '') : '';
     key += '\u0000';
   }
-  return key;
+  return key + attributes;
 }
 
 function describe(selector: Selector): string {
   const parts = FIELDS.filter((f) => selector[f] !== undefined).map((f) => `${f}=${selector[f]}`);
+  const attributes = selector.attributes ?? NO_ATTRIBUTES;
+  for (const [k, v] of Object.entries(attributes)) parts.push(`attributes.${k}=${v}`);
   return parts.length === 0 ? 'everything' : parts.join(', ');
+}
+
+/** The values of the named attributes, as a cache key part ('' when no rule names any). */
+function attributeKey(
+  names: readonly string[],
+  attributes: Readonly<Record<string, string>>,
+): string {
+  if (names.length === 0) return '';
+  let key = '';
+  for (const name of names) key += `${attributes[name] ?? '\u0002'}\u0001`;
+  return key;
 }
 
 function quantityOf(rule: QuantityRule, where: string): Quantity {
@@ -206,6 +280,9 @@ export class ChannelRules {
   private readonly skusInCaps = new Set<string>();
   private readonly resolved = new Map<string, Float64Array>();
   private readonly capsByGroup = new Map<string, Cap | null>();
+  /** Attribute names buffer and exclusion rules (resp. caps) list, sorted: part of cache keys. */
+  private readonly ruleAttributes: readonly string[];
+  private readonly capAttributes: readonly string[];
 
   constructor(input: RulesInput, version: number) {
     this.version = version;
@@ -289,6 +366,10 @@ export class ChannelRules {
     for (const r of [...buffers, ...exclusions])
       if (r.sku !== undefined) this.skusInRules.add(r.sku);
     for (const r of caps) if (r.sku !== undefined) this.skusInCaps.add(r.sku);
+    this.ruleAttributes = [
+      ...new Set([...this.buffers.attributeNames, ...this.exclusions.attributeNames]),
+    ].sort();
+    this.capAttributes = [...this.caps.attributeNames].sort();
   }
 
   channel(id: string): Channel | undefined {
@@ -298,14 +379,23 @@ export class ChannelRules {
   /**
    * Resolves the rules for one position into a flat array, 3 numbers per channel:
    * [excluded (0|1), effective buffer units, effective buffer percent, ...] then the location's
-   * pickup buffer units and percent. Positions cache it per rules version, so the hot path does arithmetic only.
+   * pickup buffer units and percent. Positions cache it per rules version (and the engine makes
+   * them resolve again when the product or location changes), so the hot path does arithmetic
+   * only. A channel the location does not serve is excluded there.
    */
-  resolve(sku: string, skuGroup: string, location: string, locationType: string): Float64Array {
-    if (this.skusInRules.has(sku)) return this.compute(sku, skuGroup, location, locationType);
-    const key = `${location}\u0000${locationType}\u0000${skuGroup}`;
+  resolve(
+    sku: string,
+    skuGroup: string,
+    attributes: Readonly<Record<string, string>>,
+    location: Location,
+  ): Float64Array {
+    if (this.skusInRules.has(sku)) return this.compute(sku, skuGroup, attributes, location);
+    const key =
+      `${location.id}\u0000${location.type}\u0000${location.channelsKey}\u0000${skuGroup}` +
+      `\u0000${attributeKey(this.ruleAttributes, attributes)}`;
     let shared = this.resolved.get(key);
     if (shared === undefined) {
-      shared = this.compute(sku, skuGroup, location, locationType);
+      shared = this.compute(sku, skuGroup, attributes, location);
       this.resolved.set(key, shared);
     }
     return shared;
@@ -314,16 +404,26 @@ export class ChannelRules {
   private compute(
     sku: string,
     skuGroup: string,
-    location: string,
-    locationType: string,
+    attributes: Readonly<Record<string, string>>,
+    where: Location,
   ): Float64Array {
     const n = this.channels.length;
     const out = new Float64Array(n * 3 + 2);
     const own: Quantity[] = [];
+    const locationType = where.type;
+    const location = where.id;
     for (const channel of this.channels) {
-      const subject: Subject = { channel: channel.id, locationType, location, sku, skuGroup };
+      const subject: Subject = {
+        channel: channel.id,
+        locationType,
+        location,
+        sku,
+        skuGroup,
+        attributes,
+      };
       own.push(this.buffers.match(subject) ?? NO_QUANTITY);
-      out[channel.index * 3] = this.exclusions.match(subject) === undefined ? 0 : 1;
+      const excluded = !where.serves(channel.id) || this.exclusions.match(subject) !== undefined;
+      out[channel.index * 3] = excluded ? 1 : 0;
     }
     for (const channel of this.channels) {
       let units = 0;
@@ -337,18 +437,36 @@ export class ChannelRules {
       out[channel.index * 3 + 2] = percent;
     }
     const pickup =
-      this.pickup.match({ channel: '', locationType, location, sku: '', skuGroup: '' }) ??
-      NO_QUANTITY;
+      this.pickup.match({
+        channel: '',
+        locationType,
+        location,
+        sku: '',
+        skuGroup: '',
+        attributes: NO_ATTRIBUTES,
+      }) ?? NO_QUANTITY;
     out[n * 3] = pickup.units;
     out[n * 3 + 1] = pickup.percent;
     return out;
   }
 
   /** The cap of a channel for a SKU, or null when none applies. */
-  cap(channel: Channel, sku: string, skuGroup: string): Cap | null {
-    const subject = { channel: channel.id, locationType: '', location: '', sku, skuGroup };
+  cap(
+    channel: Channel,
+    sku: string,
+    skuGroup: string,
+    attributes: Readonly<Record<string, string>> = NO_ATTRIBUTES,
+  ): Cap | null {
+    const subject = {
+      channel: channel.id,
+      locationType: '',
+      location: '',
+      sku,
+      skuGroup,
+      attributes,
+    };
     if (this.skusInCaps.has(sku)) return this.caps.match(subject) ?? null;
-    const key = `${channel.index}\u0000${skuGroup}`;
+    const key = `${channel.index}\u0000${skuGroup}\u0000${attributeKey(this.capAttributes, attributes)}`;
     let cap = this.capsByGroup.get(key);
     if (cap === undefined) {
       cap = this.caps.match(subject) ?? null;

@@ -5,13 +5,20 @@ import type { Command } from './commands.ts';
 import { DeltaConflation } from './delta-conflation.ts';
 import { DueQueue } from './due-queue.ts';
 import type { LocationRanker } from './location-ranker.ts';
-import { Location, type LocationInput, type ProductInput } from './master-data.ts';
+import {
+  attributesOf,
+  Location,
+  pricesOf,
+  sameEntries,
+  type LocationInput,
+  type ProductInput,
+} from './master-data.ts';
 import type { Position } from './position.ts';
 import type { Reservation } from './reservation.ts';
 import { ReservationIndex } from './reservation-index.ts';
 import { ReservationTimes } from './reservation-times.ts';
 import { SkuBook, type BookContext } from './sku-book.ts';
-import type { UndoLog, UndoTarget } from './undo-log.ts';
+import type { Product, UndoLog, UndoTarget } from './undo-log.ts';
 
 /** The settings the core reads on every command (resolved from EngineOptions and defaults). */
 export interface CoreSettings {
@@ -32,6 +39,15 @@ function fnv1a(text: string): number {
     h = Math.imul(h, 0x01000193);
   }
   return h >>> 0;
+}
+
+/** What of a location changes what channels see there (a change re-evaluates its positions). */
+function viewKey(location: Location): string {
+  return `${location.type}\u0000${location.channelsKey}\u0000${location.pickup ? 1 : 0}`;
+}
+
+function productOf(book: SkuBook): Product {
+  return { group: book.group, attributes: book.attributes, prices: book.prices };
 }
 
 /**
@@ -145,7 +161,11 @@ export class EngineCore implements BookContext, UndoTarget<SkuBook> {
 
   // ---- master data and rules ----------------------------------------------------------------------
 
-  applyLocations(list: readonly LocationInput[]): void {
+  /**
+   * Upserts locations (`replace`: each input is the whole location, as a snapshot holds it;
+   * otherwise fields it leaves out are kept, see LocationInput).
+   */
+  applyLocations(list: readonly LocationInput[], replace = false): void {
     this.locationsVersion++;
     for (const input of list) {
       const existing = this.locations.get(input.id);
@@ -154,25 +174,63 @@ export class EngineCore implements BookContext, UndoTarget<SkuBook> {
         this.locations.set(input.id, new Location(input));
         continue;
       }
-      const retyped = existing.type !== input.type;
-      existing.update(input);
-      if (retyped) this.reevaluateAt(input.id);
+      const before = viewKey(existing);
+      if (replace) existing.reset(input);
+      else existing.update(input);
+      if (viewKey(existing) !== before) this.reevaluateAt(input.id);
     }
   }
 
+  /** Whether an upsert would change nothing (a feed drops such rows before the journal). */
+  sameLocation(input: LocationInput): boolean {
+    const existing = this.locations.get(input.id);
+    if (existing === undefined) return false;
+    const probe = new Location(existing.toInput());
+    probe.update(input);
+    return probe.sameAs(existing);
+  }
+
+  /** Whether a product upsert would change nothing. */
+  sameProduct(input: ProductInput): boolean {
+    const existing = this.books.get(input.sku);
+    if (existing === undefined) return false;
+    return (
+      existing.group === (input.group ?? '') &&
+      (input.attributes === undefined || sameEntries(existing.attributes, input.attributes)) &&
+      (input.prices === undefined || sameEntries(existing.prices, input.prices))
+    );
+  }
+
+  /** Upserts products: the group always, attributes and prices when the input names them. */
   applyProducts(list: readonly ProductInput[]): void {
     for (const input of list) {
       const group = input.group ?? '';
       const existing = this.books.get(input.sku);
       if (existing === undefined) {
         const partition = fnv1a(input.sku) % this.partitions;
-        this.books.set(input.sku, new SkuBook(input.sku, group, partition, this.reservationIndex));
-        this.undo?.product(input.sku, null, group);
-      } else if (existing.group !== group) {
-        this.undo?.product(input.sku, existing, existing.group);
-        existing.group = group;
-        this.reevaluate(existing);
+        const book = new SkuBook(input.sku, group, partition, this.reservationIndex);
+        book.attributes = attributesOf(input.attributes);
+        book.prices = pricesOf(input.prices);
+        this.books.set(input.sku, book);
+        this.undo?.product(input.sku, null, productOf(book));
+        continue;
       }
+      const attributes =
+        input.attributes === undefined || sameEntries(existing.attributes, input.attributes)
+          ? existing.attributes
+          : attributesOf(input.attributes);
+      const prices =
+        input.prices === undefined || sameEntries(existing.prices, input.prices)
+          ? existing.prices
+          : pricesOf(input.prices);
+      const seen = existing.group !== group || existing.attributes !== attributes;
+      if (!seen && existing.prices === prices) continue;
+      this.undo?.product(input.sku, existing, productOf(existing));
+      existing.group = group;
+      existing.attributes = attributes;
+      existing.prices = prices;
+      // Prices change no availability; group and attributes may (rules match them).
+      if (seen) this.reevaluate(existing);
     }
   }
 
@@ -236,17 +294,19 @@ export class EngineCore implements BookContext, UndoTarget<SkuBook> {
     }
     const location = this.locations.get(id);
     if (location === undefined) return;
-    const retyped = location.type !== previous.type;
-    location.update(previous);
-    if (retyped) this.reevaluateAt(id);
+    const before = viewKey(location);
+    location.reset(previous);
+    if (viewKey(location) !== before) this.reevaluateAt(id);
   }
 
   removeBook(sku: string): void {
     this.books.delete(sku);
   }
 
-  restoreGroup(book: SkuBook, group: string): void {
-    book.group = group;
+  restoreProduct(book: SkuBook, previous: Product): void {
+    book.group = previous.group;
+    book.attributes = previous.attributes;
+    book.prices = previous.prices;
     this.reevaluate(book);
   }
 

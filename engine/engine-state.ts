@@ -1,7 +1,7 @@
 import type { ChangeLedger } from './changes-since-feed.ts';
 import type { RulesInput } from './channel-rules.ts';
 import type { CommandResult, ReservationState } from './commands.ts';
-import type { Location, LocationInput } from './master-data.ts';
+import type { Location, LocationInput, ProductInput } from './master-data.ts';
 import { ReservationLine, reservationOf, type Reservation } from './reservation.ts';
 import type { Position } from './position.ts';
 import type { ReservationTimes } from './reservation-times.ts';
@@ -32,6 +32,9 @@ export interface EngineState {
 export interface SkuState {
   readonly sku: string;
   readonly group: string;
+  /** The product's attributes and prices; left out when it has none (and by earlier versions). */
+  readonly attributes?: Readonly<Record<string, string>>;
+  readonly prices?: Readonly<Record<string, number>>;
   /** Journal sequence of the last record applied to this SKU's book. */
   readonly lsn: number;
   readonly positions: readonly PositionState[];
@@ -90,6 +93,8 @@ export function exportBook(book: SkuBook): SkuState {
   return {
     sku: book.sku,
     group: book.group,
+    ...(Object.keys(book.attributes).length === 0 ? {} : { attributes: book.attributes }),
+    ...(Object.keys(book.prices).length === 0 ? {} : { prices: book.prices }),
     lsn: book.lsn,
     positions: book.positions.map((p) => ({
       location: p.location.id,
@@ -130,7 +135,7 @@ export function exportState(
 }
 
 export interface ImportTarget {
-  addBook(sku: string, group: string): SkuBook;
+  addBook(product: ProductInput): SkuBook;
   location(id: string): Location | undefined;
   /** Puts a restored reservation in the expiry schedule (the book's add already indexed it). */
   schedule(reservation: Reservation): void;
@@ -143,7 +148,12 @@ export interface ImportTarget {
 /** Adds the books of a state (whole, or one snapshot chunk at a time). */
 export function importBooks(skus: readonly SkuState[], target: ImportTarget): void {
   for (const s of skus) {
-    const book = target.addBook(s.sku, s.group);
+    const book = target.addBook({
+      sku: s.sku,
+      group: s.group,
+      attributes: s.attributes ?? {},
+      prices: s.prices ?? {},
+    });
     book.lsn = s.lsn;
     for (const ps of s.positions) {
       const location = target.location(ps.location);

@@ -106,7 +106,8 @@ export class EngineStorage {
     core.installRules(this.host.rulesFrom(header.rules));
     core.clearBooks();
     for (const extension of this.link.extensions.values()) extension.clear();
-    core.applyLocations(header.locations);
+    // Each location as the snapshot holds it: what it leaves out is the default, not kept.
+    core.applyLocations(header.locations, true);
     core.metaLsn = header.metaLsn;
   }
 
@@ -124,9 +125,9 @@ export class EngineStorage {
       } else extension.importItem(item);
     }
     importBooks(skus, {
-      addBook: (sku, group) => {
-        core.applyProducts([{ sku, group }]);
-        return core.books.get(sku) as SkuBook;
+      addBook: (product) => {
+        core.applyProducts([product]);
+        return core.books.get(product.sku) as SkuBook;
       },
       location: (id) => core.locations.get(id),
       schedule: (reservation) => {

@@ -74,13 +74,19 @@ export interface Engine {
    */
   setRules(input: RulesInput): void;
   rules(): RulesDocument;
-  /** Adds or updates locations (durable when `durable()` resolves). */
-  upsertLocations(list: readonly LocationInput[]): void;
-  /** Adds SKUs (an empty book each) or changes their group. */
-  upsertProducts(list: readonly ProductInput[]): void;
+  /**
+   * Adds or updates locations (durable when `durable()` resolves). An entry that would change
+   * nothing is dropped before the journal; returns how many changed something. Throws
+   * StockflowError (BAD_REQUEST) and applies nothing when an entry is invalid.
+   */
+  upsertLocations(list: readonly LocationInput[]): number;
+  /** Adds SKUs (an empty book each) or changes their master data; as `upsertLocations`. */
+  upsertProducts(list: readonly ProductInput[]): number;
   /** A location's master data, or null. */
   location(id: string): LocationInput | null;
   locationList(): LocationInput[];
+  /** A product's master data, or null. */
+  product(sku: string): ProductInput | null;
   productList(): ProductInput[];
   /**
    * Applies a location's full stock: every listed SKU is set, every position at the location

@@ -64,7 +64,7 @@ export type {
   QuantityRule,
   RulesInput,
 } from './channel-rules.ts';
-export { isValidId, isValidRef } from './master-data.ts';
+export { isValidId, isValidRef, locationProblem, productProblem } from './master-data.ts';
 export type { LocationInput, ProductInput } from './master-data.ts';
 export { topicOf } from './delta-conflation.ts';
 export type { AvailabilityDelta, DeltaListener } from './delta-conflation.ts';

@@ -53,6 +53,9 @@ export interface BookContext {
   readonly ranker: LocationRanker | null;
 }
 
+const NO_ATTRIBUTES: Readonly<Record<string, string>> = Object.freeze({});
+const NO_PRICES: Readonly<Record<string, number>> = Object.freeze({});
+
 /** A live availability topic of this SKU: a channel's network value or one location's value. */
 export class Watch {
   subscribers = 0;
@@ -74,6 +77,9 @@ export class Watch {
 export class SkuBook implements UndoableBook {
   readonly sku: string;
   group: string;
+  /** The product's attributes (rules may match them) and prices, from the master data. */
+  attributes: Readonly<Record<string, string>> = NO_ATTRIBUTES;
+  prices: Readonly<Record<string, number>> = NO_PRICES;
   /** The actor (partition) that owns this book. */
   readonly partition: number;
   readonly positions: Position[] = [];
@@ -229,6 +235,8 @@ export class SkuBook implements UndoableBook {
       if (location === undefined) return unknownLocation(cmd.location);
       const p = this.byLocation.get(cmd.location);
       if (p === undefined) return insufficient(0, null);
+      // A hold at one location is a pick-up hold: none where the location offers no pick-up.
+      if (!location.pickup) return insufficient(0, Reason.PICKUP_DISABLED);
       const available = this.locationValue(channel, p, ctx.rules);
       if (cmd.qty > available) return insufficient(available, this.excludedAt(channel, p, ctx));
       single = p;
@@ -492,7 +500,7 @@ export class SkuBook implements UndoableBook {
 
   private rulesOf(p: Position, rules: ChannelRules): Float64Array {
     if (p.rulesVersion !== rules.version || p.rules === null) {
-      p.rules = rules.resolve(this.sku, this.group, p.location.id, p.location.type);
+      p.rules = rules.resolve(this.sku, this.group, this.attributes, p.location);
       p.rulesVersion = rules.version;
     }
     return p.rules;
@@ -514,7 +522,7 @@ export class SkuBook implements UndoableBook {
     }
     let cap = this.caps[channel.index];
     if (cap === undefined) {
-      cap = rules.cap(channel, this.sku, this.group);
+      cap = rules.cap(channel, this.sku, this.group, this.attributes);
       this.caps[channel.index] = cap;
     }
     return cap;
@@ -677,7 +685,8 @@ export class SkuBook implements UndoableBook {
     if (channel === undefined) return 0;
     if (location === null) return this.networkValue(channel, rules);
     const p = this.byLocation.get(location);
-    return p === undefined ? 0 : this.locationValue(channel, p, rules);
+    // The per-location view is the pick-up (BOPIS) view: nothing where pick-up is off.
+    return p === undefined || !p.location.pickup ? 0 : this.locationValue(channel, p, rules);
   }
 
   /**

@@ -24,12 +24,28 @@ import type {
 } from './engine-views.ts';
 import { ErrorCode, Reason, StockflowError } from './errors.ts';
 import { JournalLink } from './journal-link.ts';
-import { isValidId, type LocationInput, type ProductInput } from './master-data.ts';
+import {
+  isValidId,
+  locationProblem,
+  productProblem,
+  type LocationInput,
+  type ProductInput,
+} from './master-data.ts';
 import { Envelope, PartitionActors } from './partition-actors.ts';
 import type { Reservation } from './reservation.ts';
 import { fail } from './results.ts';
 import { SkuBook, Watch } from './sku-book.ts';
 import { EngineStockPort, type StockPort } from './stock-port.ts';
+
+/** A product's master data as the API shows it: what it does not have is left out. */
+function productInput(book: SkuBook): ProductInput {
+  return {
+    sku: book.sku,
+    ...(book.group === '' ? {} : { group: book.group }),
+    ...(Object.keys(book.attributes).length === 0 ? {} : { attributes: book.attributes }),
+    ...(Object.keys(book.prices).length === 0 ? {} : { prices: book.prices }),
+  };
+}
 
 class PromiseSink implements ResultSink<(r: CommandResult) => void> {
   deliver(result: CommandResult, resolve: (r: CommandResult) => void): void {
@@ -264,30 +280,45 @@ export class StockEngine implements Engine {
 
   // ---- master data and rules -----------------------------------------------------------------
 
-  upsertLocations(list: readonly LocationInput[]): void {
+  upsertLocations(list: readonly LocationInput[]): number {
     for (const input of list) {
-      if (!isValidId(input.id) || typeof input.type !== 'string' || input.type.length === 0) {
-        throw new StockflowError(ErrorCode.BAD_REQUEST, `bad location ${input.id}`, {
-          reason: Reason.INVALID_ID,
+      const problem = locationProblem(input);
+      if (problem !== null) {
+        throw new StockflowError(ErrorCode.BAD_REQUEST, `bad location ${input.id}: ${problem}`, {
+          reason: isValidId(input.id) ? Reason.INVALID_MASTER_DATA : Reason.INVALID_ID,
         });
       }
     }
     this.link.beforeChange();
-    this.core.applyLocations(list);
-    this.link.recordMeta({ type: 'locations', locations: list });
+    // One at a time: a later entry for the same id is compared with the earlier one applied.
+    const changed: LocationInput[] = [];
+    for (const input of list) {
+      if (this.core.sameLocation(input)) continue;
+      this.core.applyLocations([input]);
+      changed.push(input);
+    }
+    if (changed.length > 0) this.link.recordMeta({ type: 'locations', locations: changed });
+    return changed.length;
   }
 
-  upsertProducts(list: readonly ProductInput[]): void {
+  upsertProducts(list: readonly ProductInput[]): number {
     for (const input of list) {
-      if (!isValidId(input.sku)) {
-        throw new StockflowError(ErrorCode.BAD_REQUEST, `bad sku ${String(input.sku)}`, {
-          reason: Reason.INVALID_ID,
+      const problem = productProblem(input);
+      if (problem !== null) {
+        throw new StockflowError(ErrorCode.BAD_REQUEST, `bad product ${input.sku}: ${problem}`, {
+          reason: isValidId(input.sku) ? Reason.INVALID_MASTER_DATA : Reason.INVALID_ID,
         });
       }
     }
     this.link.beforeChange();
-    this.core.applyProducts(list);
-    this.link.recordMeta({ type: 'products', products: list });
+    const changed: ProductInput[] = [];
+    for (const input of list) {
+      if (this.core.sameProduct(input)) continue;
+      this.core.applyProducts([input]);
+      changed.push(input);
+    }
+    if (changed.length > 0) this.link.recordMeta({ type: 'products', products: changed });
+    return changed.length;
   }
 
   setRules(input: RulesInput): void {
@@ -309,10 +340,13 @@ export class StockEngine implements Engine {
     return this.core.locationList();
   }
 
+  product(sku: string): ProductInput | null {
+    const book = this.core.books.get(sku);
+    return book === undefined ? null : productInput(book);
+  }
+
   productList(): ProductInput[] {
-    return [...this.core.books.values()].map((b) =>
-      b.group === '' ? { sku: b.sku } : { sku: b.sku, group: b.group },
-    );
+    return [...this.core.books.values()].map(productInput);
   }
 
   // ---- reads -----------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ export interface UndoTarget<B extends UndoableBook> {
   restoreRules(rules: ChannelRules): void;
   restoreLocation(id: string, previous: LocationInput | null): void;
   removeBook(sku: string): void;
-  restoreGroup(book: B, group: string): void;
+  restoreProduct(book: B, previous: Product): void;
   restoreMetaLsn(lsn: number): void;
   /** Removes a position created by an undone change (always the book's newest). */
   removePosition(book: B, p: Position): void;
@@ -129,17 +129,24 @@ class LocationChange<B extends UndoableBook> implements UndoEntry<B> {
   }
 }
 
+/** A product's master data as it was before a change. */
+export interface Product {
+  readonly group: string;
+  readonly attributes: Readonly<Record<string, string>>;
+  readonly prices: Readonly<Record<string, number>>;
+}
+
 class ProductChange<B extends UndoableBook> implements UndoEntry<B> {
   constructor(
     private readonly sku: string,
-    /** The book whose group changed, or null when the change created the book. */
+    /** The book whose product data changed, or null when the change created the book. */
     private readonly book: B | null,
-    private readonly group: string,
+    private readonly previous: Product,
   ) {}
 
   undo(target: UndoTarget<B>): void {
     if (this.book === null) target.removeBook(this.sku);
-    else target.restoreGroup(this.book, this.group);
+    else target.restoreProduct(this.book, this.previous);
   }
 }
 
@@ -266,8 +273,8 @@ export class UndoLog<B extends UndoableBook> {
     this.entry(new LocationChange<B>(id, existing));
   }
 
-  product(sku: string, book: B | null, group: string): void {
-    this.entry(new ProductChange<B>(sku, book, group));
+  product(sku: string, book: B | null, previous: Product): void {
+    this.entry(new ProductChange<B>(sku, book, previous));
   }
 
   custom(revert: () => void): void {

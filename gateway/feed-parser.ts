@@ -1,4 +1,5 @@
 import { isValidId, MAX_QTY } from '../engine/index.ts';
+import { LineFeed } from './feed-lines.ts';
 import type { SnapshotFormat } from './snapshot-ingest.ts';
 
 /** What a feed's rows carry: absolute stock (`onHand`) or changes (`delta`). */
@@ -19,18 +20,6 @@ export class FeedRow {
   ) {}
 }
 
-/** A row that was not applied, by line number, with why. */
-export class RowProblem {
-  constructor(
-    readonly line: number,
-    readonly reason: string,
-    readonly sku: string | null = null,
-  ) {}
-}
-
-/** The longest line read as a row; a longer one is reported and skipped to its newline. */
-export const MAX_FEED_LINE_CHARS = 4_096;
-
 /** Defaults a row may leave out: the feed's location and as-of (query parameters). */
 export interface FeedDefaults {
   readonly location: string | null;
@@ -41,7 +30,7 @@ const CSV_COLUMNS = ['sku', 'location', 'onHand', 'delta', 'asOf', 'id'] as cons
 type CsvColumn = (typeof CSV_COLUMNS)[number];
 
 /**
- * An incremental parser of a stock feed (NDJSON or CSV) that never holds the feed: bytes go in
+ * The stock rows of a feed (NDJSON or CSV) over the shared line layer (feed-lines.ts): bytes go in
  * as they arrive (split anywhere, even inside a UTF-8 sequence), complete lines come out as rows
  * or problems, and the caller takes them (`take`) in batches.
  *
@@ -54,164 +43,38 @@ type CsvColumn = (typeof CSV_COLUMNS)[number];
  * whole is refused (`fatal`) only when it is not a feed of this format at all: a CSV header
  * without the columns, or a first line that is not a JSON object, before any row was taken.
  */
-export class FeedParser {
-  /** Set when the body is not a feed of this format: nothing of it may be applied. */
-  fatal: string | null = null;
-  /** Lines read, blank ones included. */
-  lineCount = 0;
-  private rows: FeedRow[] = [];
-  private problems: RowProblem[] = [];
-  private readonly decoder = new TextDecoder('utf-8', { fatal: false });
-  private carry = '';
-  /** Skipping the rest of an over-long line. */
-  private skipping = false;
+export class FeedParser extends LineFeed<FeedRow> {
   private columns: Map<CsvColumn, number> | null = null;
-  private sawRow = false;
 
   constructor(
-    readonly format: SnapshotFormat,
+    format: SnapshotFormat,
     readonly kind: FeedKind,
     private readonly defaults: FeedDefaults,
-  ) {}
-
-  /** The body is not a feed of this format (see `fatal`). */
-  get refused(): boolean {
-    return this.fatal !== null;
-  }
-
-  /** Rows parsed so far and not yet taken. */
-  get pendingRows(): number {
-    return this.rows.length;
-  }
-
-  push(bytes: Uint8Array): void {
-    if (this.fatal !== null) return;
-    this.consume(this.decoder.decode(bytes, { stream: true }), false);
-  }
-
-  /** The body is complete. */
-  end(): void {
-    if (this.fatal !== null) return;
-    this.consume(this.decoder.decode(), true);
-    if (!this.refused && this.format === 'csv' && this.columns === null) {
-      this.fatal = `a CSV feed starts with a header: sku,${this.qtyField()} (location, asOf, id optional)`;
-    }
-  }
-
-  /** Hands over (at most `max` of) the rows and the problems parsed since the last call. */
-  take(max = Infinity): { rows: FeedRow[]; problems: RowProblem[] } {
-    let rows = this.rows;
-    if (rows.length > max) {
-      this.rows = rows.slice(max);
-      rows = rows.slice(0, max);
-    } else {
-      this.rows = [];
-    }
-    const out = { rows, problems: this.problems };
-    this.problems = [];
-    return out;
+  ) {
+    super(format);
   }
 
   private qtyField(): 'onHand' | 'delta' {
     return this.kind === 'snapshot' ? 'onHand' : 'delta';
   }
 
-  private consume(text: string, last: boolean): void {
-    let data = this.carry + text;
-    let start = 0;
-    for (;;) {
-      const nl = data.indexOf('\n', start);
-      if (nl === -1) break;
-      this.line(data.slice(start, nl));
-      if (this.fatal !== null) return;
-      start = nl + 1;
-    }
-    data = data.slice(start);
-    if (last) {
-      this.carry = '';
-      if (data.length > 0) this.line(data);
-      return;
-    }
-    if (data.length > MAX_FEED_LINE_CHARS) {
-      // Report it once, with the line it is on, and drop what arrives until its newline.
-      if (!this.skipping) {
-        this.problems.push(
-          new RowProblem(this.lineCount + 1, `longer than ${MAX_FEED_LINE_CHARS} characters`),
-        );
-        this.skipping = true;
-      }
-      data = '';
-    }
-    this.carry = data;
+  protected headerExpected(): string {
+    return `a CSV feed starts with a header: sku,${this.qtyField()} (location, asOf, id optional)`;
   }
 
-  private line(raw: string): void {
-    this.lineCount++;
-    if (this.skipping) {
-      this.skipping = false;
-      return;
-    }
-    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
-    if (line.length > MAX_FEED_LINE_CHARS) {
-      this.problems.push(
-        new RowProblem(this.lineCount, `longer than ${MAX_FEED_LINE_CHARS} characters`),
-      );
-      return;
-    }
-    if (line.trim().length === 0) return;
-    if (line.includes('\uFFFD')) {
-      this.rowProblem('not valid UTF-8', null);
-      return;
-    }
-    if (this.format === 'csv') this.csvLine(line);
-    else this.ndjsonLine(line);
-  }
-
-  /** A bad row; the first line of a body that is not a feed at all refuses the whole feed. */
-  private rowProblem(reason: string, sku: string | null, notAFeed = false): void {
-    if (notAFeed && !this.sawRow) {
-      this.fatal = `line ${this.lineCount}: ${reason}: not a ${this.format === 'csv' ? 'CSV' : 'NDJSON'} feed`;
-      return;
-    }
-    this.sawRow = true;
-    this.problems.push(new RowProblem(this.lineCount, reason, sku));
-  }
-
-  private ndjsonLine(line: string): void {
-    let value: unknown;
-    try {
-      value = JSON.parse(line);
-    } catch {
-      this.rowProblem('not a JSON object', null, true);
-      return;
-    }
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-      this.rowProblem('not a JSON object', null, true);
-      return;
-    }
-    const v = value as Record<string, unknown>;
+  protected objectRow(v: Readonly<Record<string, unknown>>): void {
     this.row(v.sku, v.location, v[this.qtyField()], v.asOf, v.id);
   }
 
-  private csvLine(line: string): void {
-    const fields = splitCsv(line);
-    if (this.columns === null) {
-      this.header(fields);
-      return;
-    }
-    if (fields === null) {
-      this.rowProblem('unbalanced quotes', null);
-      return;
-    }
+  protected csvRow(fields: readonly string[]): void {
+    const columns = this.columns;
+    if (columns === null) return;
     const at = (c: CsvColumn): string | undefined => {
-      const i = this.columns?.get(c);
+      const i = columns.get(c);
       return i === undefined ? undefined : fields[i];
     };
-    if (fields.length !== this.columns.size) {
-      this.rowProblem(
-        `expected ${this.columns.size} fields, got ${fields.length}`,
-        at('sku') ?? null,
-      );
+    if (fields.length !== columns.size) {
+      this.rowProblem(`expected ${columns.size} fields, got ${fields.length}`, at('sku') ?? null);
       return;
     }
     const number = (text: string | undefined): unknown =>
@@ -225,23 +88,21 @@ export class FeedParser {
     );
   }
 
-  private header(fields: string[] | null): void {
-    const names = (fields ?? []).map((f) => f.trim());
+  protected header(names: readonly string[]): string | null {
     const columns = new Map<CsvColumn, number>();
     for (const [i, name] of names.entries()) {
       const column = CSV_COLUMNS.find((c) => c.toLowerCase() === name.toLowerCase());
       if (column === undefined || columns.has(column)) {
-        this.fatal = `line ${this.lineCount}: header column ${name.slice(0, 40) || '(empty)'} is unknown or repeated: not a CSV feed (columns: sku, ${this.qtyField()}, location, asOf, id)`;
-        return;
+        return `header column ${name.slice(0, 40) || '(empty)'} is unknown or repeated: not a CSV feed (columns: sku, ${this.qtyField()}, location, asOf, id)`;
       }
       columns.set(column, i);
     }
     const other = this.kind === 'snapshot' ? 'delta' : 'onHand';
     if (!columns.has('sku') || !columns.has(this.qtyField()) || columns.has(other)) {
-      this.fatal = `line ${this.lineCount}: a CSV ${this.kind} feed's header has sku and ${this.qtyField()} (not ${other}): not a CSV feed`;
-      return;
+      return `a CSV ${this.kind} feed's header has sku and ${this.qtyField()} (not ${other}): not a CSV feed`;
     }
     this.columns = columns;
+    return null;
   }
 
   private row(sku: unknown, location: unknown, qty: unknown, asOf: unknown, id: unknown): void {
@@ -286,8 +147,7 @@ export class FeedParser {
       this.rowProblem('id must be 1-128 printable characters other than : and @', skuText);
       return;
     }
-    this.sawRow = true;
-    this.rows.push(
+    this.accept(
       new FeedRow(this.lineCount, sku, where, qty, when, typeof id === 'string' ? id : null),
     );
   }
@@ -302,45 +162,4 @@ function emptyToUndefined(text: string | undefined): string | undefined {
 /** A CSV number: digits with an optional sign (and, for asOf, a fraction); else the text. */
 function numeric(text: string): unknown {
   return /^[+-]?\d+(\.\d+)?$/.test(text) ? Number(text) : text;
-}
-
-/** Splits one CSV line (RFC 4180 quoting, no line breaks inside fields); null if unbalanced. */
-export function splitCsv(line: string): string[] | null {
-  const fields: string[] = [];
-  let i = 0;
-  for (;;) {
-    if (line[i] === '"') {
-      let value = '';
-      i++;
-      for (;;) {
-        const q = line.indexOf('"', i);
-        if (q === -1) return null;
-        value += line.slice(i, q);
-        if (line[q + 1] === '"') {
-          value += '"';
-          i = q + 2;
-          continue;
-        }
-        i = q + 1;
-        break;
-      }
-      const rest = line.indexOf(',', i);
-      if (rest === -1) {
-        if (line.slice(i).trim() !== '') return null;
-        fields.push(value);
-        return fields;
-      }
-      if (line.slice(i, rest).trim() !== '') return null;
-      fields.push(value);
-      i = rest + 1;
-    } else {
-      const comma = line.indexOf(',', i);
-      if (comma === -1) {
-        fields.push(line.slice(i).trim());
-        return fields;
-      }
-      fields.push(line.slice(i, comma).trim());
-      i = comma + 1;
-    }
-  }
 }

@@ -1,6 +1,7 @@
 import type { Command, CommandResult, Engine, ResultSink } from '../engine/index.ts';
 import type { Principal } from './auth.ts';
-import type { FeedParser, FeedRow, RowProblem } from './feed-parser.ts';
+import type { RowProblem } from './feed-lines.ts';
+import type { FeedParser, FeedRow } from './feed-parser.ts';
 import { reject, type FeedResult } from './feed-ledger.ts';
 
 /**

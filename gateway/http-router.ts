@@ -9,6 +9,7 @@ import { HealthRoutes } from './health-routes.ts';
 import { HttpExchange, type ExchangeContext } from './http-exchange.ts';
 import { InFlight } from './inflight.ts';
 import { FeedRoutes } from './feed-routes.ts';
+import { MasterRoutes } from './master-routes.ts';
 import { InventoryRoutes } from './inventory-routes.ts';
 import { JsonGuard } from './json-guard.ts';
 import type { GatewayMetrics, OpLabel } from './metrics.ts';
@@ -64,6 +65,7 @@ export class HttpRouter implements ExchangeContext, RouteKit {
     new ReservationRoutes(this.ctx, this).register(app);
     new InventoryRoutes(this.ctx, this).register(app);
     new FeedRoutes(this.ctx, this).register(app);
+    new MasterRoutes(this.ctx, this).register(app);
     new ConfigRoutes(this.ctx, this).register(app);
     new ConsoleRoutes(this.ctx, this).register(app);
     new ConsoleFiles(this.ctx.server.consoleDir, this).register(app);

@@ -170,6 +170,7 @@ const selector = {
   location: z.string().optional(),
   sku: z.string().optional(),
   skuGroup: z.string().optional(),
+  attributes: z.record(z.string(), z.string()).optional(),
 };
 
 /** The channel rules document (engine/channel-rules.ts RulesInput); the engine checks meaning. */
@@ -198,6 +199,7 @@ export const rulesBody = z.strictObject({
         channel: z.string(),
         sku: z.string().optional(),
         skuGroup: z.string().optional(),
+        attributes: z.record(z.string(), z.string()).optional(),
         ...quantity,
       }),
     )
@@ -223,12 +225,22 @@ export const locationsBody = z
       name: z.string().optional(),
       lat: z.number().min(-90).max(90).optional(),
       lon: z.number().min(-180).max(180).optional(),
+      capacity: z.int().nullable().optional(),
+      channels: z.array(z.string()).nullable().optional(),
+      pickup: z.boolean().optional(),
     }),
   )
   .max(100_000);
 
 export const productsBody = z
-  .array(z.strictObject({ sku: z.string(), group: z.string().optional() }))
+  .array(
+    z.strictObject({
+      sku: z.string(),
+      group: z.string().optional(),
+      attributes: z.record(z.string(), z.string()).optional(),
+      prices: z.record(z.string(), z.int()).optional(),
+    }),
+  )
   .max(1_000_000);
 
 /** One line of a problem, for the error reply: `path: message`. */

@@ -3,9 +3,11 @@ import { ERROR_CODES, type EngineStats, type ErrorCode, type Engine } from '../e
 import { collectedMetrics } from './collected-metrics.ts';
 import { FastHistogram } from './fast-histogram.ts';
 import type { FeedRowCounts } from './feed-run.ts';
+import type { MasterOutcome, MasterRowCounts } from './master-run.ts';
 import type { FrameRejection } from './frame-codec.ts';
 
 const FEED_ROW_RESULTS = ['applied', 'unchanged', 'stale', 'repeated', 'rejected'] as const;
+const MASTER_ROW_RESULTS: readonly MasterOutcome[] = ['applied', 'unchanged', 'rejected'];
 
 /** Operation labels (bounded): WebSocket ops and HTTP routes. */
 export const OPS = [
@@ -29,6 +31,8 @@ export const OPS = [
   'feed',
   'getFeed',
   'listFeeds',
+  'masterFeed',
+  'getMasterFeed',
   'listOrders',
   'snapshotFeeds',
   'console',
@@ -96,6 +100,12 @@ export class GatewayMetrics {
     rejected: 0,
   };
   private readonly feeds: Counter<'outcome'>;
+  /** Master-data feed rows by kind and outcome, bumped per row, read at scrape time. */
+  readonly masterRows: MasterRowCounts = {
+    products: { applied: 0, unchanged: 0, rejected: 0 },
+    locations: { applied: 0, unchanged: 0, rejected: 0 },
+  };
+  private readonly masterFeeds: Counter<'outcome'>;
   /** Plain numbers the hot path bumps; read at scrape time. */
   deltasSent = 0;
   private stats: EngineStats | null = null;
@@ -223,6 +233,32 @@ export class GatewayMetrics {
       registers,
     });
     for (const outcome of ['completed', 'refused'] as const) this.feeds.inc({ outcome }, 0);
+    const masterRows = this.masterRows;
+    const masterSynced: MasterRowCounts = {
+      products: { ...masterRows.products },
+      locations: { ...masterRows.locations },
+    };
+    new Counter({
+      name: 'stockflow_master_rows_total',
+      help: 'Master-data feed rows by kind (products, locations) and result: applied, unchanged (dropped before the journal), rejected.',
+      labelNames: ['kind', 'result'],
+      registers,
+      collect() {
+        for (const kind of ['products', 'locations'] as const) {
+          for (const result of MASTER_ROW_RESULTS) {
+            this.inc({ kind, result }, masterRows[kind][result] - masterSynced[kind][result]);
+            masterSynced[kind][result] = masterRows[kind][result];
+          }
+        }
+      },
+    });
+    this.masterFeeds = new Counter({
+      name: 'stockflow_master_feeds_total',
+      help: 'Master-data feeds by outcome: completed, or refused as a whole (not a feed of its format).',
+      labelNames: ['outcome'],
+      registers,
+    });
+    for (const outcome of ['completed', 'refused'] as const) this.masterFeeds.inc({ outcome }, 0);
     this.topics = new Gauge({
       name: 'stockflow_gateway_topics',
       help: 'Distinct availability topics with at least one subscriber.',
@@ -275,6 +311,10 @@ export class GatewayMetrics {
   /** Counts one answered operation and its latency (ms since it reached the gateway). */
   feedOutcome(outcome: 'completed' | 'refused'): void {
     this.feeds.inc({ outcome });
+  }
+
+  masterFeedOutcome(outcome: 'completed' | 'refused'): void {
+    this.masterFeeds.inc({ outcome });
   }
 
   op(transport: Transport, op: OpLabel, result: ResultLabel, latencyMs: number): void {

@@ -235,7 +235,8 @@ export class SourcingCandidates {
         priority: cfg?.priority ?? 0,
         shippingCost: cfg?.shippingCost ?? 0,
         zoneCosts: cfg?.zoneCosts ?? {},
-        dailyCapacity: cfg?.dailyCapacity ?? null,
+        // The ERP's capacity (master data) wins over the sourcing config's, when it gives one.
+        dailyCapacity: info?.capacity ?? cfg?.dailyCapacity ?? null,
       };
       this.statics.set(location, s);
     }

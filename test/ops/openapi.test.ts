@@ -243,6 +243,30 @@ describe('docs/openapi.yaml', () => {
       await call('get', '/v1/feeds?limit=5', admin, 200);
       await call('get', '/v1/feeds?limit=0', admin, 400);
       await call('get', '/v1/feeds', dc1, 403);
+      // Master data from the ERP.
+      const erpProducts = [
+        JSON.stringify({
+          sku: 'SKU-9',
+          group: 'g',
+          attributes: { color: 'red' },
+          prices: { EUR: 5 },
+        }),
+        JSON.stringify({ sku: 'bad:sku' }),
+      ].join('\n');
+      const csv = { 'content-type': 'text/csv' };
+      await call('post', '/v1/master/products?feedId=m-1', admin, 200, erpProducts, ndjson);
+      await call('post', '/v1/master/products?feedId=m-1', admin, 200, erpProducts, ndjson);
+      await call('post', '/v1/master/products?feedId=m-1', admin, 409, 'sku\nSKU-8', csv);
+      await call('post', '/v1/master/products?feedId=m-2', admin, 400, 'x', ndjson);
+      await call('post', '/v1/master/products?feedId=m-2', dc1, 403, erpProducts, ndjson);
+      await call('post', '/v1/master/products?feedId=m-2', admin, 415, erpProducts, {
+        'content-type': 'text/plain',
+      });
+      const places = 'id,type,capacity,channels,pickup\nerp-1,store,40,web,false';
+      await call('post', '/v1/master/locations?feedId=m-3&format=csv', admin, 200, places, csv);
+      await call('get', '/v1/master/feeds/m-3', admin, 200);
+      await call('get', '/v1/master/feeds/m-9', admin, 404);
+      await call('get', '/v1/master/feeds/m-3', dc1, 403);
       await call('get', '/v1/inventory/snapshots', dc1, 200);
       await call('get', '/v1/inventory/snapshots?location=dc1', admin, 200);
       await call('get', '/v1/inventory/snapshots', admin, 400);
