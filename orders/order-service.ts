@@ -26,6 +26,7 @@ import { OutboxDispatcher, type OutboxMessage, type OutboxTransport } from './ou
 import { SourcingProfiles, type ProfileSelection } from './profile-selection.ts';
 import { NetworkRanker } from './ranker.ts';
 import { Reconciler } from './reconcile.ts';
+import { reconcileDay, type Reconciliation } from './reconciliation.ts';
 import type { SourcingProfile } from './sourcing.ts';
 import { decideRefund } from './decide-refund.ts';
 import { decideReturnHold } from './decide-return-hold.ts';
@@ -57,6 +58,11 @@ export interface OrderServiceOptions {
   readonly retainCompletedMs: number;
   /** Whether customer notifications are produced (a customer webhook is configured). */
   readonly notifyCustomers: boolean;
+  /**
+   * The streams the ERP's settlement events go to, one per sink (`erp:webhook`, `erp:redis`);
+   * empty or omitted: no ERP sink, no settlement events (docs/erp.md).
+   */
+  readonly settlementStreams?: readonly string[] | undefined;
   /** How a stream's messages travel ('customer', `location:<id>`), or null: not now. */
   transportFor(stream: string): OutboxTransport | null;
   readonly outbox: {
@@ -194,8 +200,10 @@ export class OrderService implements JournalExtension<OrderRecord, OrderSnapshot
       },
     });
     const candidates = new SourcingCandidates(stock, options.locations, this.index);
+    const settlementStreams = options.settlementStreams ?? [];
     const context = {
       notifyCustomers: options.notifyCustomers,
+      settlementStreams,
       keyOwner: (channel: string, key: string) => this.index.keyOwner(channel, key),
       hasChannel: (channel: string) => stock.hasChannel(channel),
       hasProduct: (sku: string) => stock.hasProduct(sku),
@@ -203,6 +211,7 @@ export class OrderService implements JournalExtension<OrderRecord, OrderSnapshot
     };
     this.returnContext = {
       notifyCustomers: options.notifyCustomers,
+      settlementStreams,
       returnPolicy: policy,
       hasLocation: context.hasLocation,
       returnOwner: (returnId) => this.index.orderOfReturn(returnId) ?? null,
@@ -334,6 +343,14 @@ export class OrderService implements JournalExtension<OrderRecord, OrderSnapshot
     }
     const skus = [...bySku.values()].sort((a, b) => (a.sku < b.sku ? -1 : a.sku > b.sku ? 1 : 0));
     return { location, skus, returns };
+  }
+
+  /**
+   * Units shipped, returned and restocked and amounts invoiced and credited on one UTC day
+   * (`YYYY-MM-DD`), per location and currency, or for one location (reconciliation.ts).
+   */
+  reconciliation(day: string, location: string | null): Reconciliation {
+    return reconcileDay(this.index.values(), day, location);
   }
 
   stats(): OrderStats {
