@@ -38,6 +38,7 @@ export const OPS = [
   'receiveReturn',
   'resolveReturnHold',
   'refundReturn',
+  'erpReconciliation',
   'invalid',
 ] as const;
 export type OpLabel = (typeof OPS)[number];
