@@ -66,8 +66,8 @@ export class SettlementStreamTransport implements OutboxTransport {
     this.key = target.key;
     this.log = log;
     this.client = new Redis(target.url, {
-      // Fail at once while disconnected: the outbox retries with its backoff.
-      enableOfflineQueue: false,
+      // A command waits for the connection being made, and fails at the first reconnect attempt
+      // that does not get through: the outbox retries it with its backoff.
       maxRetriesPerRequest: 0,
       // A command cut off by a disconnect was reported failed and is retried by the outbox; the
       // append script makes that retry harmless, a resend behind its back is not needed.
