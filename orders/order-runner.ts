@@ -236,7 +236,7 @@ export class OrderRunner {
     decided: readonly MessageDraft[] = [],
   ): Order {
     const at = this.clock.now();
-    const settlement = draftSettlement(order, change, this.context.settlementStreams);
+    const settlement = draftSettlement(order, change, at, this.context.settlementStreams);
     const messages = settlement.length === 0 ? decided : [...decided, ...settlement];
     const base = order?.messageCount ?? 0;
     const event = {

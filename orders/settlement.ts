@@ -96,6 +96,7 @@ export function isSettlementStream(stream: string): boolean {
 export function draftSettlement(
   order: Order | null,
   change: NewEvent,
+  at: number,
   streams: readonly string[],
 ): MessageDraft[] {
   if (streams.length === 0) return [];
@@ -111,6 +112,7 @@ export function draftSettlement(
     type: step.type,
     orderId: input.orderId,
     seq,
+    occurredAt: new Date(at).toISOString(),
     channel: input.channel,
     currency: input.payment.currency,
     location: step.location,
