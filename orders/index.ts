@@ -18,4 +18,3 @@ export type { FulfilmentUpdate } from './order-events.ts';
 export type { DeliveryOutcome, OutboxMessage, OutboxTransport } from './outbox-dispatcher.ts';
 export type { SourcingProfile } from './sourcing.ts';
 export type { Reconciliation, ReconciliationRow } from './reconciliation.ts';
-export { isSettlementStream } from './settlement.ts';

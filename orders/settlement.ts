@@ -1,5 +1,8 @@
-import type { MessageDraft, NewEvent } from './decision.ts';
-import type { Order } from './order-state.ts';
+import type { Fulfilment } from './fulfilment-machine.ts';
+import type { OrderEvent } from './order-events.ts';
+import type { OrderInput } from './order-input.ts';
+import type { OutboxMessage } from './outbox-dispatcher.ts';
+import type { OrderReturn } from './return-state.ts';
 
 /**
  * Financial settlement: what an ERP must hear about an order's money, worked out from the order
@@ -9,8 +12,35 @@ import type { Order } from './order-state.ts';
  * running totals and its reconciliation ledger, live and at replay alike.
  */
 
+/** An event as decided, before the runner stamps it (decision.ts NewEvent, without the cycle). */
+type NewEvent = OrderEvent extends infer E
+  ? E extends OrderEvent
+    ? Omit<E, 'version' | 'at' | 'orderId' | 'messages'>
+    : never
+  : never;
+
+/** A settlement message as drafted (decision.ts MessageDraft). */
+type MessageDraft = Omit<OutboxMessage, 'messageId' | 'orderId' | 'createdAt'>;
+
+/** What settlement reads of an order; Order (order-state.ts) is one. */
+interface SettledOrder {
+  readonly input: OrderInput;
+  readonly lines: readonly {
+    readonly lineId: string;
+    readonly sku: string;
+    readonly qty: number;
+    readonly unitPrice: number;
+    readonly cancelled: number;
+  }[];
+  readonly settlement: SettlementState;
+  fulfilment(id: string): Fulfilment | undefined;
+  findReturn(returnId: string): OrderReturn | undefined;
+  /** Units shipped per order line (a SKU's shipped units fill its lines in order). */
+  shippedByLine(): Map<string, number>;
+}
+
 /** The settlement event types an ERP receives (docs/erp.md "Settlement events"). */
-export type SettlementType =
+type SettlementType =
   | 'order.placed'
   | 'fulfilment.shipped'
   | 'order.cancelled'
@@ -18,7 +48,7 @@ export type SettlementType =
   | 'credit_note.issued';
 
 /** An order's money so far, minor units of its payment currency. */
-export interface SettlementTotals {
+interface SettlementTotals {
   /** The payment authorised at placement. */
   readonly authorised: number;
   /** Shipped units at the order's prices, plus shipping with the first shipment. */
@@ -33,7 +63,7 @@ export interface SettlementTotals {
  * One (UTC day, location)'s units and money from one event:
  * [day, location, shipped, returned, restocked, invoiced, credited].
  */
-export type LedgerEntry = readonly [string, string, number, number, number, number, number];
+type LedgerEntry = readonly [string, string, number, number, number, number, number];
 
 /** What an order keeps of its settlement. */
 export interface SettlementState {
@@ -51,7 +81,7 @@ export const NO_SETTLEMENT: SettlementState = {
 };
 
 /** One line of a settlement event. */
-export interface SettlementLine {
+interface SettlementLine {
   readonly lineId: string;
   readonly sku: string;
   readonly qty: number;
@@ -83,9 +113,9 @@ interface SettlementStep {
 const ZERO = NO_SETTLEMENT.totals;
 
 /** The stream names of settlement messages start with this (`erp:webhook`, `erp:redis`). */
-export const SETTLEMENT_STREAM_PREFIX = 'erp:';
+const SETTLEMENT_STREAM_PREFIX = 'erp:';
 
-export function isSettlementStream(stream: string): boolean {
+function isSettlementStream(stream: string): boolean {
   return stream.startsWith(SETTLEMENT_STREAM_PREFIX);
 }
 
@@ -94,7 +124,7 @@ export function isSettlementStream(stream: string): boolean {
  * order): one per configured settlement stream, all with the same event id and sequence number.
  */
 export function draftSettlement(
-  order: Order | null,
+  order: SettledOrder | null,
   change: NewEvent,
   at: number,
   streams: readonly string[],
@@ -129,7 +159,7 @@ export function draftSettlement(
 /** The settlement after `event` applied to an order whose settlement was `before`. */
 export function advanceSettlement(
   before: SettlementState,
-  order: Order | null,
+  order: SettledOrder | null,
   event: NewEvent & { readonly at: number; readonly messages: readonly { stream: string }[] },
 ): SettlementState {
   const step = settlementStep(order, event);
@@ -174,7 +204,7 @@ function openOf(t: SettlementTotals): number {
 }
 
 /** What `change` means for the money of `order` (as it stands before the change). */
-function settlementStep(order: Order | null, change: NewEvent): SettlementStep | null {
+function settlementStep(order: SettledOrder | null, change: NewEvent): SettlementStep | null {
   switch (change.kind) {
     case 'received':
       return placedStep(change.input);
@@ -217,7 +247,7 @@ function step(fields: Partial<SettlementStep> & Pick<SettlementStep, 'type'>): S
   };
 }
 
-function placedStep(input: Order['input']): SettlementStep {
+function placedStep(input: OrderInput): SettlementStep {
   return step({
     type: 'order.placed',
     reference: {
@@ -237,7 +267,7 @@ function placedStep(input: Order['input']): SettlementStep {
  * with the order's first shipment.
  */
 function shippedStep(
-  order: Order,
+  order: SettledOrder,
   change: Extract<NewEvent, { kind: 'fulfilment' }>,
 ): SettlementStep | null {
   const { fulfilmentId, carrier, tracking } = change;
@@ -275,7 +305,7 @@ function shippedStep(
 
 /** Units cancelled are released at their prices; shipping too once every unit is cancelled. */
 function cancelledStep(
-  order: Order,
+  order: SettledOrder,
   cancelled: readonly (readonly [string, number])[],
   reason: string,
 ): SettlementStep | null {
@@ -302,7 +332,7 @@ function cancelledStep(
 }
 
 function receivedStep(
-  order: Order,
+  order: SettledOrder,
   change: Extract<NewEvent, { kind: 'return_received' }>,
 ): SettlementStep | null {
   const r = order.findReturn(change.returnId);
@@ -340,7 +370,7 @@ function receivedStep(
 }
 
 function refundedStep(
-  order: Order,
+  order: SettledOrder,
   change: Extract<NewEvent, { kind: 'return_refunded' }>,
 ): SettlementStep {
   const note = change.creditNote;
@@ -369,7 +399,7 @@ function refundedStep(
 
 /** A unit held apart for refurbishing went back to stock: the reconciliation's restocked units. */
 function restockedStep(
-  order: Order,
+  order: SettledOrder,
   change: Extract<NewEvent, { kind: 'return_hold_resolved' }>,
 ): SettlementStep | null {
   const r = order.findReturn(change.returnId);

@@ -339,40 +339,45 @@ async function readGroup(): Promise<Arrival[]> {
   }
 }
 
-function expectedRows(events: readonly Settlement[]): unknown[] {
-  const rows = new Map<string, Record<string, unknown> & Record<string, number>>();
-  const row = (location: string): Record<string, number> => {
-    let r = rows.get(location);
+interface Row {
+  location: string;
+  currency: string;
+  unitsShipped: number;
+  unitsReturned: number;
+  unitsRestocked: number;
+  amountInvoiced: number;
+  amountCredited: number;
+}
+
+function expectedRows(events: readonly Settlement[]): Row[] {
+  const rows = new Map<string, Row>();
+  const units = (e: Settlement): number => e.lines.reduce((n, l) => n + l.qty, 0);
+  for (const e of events) {
+    if (e.location === null) continue;
+    let r = rows.get(e.location);
     if (r === undefined) {
       r = {
-        location,
+        location: e.location,
         currency: 'EUR',
         unitsShipped: 0,
         unitsReturned: 0,
         unitsRestocked: 0,
         amountInvoiced: 0,
         amountCredited: 0,
-      } as Record<string, unknown> & Record<string, number>;
-      rows.set(location, r);
+      };
+      rows.set(e.location, r);
     }
-    return r;
-  };
-  const units = (e: Settlement): number => e.lines.reduce((n, l) => n + l.qty, 0);
-  for (const e of events) {
-    if (e.location === null) continue;
-    const r = row(e.location);
     if (e.type === 'fulfilment.shipped') {
-      r.unitsShipped = (r.unitsShipped ?? 0) + units(e);
-      r.amountInvoiced = (r.amountInvoiced ?? 0) + e.amount;
+      r.unitsShipped += units(e);
+      r.amountInvoiced += e.amount;
     } else if (e.type === 'return.received') {
-      r.unitsReturned = (r.unitsReturned ?? 0) + units(e);
-      r.unitsRestocked =
-        (r.unitsRestocked ?? 0) + (e.dispositions ?? []).reduce((n, d) => n + d.restock, 0);
+      r.unitsReturned += units(e);
+      r.unitsRestocked += (e.dispositions ?? []).reduce((n, d) => n + d.restock, 0);
     } else if (e.type === 'credit_note.issued') {
-      r.amountCredited = (r.amountCredited ?? 0) + e.amount;
+      r.amountCredited += e.amount;
     }
   }
-  return [...rows.values()].sort((a, b) => String(a.location).localeCompare(String(b.location)));
+  return [...rows.values()].sort((a, b) => (a.location < b.location ? -1 : 1));
 }
 
 function firstArrivals(list: readonly Arrival[]): Arrival[] {
