@@ -109,6 +109,8 @@ export interface OrderStats {
   readonly byStatus: ReadonlyMap<OrderStatus, number>;
   readonly openFulfilments: number;
   readonly outbox: ReturnType<OutboxDispatcher['stats']>;
+  /** ERP settlement messages (every sink) waiting in the orders' outboxes, and delivered since start. */
+  readonly settlement: { readonly pending: number; readonly delivered: number };
 }
 
 /**
@@ -146,6 +148,8 @@ export class OrderService implements JournalExtension<OrderRecord, OrderSnapshot
   private readonly clock: Clock;
   private started = false;
   private stopped = false;
+  /** ERP settlement messages acknowledged by their sink since start (a metric). */
+  private settlementDelivered = 0;
 
   constructor(options: OrderServiceOptions) {
     const { stock, clock } = options;
@@ -193,6 +197,7 @@ export class OrderService implements JournalExtension<OrderRecord, OrderSnapshot
       backoffBaseMs: options.outbox.backoffBaseMs,
       backoffMaxMs: options.outbox.backoffMaxMs,
       delivered: (m) => {
+        if (m.stream.startsWith('erp:')) this.settlementDelivered++;
         this.runner.ack(m, null);
       },
       deadLettered: (m, outcome) => {
@@ -345,6 +350,15 @@ export class OrderService implements JournalExtension<OrderRecord, OrderSnapshot
     return { location, skus, returns };
   }
 
+  /** Walks the outboxes (short: only what is not acknowledged yet), once per scrape. */
+  private settlementPending(): number {
+    let n = 0;
+    for (const order of this.index.values()) {
+      for (const m of order.outbox) if (m.stream.startsWith('erp:')) n++;
+    }
+    return n;
+  }
+
   /**
    * Units shipped, returned and restocked and amounts invoiced and credited on one UTC day
    * (`YYYY-MM-DD`), per location and currency, or for one location (reconciliation.ts).
@@ -362,6 +376,7 @@ export class OrderService implements JournalExtension<OrderRecord, OrderSnapshot
       byStatus: new Map(this.index.countsByStatus()),
       openFulfilments: this.index.openFulfilments(),
       outbox: this.dispatcher.stats(),
+      settlement: { pending: this.settlementPending(), delivered: this.settlementDelivered },
     };
   }
 

@@ -82,6 +82,7 @@ describe('settlement events', () => {
     await h.idle();
 
     const events = settlement(h);
+    expect(h.orders.stats().settlement).toEqual({ pending: 0, delivered: 5 });
     expect(events.map((e) => [e.type, e.seq, e.eventId])).toEqual([
       ['order.placed', 1, `${orderId}:erp:1`],
       ['fulfilment.shipped', 2, `${orderId}:erp:2`],
