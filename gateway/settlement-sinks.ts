@@ -1,10 +1,25 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../engine/index.ts';
 import type { SettlementConfig } from '../config/index.ts';
-import type { OutboxTransport } from '../orders/index.ts';
+import type { DeliveryOutcome, OutboxMessage, OutboxTransport } from '../orders/index.ts';
 import { SettlementStreamTransport } from './settlement-stream.ts';
 import { SettlementTrimmer } from './settlement-trim.ts';
 import { WebhookTransport } from './webhook-transport.ts';
+
+/**
+ * Retries what another transport would give up. A settlement event given up is a hole in the
+ * ERP's books, and the likely causes of a 4xx from an ERP endpoint (a wrong secret, a route not
+ * deployed yet) are fixed on its side: then every event waiting goes through, none was lost. The
+ * wait shows in stockflow_settlement_events_pending.
+ */
+class NeverGiveUp implements OutboxTransport {
+  constructor(private readonly inner: OutboxTransport) {}
+
+  async send(message: OutboxMessage): Promise<DeliveryOutcome> {
+    const outcome = await this.inner.send(message);
+    return outcome.ok || outcome.retryable ? outcome : { ...outcome, retryable: true };
+  }
+}
 
 /**
  * The ERP's settlement sinks from the config: each is its own outbox stream (`erp:webhook`,
@@ -22,7 +37,7 @@ export class SettlementSinks {
     if (config.webhook !== null) {
       this.transports.set(
         'erp:webhook',
-        new WebhookTransport(config.webhook, { timeoutMs, clock }),
+        new NeverGiveUp(new WebhookTransport(config.webhook, { timeoutMs, clock })),
       );
     }
     const redis = config.redisStream;

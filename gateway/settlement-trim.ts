@@ -29,13 +29,8 @@ function fields(reply: unknown): Map<string, unknown> {
  * (nobody has read anything: nothing may go) or does not exist.
  */
 export async function oldestNeeded(client: Redis, key: string): Promise<string | null> {
-  let groups: unknown;
-  try {
-    groups = await client.xinfo('GROUPS', key);
-  } catch (error) {
-    if (error instanceof Error && /no such key/i.test(error.message)) return null;
-    throw error;
-  }
+  if ((await client.exists(key)) === 0) return null;
+  const groups: unknown = await client.xinfo('GROUPS', key);
   if (!Array.isArray(groups) || groups.length === 0) return null;
   let oldest: EntryId | null = null;
   for (const g of groups) {
