@@ -18,4 +18,5 @@ export type {
   ProductConfig,
   RulesConfig,
   ServerConfig,
+  SettlementConfig,
 } from './schema.ts';

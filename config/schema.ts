@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { orders } from './orders-schema.ts';
+import { settlement } from './settlement-schema.ts';
 import { rules } from './rules-schema.ts';
 import { id, label, positive, uniqueField, whenReadable } from './schema-parts.ts';
 import { ENGINE_DEFAULTS } from '../engine/index.ts';
@@ -201,6 +202,7 @@ export const configSchema = z
       .prefault([])
       .superRefine(...uniqueField('sku', 'sku', 'products')),
     orders: orders.prefault({}),
+    erp: z.strictObject({ settlement: settlement.prefault({}) }).prefault({}),
     log: z
       .strictObject({
         level: z
@@ -263,6 +265,7 @@ export type RulesConfig = Config['rules'];
 export type LocationConfig = Config['locations'][number];
 export type ProductConfig = Config['products'][number];
 export type OrdersConfig = Config['orders'];
+export type SettlementConfig = Config['erp']['settlement'];
 export type LogConfig = Config['log'];
 export type LogLevel = LogConfig['level'];
 

@@ -16,6 +16,7 @@ import type { GatewayMetrics, OpLabel } from './metrics.ts';
 import { OrderRoutes } from './order-routes.ts';
 import { ReservationRoutes } from './reservation-routes.ts';
 import { ReturnRoutes } from './return-routes.ts';
+import { ErpRoutes } from './erp-routes.ts';
 import type { RouteHandler, RouteKit } from './route-kit.ts';
 
 /** HTTP JSON bodies: as deep as a rules document needs, as long as the body limit allows. */
@@ -72,6 +73,7 @@ export class HttpRouter implements ExchangeContext, RouteKit {
     if (this.ctx.orders !== null) {
       new OrderRoutes(this.ctx.orders, this.ctx.engine, this).register(app);
       new ReturnRoutes(this.ctx.orders, this.ctx.engine, this).register(app);
+      new ErpRoutes(this.ctx.orders, this.ctx.engine, this).register(app);
     }
     app.any('/*', (res, req) => {
       const ex = new HttpExchange(res, 'invalid', performance.now(), this);

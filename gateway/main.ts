@@ -16,6 +16,7 @@ import {
 } from '../persistence/index.ts';
 import { createGateway, LocationPush, type Gateway } from './index.ts';
 import { firstRun } from './first-run.ts';
+import { SettlementSinks } from './settlement-sinks.ts';
 import { WebhookTransport } from './webhook-transport.ts';
 
 interface Running {
@@ -24,6 +25,7 @@ interface Running {
   readonly orders: OrderService;
   readonly store: Store | null;
   readonly snapshotter: Snapshotter | null;
+  readonly settlement: SettlementSinks;
 }
 
 async function start(config: Config, log: Logger): Promise<Running> {
@@ -36,11 +38,17 @@ async function start(config: Config, log: Logger): Promise<Running> {
   });
   // The order service joins the engine's journal before recovery replays it.
   const push = new LocationPush({ ackTimeoutMs: config.orders.outbox.pushAckTimeoutMs });
+  const settlement = new SettlementSinks(
+    config.erp.settlement,
+    config.orders.outbox.timeoutMs,
+    engine.clock,
+    log,
+  );
   const orders = new OrderService({
     stock: engine.stock,
     clock: engine.clock,
     logger: log.child({ component: 'orders' }),
-    ...orderOptions(config, engine, push),
+    ...orderOptions(config, engine, push, settlement),
   });
   let store: Store | null = null;
   let snapshotter: Snapshotter | null = null;
@@ -71,6 +79,7 @@ async function start(config: Config, log: Logger): Promise<Running> {
     snapshotter.start();
   }
   orders.start();
+  settlement.start();
   const gateway = createGateway(
     engine,
     {
@@ -96,18 +105,20 @@ async function start(config: Config, log: Logger): Promise<Running> {
   }
   const ports = await gateway.listen();
   log.info({ ...ports, store: config.persistence.store }, 'stockflow is listening');
-  return { gateway, engine, orders, store, snapshotter };
+  return { gateway, engine, orders, store, snapshotter, settlement };
 }
 
 /**
  * The order service's settings from the config, and how its messages travel: a location with a
  * webhook gets signed HTTP POSTs, any other gets them over its WebSocket (LocationPush); customer
- * notifications go to the customer webhook, and are not produced when there is none.
+ * notifications go to the customer webhook, and are not produced when there is none; the ERP's
+ * settlement events go to its sinks (SettlementSinks), and are not produced when there is none.
  */
 function orderOptions(
   config: Config,
   engine: StockEngine,
   push: LocationPush,
+  settlement: SettlementSinks,
 ): Omit<ConstructorParameters<typeof OrderService>[0], 'stock' | 'clock' | 'logger'> {
   const o = config.orders;
   const http = (target: { url: string; secret: string }): OutboxTransport =>
@@ -126,8 +137,11 @@ function orderOptions(
     backorderRetryMs: o.fulfilment.backorderRetryMs,
     retainCompletedMs: o.retainCompletedMs,
     notifyCustomers: customer !== null,
+    settlementStreams: settlement.streams,
     transportFor: (stream) =>
-      stream === 'customer' ? customer : (hooks.get(stream) ?? push.transportFor(stream)),
+      stream === 'customer'
+        ? customer
+        : (hooks.get(stream) ?? settlement.transportFor(stream) ?? push.transportFor(stream)),
     outbox: o.outbox,
     returns: {
       windowMs: o.returns.windowDays * 86_400_000,
@@ -143,6 +157,7 @@ function orderOptions(
 async function stop(running: Running, log: Logger): Promise<void> {
   await running.gateway.close();
   await running.orders.stop();
+  await running.settlement.close();
   await running.snapshotter?.stop();
   await running.engine.stop();
   await running.store?.close();

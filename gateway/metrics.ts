@@ -42,6 +42,7 @@ export const OPS = [
   'receiveReturn',
   'resolveReturnHold',
   'refundReturn',
+  'erpReconciliation',
   'invalid',
 ] as const;
 export type OpLabel = (typeof OPS)[number];

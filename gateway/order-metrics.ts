@@ -100,6 +100,16 @@ export function registerOrderMetrics(registry: Registry, orders: OrderService): 
     (s) => s.outbox.deadLettered,
   );
   gauge(
+    'stockflow_settlement_events_pending',
+    'ERP settlement events (all sinks) not yet acknowledged by their sink.',
+    (s) => s.settlement.pending,
+  );
+  counter(
+    'stockflow_settlement_events_delivered_total',
+    'ERP settlement events acknowledged by their sink (webhook 2xx, Redis Stream append).',
+    (s) => s.settlement.delivered,
+  );
+  gauge(
     'stockflow_outbox_oldest_age_seconds',
     'Age of the oldest outbound message not yet delivered (0 when none).',
     (s) => s.outbox.oldestQueuedAgeMs / 1_000,

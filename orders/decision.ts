@@ -99,6 +99,11 @@ export function repeated(
 export interface DecideContext {
   /** Whether customer notifications are produced (a customer webhook is configured). */
   readonly notifyCustomers: boolean;
+  /**
+   * The streams settlement events go to (`erp:webhook`, `erp:redis`; none: no ERP sink). The
+   * order runner drafts them for every event it records (settlement.ts).
+   */
+  readonly settlementStreams: readonly string[];
 }
 
 /** Adds a customer notification to `out`, when customers are notified. */

@@ -17,3 +17,4 @@ export type { FulfilmentView, OrderStatus, OrderView } from './order-state.ts';
 export type { FulfilmentUpdate } from './order-events.ts';
 export type { DeliveryOutcome, OutboxMessage, OutboxTransport } from './outbox-dispatcher.ts';
 export type { SourcingProfile } from './sourcing.ts';
+export type { Reconciliation, ReconciliationRow } from './reconciliation.ts';

@@ -26,6 +26,7 @@ import { OrderMailboxes } from './order-mailbox.ts';
 import { applied, placed, withOrder, type OrderResult } from './order-result.ts';
 import { Order } from './order-state.ts';
 import type { DeliveryOutcome, OutboxDispatcher, OutboxMessage } from './outbox-dispatcher.ts';
+import { draftSettlement } from './settlement.ts';
 
 export interface RunnerParts {
   readonly stock: StockPort;
@@ -224,15 +225,19 @@ export class OrderRunner {
 
   /**
    * Applies an event to the order in memory and journals it; a failed write takes it back.
-   * Messages go out only after `flush` saw the write durable.
+   * Messages go out only after `flush` saw the write durable. The ERP's settlement messages are
+   * drafted here, for every event whichever decision or reconciliation made it, so none is missed
+   * (settlement.ts); like every message they travel inside the event.
    */
   record(
     order: Order | null,
     orderId: string,
     change: NewEvent,
-    messages: readonly MessageDraft[] = [],
+    decided: readonly MessageDraft[] = [],
   ): Order {
     const at = this.clock.now();
+    const settlement = draftSettlement(order, change, at, this.context.settlementStreams);
+    const messages = settlement.length === 0 ? decided : [...decided, ...settlement];
     const base = order?.messageCount ?? 0;
     const event = {
       ...change,

@@ -26,6 +26,7 @@ import { OutboxDispatcher, type OutboxMessage, type OutboxTransport } from './ou
 import { SourcingProfiles, type ProfileSelection } from './profile-selection.ts';
 import { NetworkRanker } from './ranker.ts';
 import { Reconciler } from './reconcile.ts';
+import { reconcileDay, type Reconciliation } from './reconciliation.ts';
 import type { SourcingProfile } from './sourcing.ts';
 import { decideRefund } from './decide-refund.ts';
 import { decideReturnHold } from './decide-return-hold.ts';
@@ -58,6 +59,11 @@ export interface OrderServiceOptions {
   readonly retainCompletedMs: number;
   /** Whether customer notifications are produced (a customer webhook is configured). */
   readonly notifyCustomers: boolean;
+  /**
+   * The streams the ERP's settlement events go to, one per sink (`erp:webhook`, `erp:redis`);
+   * empty or omitted: no ERP sink, no settlement events (docs/erp.md).
+   */
+  readonly settlementStreams?: readonly string[] | undefined;
   /** How a stream's messages travel ('customer', `location:<id>`), or null: not now. */
   transportFor(stream: string): OutboxTransport | null;
   readonly outbox: {
@@ -104,6 +110,8 @@ export interface OrderStats {
   readonly byStatus: ReadonlyMap<OrderStatus, number>;
   readonly openFulfilments: number;
   readonly outbox: ReturnType<OutboxDispatcher['stats']>;
+  /** ERP settlement messages (every sink) waiting in the orders' outboxes, and delivered since start. */
+  readonly settlement: { readonly pending: number; readonly delivered: number };
 }
 
 /**
@@ -144,6 +152,8 @@ export class OrderService implements JournalExtension<OrderRecord, OrderSnapshot
   private readonly exchangesDue = new Set<string>();
   private started = false;
   private stopped = false;
+  /** ERP settlement messages acknowledged by their sink since start (a metric). */
+  private settlementDelivered = 0;
 
   constructor(options: OrderServiceOptions) {
     const { stock, clock } = options;
@@ -197,6 +207,7 @@ export class OrderService implements JournalExtension<OrderRecord, OrderSnapshot
       backoffBaseMs: options.outbox.backoffBaseMs,
       backoffMaxMs: options.outbox.backoffMaxMs,
       delivered: (m) => {
+        if (m.stream.startsWith('erp:')) this.settlementDelivered++;
         this.runner.ack(m, null);
       },
       deadLettered: (m, outcome) => {
@@ -204,8 +215,10 @@ export class OrderService implements JournalExtension<OrderRecord, OrderSnapshot
       },
     });
     const candidates = new SourcingCandidates(stock, options.locations, this.index);
+    const settlementStreams = options.settlementStreams ?? [];
     const context = {
       notifyCustomers: options.notifyCustomers,
+      settlementStreams,
       keyOwner: (channel: string, key: string) => this.index.keyOwner(channel, key),
       hasChannel: (channel: string) => stock.hasChannel(channel),
       hasProduct: (sku: string) => stock.hasProduct(sku),
@@ -213,6 +226,7 @@ export class OrderService implements JournalExtension<OrderRecord, OrderSnapshot
     };
     this.returnContext = {
       notifyCustomers: options.notifyCustomers,
+      settlementStreams,
       returnPolicy: policy,
       hasLocation: context.hasLocation,
       hasProduct: context.hasProduct,
@@ -358,6 +372,23 @@ export class OrderService implements JournalExtension<OrderRecord, OrderSnapshot
     return { location, skus, returns };
   }
 
+  /** Walks the outboxes (short: only what is not acknowledged yet), once per scrape. */
+  private settlementPending(): number {
+    let n = 0;
+    for (const order of this.index.values()) {
+      for (const m of order.outbox) if (m.stream.startsWith('erp:')) n++;
+    }
+    return n;
+  }
+
+  /**
+   * Units shipped, returned and restocked and amounts invoiced and credited on one UTC day
+   * (`YYYY-MM-DD`), per location and currency, or for one location (reconciliation.ts).
+   */
+  reconciliation(day: string, location: string | null): Reconciliation {
+    return reconcileDay(this.index.values(), day, location);
+  }
+
   stats(): OrderStats {
     return {
       orders: this.index.size,
@@ -367,6 +398,7 @@ export class OrderService implements JournalExtension<OrderRecord, OrderSnapshot
       byStatus: new Map(this.index.countsByStatus()),
       openFulfilments: this.index.openFulfilments(),
       outbox: this.dispatcher.stats(),
+      settlement: { pending: this.settlementPending(), delivered: this.settlementDelivered },
     };
   }
 

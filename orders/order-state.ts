@@ -15,6 +15,7 @@ import {
   type OrderReturn,
   type ReturnView,
 } from './return-state.ts';
+import { advanceSettlement, NO_SETTLEMENT, type SettlementState } from './settlement.ts';
 import type { SourcingExplanation } from './sourcing.ts';
 
 /** Every status an order can be in (the metrics report each, zero or not). */
@@ -128,6 +129,8 @@ interface OrderFields {
   status: OrderStatus;
   completedAt: number | null;
   returns: readonly OrderReturn[];
+  /** Settlement events sent, running totals and the reconciliation ledger (settlement.ts). */
+  settlement: SettlementState;
 }
 
 /**
@@ -169,15 +172,18 @@ export class Order {
       status: 'received',
       completedAt: null,
       returns: [],
+      settlement: NO_SETTLEMENT,
     });
     order.apply(event);
     return order;
   }
 
   static fromSnapshot(item: OrderSnapshot): Order {
-    // Snapshots written before returns existed have no `returns`.
-    const returns = (item.state as Partial<OrderFields>).returns ?? [];
-    const order = new Order(item.orderId, { ...item.state, returns });
+    // Snapshots written before returns (or settlement) existed have no `returns` (`settlement`).
+    const old = item.state as Partial<OrderFields>;
+    const returns = old.returns ?? [];
+    const settlement = old.settlement ?? NO_SETTLEMENT;
+    const order = new Order(item.orderId, { ...item.state, returns, settlement });
     order.lsn = item.lsn;
     return order;
   }
@@ -280,6 +286,10 @@ export class Order {
 
   get returns(): readonly OrderReturn[] {
     return this.f.returns;
+  }
+
+  get settlement(): SettlementState {
+    return this.f.settlement;
   }
 
   findReturn(returnId: string): OrderReturn | undefined {
@@ -424,6 +434,8 @@ export class Order {
   /** Applies one event (live, or at replay). The caller checked `event.version`. */
   apply(event: OrderEvent): void {
     const f = this.f;
+    // Worked out from the order as it was before the event, as when its messages were drafted.
+    f.settlement = advanceSettlement(f.settlement, this, event);
     f.version = event.version;
     f.updatedAt = event.at;
     if (event.messages.length > 0) {

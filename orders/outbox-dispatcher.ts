@@ -5,7 +5,10 @@ export interface OutboxMessage {
   /** Stable across retries and restarts: receivers drop duplicates by it. */
   readonly messageId: string;
   readonly orderId: string;
-  /** Who receives it: `customer` or `location:<id>`. Ordering holds per (orderId, stream). */
+  /**
+   * Who receives it: `customer`, `location:<id>`, or an ERP settlement sink (`erp:webhook`,
+   * `erp:redis`). Ordering holds per (orderId, stream).
+   */
   readonly stream: string;
   /** e.g. `order.confirmed`, `fulfilment.requested`. */
   readonly type: string;

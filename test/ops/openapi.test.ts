@@ -312,6 +312,14 @@ describe('docs/openapi.yaml', () => {
       await call('post', '/v1/orders', web, 400, { orderId: 'o-3' });
       await call('post', '/v1/orders', dc1, 403, order('o-4', 'SKU-3', 1));
       await call('get', '/v1/orders/o-1', web, 200);
+      // The ERP's reconciliation of today (UTC): o-1's shipment, return and credit note.
+      const today = new Date().toISOString().slice(0, 10);
+      await call('get', `/v1/erp/reconciliation?day=${today}`, admin, 200);
+      await call('get', `/v1/erp/reconciliation?day=${today}&location=dc1`, admin, 200);
+      await call('get', '/v1/erp/reconciliation?day=2026-02-30', admin, 400);
+      await call('get', '/v1/erp/reconciliation', admin, 400);
+      await call('get', `/v1/erp/reconciliation?day=${today}&location=nowhere`, admin, 404);
+      await call('get', `/v1/erp/reconciliation?day=${today}`, web, 403);
       await call('get', '/v1/orders/o-404', web, 404);
       const f = placed.fulfilments[0]?.fulfilmentId ?? '';
       await call('get', '/v1/fulfilments?location=dc1', admin, 200);

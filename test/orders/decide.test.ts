@@ -11,8 +11,8 @@ import { Order } from '../../orders/order-state.ts';
 // The decide functions are pure: an order built from plain events, a command and a plain
 // context object in, events, stock commands, messages or an error out. No engine anywhere.
 
-const NOTIFY: DecideContext = { notifyCustomers: true };
-const SILENT: DecideContext = { notifyCustomers: false };
+const NOTIFY: DecideContext = { notifyCustomers: true, settlementStreams: [] };
+const SILENT: DecideContext = { notifyCustomers: false, settlementStreams: [] };
 
 function input(orderId: string, extra: Record<string, unknown> = {}): OrderInput {
   const parsed = parseOrder({

@@ -86,6 +86,7 @@ function context(
     hasProduct: (sku) => ['A', 'B', 'C'].includes(sku),
     returnOwner: () => null,
     orderValue: (orderId) => values[orderId] ?? null,
+    settlementStreams: [],
   };
 }
 
