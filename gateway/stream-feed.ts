@@ -323,7 +323,10 @@ export class RedisStreamFeed {
   private down(error: unknown): void {
     const message = error instanceof Error ? error.message : String(error);
     if (this.connected || this.lastError === null) {
-      this.log.warn({ err: error }, 'redis stream feed cannot read; retrying with backoff');
+      this.log.warn(
+        { err: error },
+        'redis stream feed: a Redis command failed; reading its pending entries again after a backoff',
+      );
     }
     this.connected = false;
     this.lastError = message;

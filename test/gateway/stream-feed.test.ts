@@ -1,8 +1,10 @@
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { loadConfig } from '../../config/index.ts';
+import { StockEngine } from '../../engine/index.ts';
 import { RedisStreamFeed } from '../../gateway/index.ts';
+import { recover, RedisStore } from '../../persistence/index.ts';
 import { tempDir } from '../persistence/engine-fixture.ts';
 import { startRedis, type RedisHandle } from '../persistence/redis-server.ts';
 import { startServer, waitFor } from '../persistence/server-process.ts';
@@ -145,6 +147,60 @@ describe('stock feeds from a Redis Stream (in process)', () => {
   });
 });
 
+describe('stock feeds from a Redis Stream (the journal down)', () => {
+  it('leaves entries pending while the journal cannot hold them, and acks them once it can', async () => {
+    const journalRedis = await startRedis();
+    const streamRedis = await startRedis();
+    const producer = new Redis(streamRedis.url, { maxRetriesPerRequest: null });
+    const store = new RedisStore(
+      {
+        url: journalRedis.url,
+        keyPrefix: 'stream-feed-test',
+        strict: true,
+        commandTimeoutMs: 200,
+        connectTimeoutMs: 2_000,
+      },
+      silent,
+    );
+    const engine = new StockEngine({
+      rules: { channels: [{ id: 'web', priority: 1 }] },
+      locations: [{ id: 'dc1', type: 'dc' }],
+      products: [{ sku: 'sku-1' }],
+    });
+    const key = 'feeds:journal';
+    const feed = new RedisStreamFeed(engine, streamConfig(streamRedis.url, key), silent);
+    try {
+      await store.open();
+      await recover(engine, store, silent);
+      feed.start();
+      await add(producer, key, { sku: 'sku-1', location: 'dc1', onHand: 10, asOf: 1 });
+      await consumed(producer, key);
+      await journalRedis.pause();
+      await add(producer, key, { sku: 'sku-1', location: 'dc1', delta: 4, id: 'grn-9' });
+      // Delivered, answered UNAVAILABLE (the journal write timed out), so not acked.
+      await waitFor(
+        async () => {
+          const s = await groupState(producer, key);
+          return s.delivered && s.pending === 1 && !engine.storage.journal().available;
+        },
+        20_000,
+        'the entry delivered and left pending',
+      );
+      expect(engine.position('sku-1', 'dc1')?.onHand).toBe(10);
+      await journalRedis.resume();
+      await consumed(producer, key);
+      expect(engine.position('sku-1', 'dc1')?.onHand).toBe(14);
+    } finally {
+      await feed.stop();
+      await engine.stop();
+      await store.close();
+      producer.disconnect();
+      await journalRedis.stop();
+      await streamRedis.stop();
+    }
+  });
+});
+
 describe('stock feeds from a Redis Stream (the real server, killed before its ack)', () => {
   const ADMIN = 'admin-key-000000000000000000';
   let redis: RedisHandle;
@@ -186,7 +242,14 @@ describe('stock feeds from a Redis Stream (the real server, killed before its ac
       persistence: { store: 'file', dir: tmp.dir },
       feeds: { redisStream: { url, key, consumer: 'server-1', blockMs: 200 } },
     };
+    // In the stream before the server starts: its first read takes all three.
+    await add(producer, key, { sku: 'SKU-1', location: 'DC1', onHand: 20, asOf: 1 });
+    await add(producer, key, { sku: 'SKU-1', location: 'DC1', delta: 5, id: 'receipt-1' });
+    await add(producer, key, { sku: 'SKU-2', location: 'DC1', delta: 3 });
     let server = await startServer(config, tmp.dir);
+    onTestFailed(() => {
+      console.error(server.output());
+    });
     const onHand = async (sku: string): Promise<number> => {
       const res = await fetch(
         `${server.base}/v1/availability?channel=web&sku=${sku}&location=DC1`,
@@ -195,9 +258,6 @@ describe('stock feeds from a Redis Stream (the real server, killed before its ac
       return ((await res.json()) as { available: number }).available;
     };
     try {
-      await add(producer, key, { sku: 'SKU-1', location: 'DC1', onHand: 20, asOf: 1 });
-      await add(producer, key, { sku: 'SKU-1', location: 'DC1', delta: 5, id: 'receipt-1' });
-      await add(producer, key, { sku: 'SKU-2', location: 'DC1', delta: 3 });
       await waitFor(
         async () => (await onHand('SKU-1')) === 25 && (await onHand('SKU-2')) === 3,
         20_000,
@@ -213,6 +273,13 @@ describe('stock feeds from a Redis Stream (the real server, killed before its ac
       // Recovered from the journal, then the same three entries again: nothing twice.
       expect(await onHand('SKU-1')).toBe(25);
       expect(await onHand('SKU-2')).toBe(3);
+      const metrics = await (await fetch(`${server.base}/metrics`)).text();
+      const count = (result: string): string | undefined =>
+        new RegExp(
+          `^stockflow_stream_feed_entries_total\\{result="${result}"\\} (\\d+)$`,
+          'm',
+        ).exec(metrics)?.[1];
+      expect([count('applied'), count('repeated'), count('stale')]).toEqual(['0', '2', '1']);
     } finally {
       server.process.kill('SIGTERM');
       await server.exited();
