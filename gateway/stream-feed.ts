@@ -73,7 +73,7 @@ export class RedisStreamFeed {
   private readonly sender: FeedSender;
   private loop: Promise<void> | null = null;
   private stopping = false;
-  private reading = false;
+  private applying = false;
   private groupReady = false;
   private connected = false;
   private lastError: string | null = null;
@@ -115,8 +115,9 @@ export class RedisStreamFeed {
   async stop(): Promise<void> {
     this.stopping = true;
     this.wake?.();
-    // Whatever the cut-off read was being handed stays pending for this consumer's next start.
-    if (this.reading) this.client.disconnect();
+    // A read (or a connect) is cut off: what Redis was handing it stays pending for this
+    // consumer's next start. A batch being applied keeps the connection for its ack.
+    if (!this.applying) this.client.disconnect();
     await this.loop;
     this.client.disconnect();
   }
@@ -171,7 +172,10 @@ export class RedisStreamFeed {
           backlog = false;
           continue;
         }
-        const retry = await this.apply(entries);
+        this.applying = true;
+        const retry = await this.apply(entries).finally(() => {
+          this.applying = false;
+        });
         if (retry === 0) {
           failures = 0;
           continue;
@@ -211,24 +215,19 @@ export class RedisStreamFeed {
 
   private async read(from: '0' | '>'): Promise<Entry[]> {
     const c = this.config;
-    this.reading = true;
-    try {
-      const reply: unknown = await this.client.call(
-        'XREADGROUP',
-        'GROUP',
-        c.group,
-        c.consumer,
-        'COUNT',
-        c.batch,
-        ...(from === '>' ? ['BLOCK', c.blockMs] : []),
-        'STREAMS',
-        c.key,
-        from,
-      );
-      return entriesOf(reply);
-    } finally {
-      this.reading = false;
-    }
+    const reply: unknown = await this.client.call(
+      'XREADGROUP',
+      'GROUP',
+      c.group,
+      c.consumer,
+      'COUNT',
+      c.batch,
+      ...(from === '>' ? ['BLOCK', c.blockMs] : []),
+      'STREAMS',
+      c.key,
+      from,
+    );
+    return entriesOf(reply);
   }
 
   /**
