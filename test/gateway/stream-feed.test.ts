@@ -280,6 +280,9 @@ describe('stock feeds from a Redis Stream (the real server, killed before its ac
           'm',
         ).exec(metrics)?.[1];
       expect([count('applied'), count('repeated'), count('stale')]).toEqual(['0', '2', '1']);
+      // SIGTERM: the consumer's blocked read is cut off and the server exits cleanly.
+      server.process.kill('SIGTERM');
+      expect(await server.exited()).toBe(0);
     } finally {
       server.process.kill('SIGTERM');
       await server.exited();
