@@ -284,9 +284,13 @@ export class RedisStreamFeed {
       while (run.ready(true)) await run.applyBatch();
       await run.finish();
     }
-    // Every row answered is in the journal; this also covers a row dropped as unchanged whose
-    // value another writer set and the journal may not hold yet.
-    await this.engine.durable();
+    // A row's answer already waited for its write; this also covers a row dropped as unchanged
+    // whose value another writer set and the journal may not hold yet.
+    if (!(await this.durable())) {
+      // Nothing of this read is known to be in the journal: all of it stays pending.
+      this.counts.retried += entries.length;
+      return entries.length;
+    }
     const ack = entries.map(([id]) => id).filter((id) => !retry.has(id));
     if (ack.length > 0) await this.client.xack(this.config.key, this.config.group, ...ack);
     this.counts.applied += counts.applied;
@@ -302,6 +306,17 @@ export class RedisStreamFeed {
       );
     }
     return retry.size;
+  }
+
+  /** Whether everything applied so far is in the journal (false: a write failed, retry). */
+  private async durable(): Promise<boolean> {
+    try {
+      await this.engine.durable();
+      return true;
+    } catch (error) {
+      this.log.warn({ err: error }, 'stream feed entries left pending: the journal is down');
+      return false;
+    }
   }
 
   private rejected(entryId: string, row: RejectedRow): void {
