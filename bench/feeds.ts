@@ -2,12 +2,23 @@
  * Stock feeds at volume (`npm run bench:feeds`, `-- --quick` for a smoke run), issue #13: a
  * 1M-row snapshot feed over HTTP (`POST /v1/feeds`) into the real server on its default file
  * store, alone and beside a flash sale; the flash sale alone is the baseline, in the same run.
- * Writes bench/results/feeds.json and feeds.md (full runs) and prints the table.
+ * Then returns: receipts with disposition restock (`POST /v1/returns/:id/receipts`) per second,
+ * for orders placed, shipped and returned through the API beforehand, against the flash sale's
+ * granted reserves per second on the same server. Writes bench/results/feeds.json and feeds.md
+ * (full runs) and prints the table.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { HOT_SKU, spreadSku, WARM_SKU, type LoadJob, type MeasureResult } from './durable-load.ts';
+import {
+  CHANNEL,
+  HOT_SKU,
+  LOCATION,
+  spreadSku,
+  WARM_SKU,
+  type LoadJob,
+  type MeasureResult,
+} from './durable-load.ts';
 import { StockflowServer } from './durable-server.ts';
 import { runChild } from './durable-suite.ts';
 import { LatencyHistogram } from './gateway-wire.ts';
@@ -16,8 +27,14 @@ const KEYS = {
   admin: 'bench-feeds-admin-key-000000',
   storefront: 'bench-feeds-web-key-00000000',
 };
-const FULL = { rows: 1_000_000, skus: 100_000, flashMs: 5_000 };
-const QUICK = { rows: 100_000, skus: 10_000, flashMs: 2_000 };
+const FULL = { rows: 1_000_000, skus: 100_000, flashMs: 5_000, returns: 5_000 };
+const QUICK = { rows: 100_000, skus: 10_000, flashMs: 2_000, returns: 500 };
+/**
+ * Requests in flight while orders are set up and while receipts are measured. A receipt waits
+ * for two group commits (the engine's adjust, then the return event), so its rate is about the
+ * requests in flight over twice the commit latency: the flash sale keeps 1,024 in flight.
+ */
+const IN_FLIGHT = 256;
 const HOT_STOCK = 100_000_000;
 const MiB = 2 ** 20;
 
@@ -38,6 +55,20 @@ interface FeedRun {
   readonly peakExtraRssMiB: number;
 }
 
+interface Returns {
+  /** Orders placed, shipped and returned (one unit each) before the clock starts. */
+  readonly returns: number;
+  readonly setupSeconds: number;
+  readonly receipts: number;
+  readonly seconds: number;
+  readonly receiptsPerSecond: number;
+  readonly p99Ms: number;
+  /** Units the location's availability gained: one per receipt, restocked. */
+  readonly restocked: number;
+  /** The flash sale alone's granted reserves per second, the same run and server. */
+  readonly reservesPerSecond: number;
+}
+
 interface Report {
   readonly at: string;
   readonly mode: 'full' | 'quick';
@@ -49,6 +80,9 @@ interface Report {
   readonly flashAlone: FlashSale;
   readonly flashWithFeed: FlashSale;
   readonly feedWithFlash: FeedRun;
+  readonly returns: Returns;
+  /** os.loadavg() (what `uptime` shows) at the start and the end: the machine is shared. */
+  readonly loadAverage: { readonly start: readonly number[]; readonly end: readonly number[] };
 }
 
 /**
@@ -147,6 +181,123 @@ async function flashSale(
   };
 }
 
+/** Runs `count` tasks, `inFlight` at a time; each task's latency goes into `latency`. */
+async function pool(
+  count: number,
+  inFlight: number,
+  task: (i: number) => Promise<void>,
+  latency: LatencyHistogram | null = null,
+): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < count) {
+      const i = next++;
+      const t0 = performance.now();
+      await task(i);
+      latency?.recordMs(performance.now() - t0);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(inFlight, count) }, worker));
+}
+
+async function post(
+  server: StockflowServer,
+  key: string,
+  path: string,
+  body: unknown,
+  expected: readonly number[],
+): Promise<unknown> {
+  const res = await fetch(`${server.base}${path}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  const answer: unknown = await res.json();
+  if (!expected.includes(res.status)) {
+    throw new Error(`POST ${path}: ${res.status} ${JSON.stringify(answer).slice(0, 400)}`);
+  }
+  return answer;
+}
+
+/**
+ * Returns: `count` one-unit orders of WARM_SKU placed by the storefront, shipped by the location
+ * and returned by the storefront (all through the API, before the clock), then one receipt each
+ * with disposition restock at LOCATION, `IN_FLIGHT` at a time, measured.
+ */
+async function returnsCase(
+  server: StockflowServer,
+  count: number,
+  reservesPerSecond: number,
+): Promise<Returns> {
+  const t0 = performance.now();
+  await pool(count, IN_FLIGHT, async (i) => {
+    const orderId = `bench-ret-${i}`;
+    const placed = (await post(
+      server,
+      KEYS.storefront,
+      '/v1/orders',
+      {
+        orderId,
+        channel: CHANNEL,
+        customer: { id: `c-${i}`, name: 'Bench' },
+        lines: [{ sku: WARM_SKU, qty: 1, unitPrice: 1_000 }],
+        delivery: { type: 'ship', address: { city: 'Paris', lat: 48.86, lon: 2.35 } },
+        payment: { amount: 1_000, currency: 'EUR' },
+      },
+      [201],
+    )) as { fulfilments: { fulfilmentId: string }[] };
+    const fulfilment = placed.fulfilments[0]?.fulfilmentId ?? '';
+    await post(
+      server,
+      KEYS.admin,
+      `/v1/fulfilments/${encodeURIComponent(fulfilment)}/answers`,
+      { type: 'shipped', carrier: 'UPS', tracking: `1Z${i}` },
+      [200],
+    );
+    await post(
+      server,
+      KEYS.storefront,
+      `/v1/orders/${orderId}/returns`,
+      { returnId: `rma-${i}`, lines: [{ lineId: '1', qty: 1, reason: 'size' }] },
+      [201],
+    );
+  });
+  const setupSeconds = (performance.now() - t0) / 1_000;
+  const before = await server.available(WARM_SKU);
+  const latency = new LatencyHistogram();
+  const t1 = performance.now();
+  await pool(
+    count,
+    IN_FLIGHT,
+    async (i) => {
+      await post(
+        server,
+        KEYS.admin,
+        `/v1/returns/rma-${i}/receipts`,
+        {
+          receiptId: `parcel-${i}`,
+          location: LOCATION,
+          lines: [{ lineId: '1', disposition: 'restock', qty: 1 }],
+        },
+        [200],
+      );
+    },
+    latency,
+  );
+  const seconds = (performance.now() - t1) / 1_000;
+  const restocked = (await server.available(WARM_SKU)) - before;
+  return {
+    returns: count,
+    setupSeconds: Math.round(setupSeconds * 10) / 10,
+    receipts: count,
+    seconds: Math.round(seconds * 100) / 100,
+    receiptsPerSecond: Math.round(count / seconds),
+    p99Ms: latency.quantileMs(0.99),
+    restocked,
+    reservesPerSecond,
+  };
+}
+
 function render(r: Report): string {
   const ratio = r.flashWithFeed.perSecond / r.flashAlone.perSecond;
   const met = (ok: boolean): string => (ok ? 'yes' : '**no**');
@@ -169,11 +320,23 @@ function render(r: Report): string {
     '',
     "The flash sale beside the feed is measured over the feed's first seconds (the flash window starts with the feed). Server, load generator and the bench process (which streams the feed) share the machine's 2 cores.",
     '',
+    '## Returns',
+    '',
+    `${r.returns.returns.toLocaleString('en')} one-unit orders placed, shipped and returned through the API beforehand (${r.returns.setupSeconds} s), then one receipt each with disposition \`restock\` at ${LOCATION} (\`POST /v1/returns/:id/receipts\`, JSON over HTTP, ${IN_FLIGHT} in flight from the bench process), on the same server as the flash sale above. A receipt is an order step in the order's mailbox that waits for two group commits in turn (the engine's \`adjust\`, then the return event), where a reserve is one engine command and one commit; the flash sale keeps 1,024 in flight.`,
+    '',
+    '| measure | per second | p99 ms | checked |',
+    '| --- | ---: | ---: | --- |',
+    `| receipts with restock | ${r.returns.receiptsPerSecond.toLocaleString('en')} | ${r.returns.p99Ms} | availability +${r.returns.restocked.toLocaleString('en')} for ${r.returns.receipts.toLocaleString('en')} receipts |`,
+    `| granted durable reserves (flash sale alone, same run) | ${r.returns.reservesPerSecond.toLocaleString('en')} | ${r.flashAlone.p99Ms} | |`,
+    '',
+    `Load average (\`uptime\`) at the start: ${r.loadAverage.start.map((x) => x.toFixed(2)).join(', ')}; at the end: ${r.loadAverage.end.map((x) => x.toFixed(2)).join(', ')} (the machine is shared).`,
+    '',
   ].join('\n');
 }
 
 async function main(args: readonly string[]): Promise<void> {
   const quick = args.includes('--quick');
+  const loadAtStart = os.loadavg();
   const plan = quick ? QUICK : FULL;
   const products = [
     HOT_SKU,
@@ -214,6 +377,10 @@ async function main(args: readonly string[]): Promise<void> {
     console.log(
       `  beside: flash ${flashWithFeed.perSecond}/s, feed ${feedWithFlash.rowsPerSecond} rows/s`,
     );
+    const returns = await returnsCase(server, plan.returns, flashAlone.perSecond);
+    console.log(
+      `  returns: ${returns.receiptsPerSecond} receipts/s (p99 ${returns.p99Ms} ms), reserves ${returns.reservesPerSecond}/s`,
+    );
     const report: Report = {
       at: new Date().toISOString(),
       mode: quick ? 'quick' : 'full',
@@ -225,6 +392,8 @@ async function main(args: readonly string[]): Promise<void> {
       flashAlone,
       flashWithFeed,
       feedWithFlash,
+      returns,
+      loadAverage: { start: loadAtStart, end: os.loadavg() },
     };
     const md = render(report);
     console.log(md);

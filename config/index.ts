@@ -16,6 +16,7 @@ export type {
   OrdersConfig,
   PersistenceConfig,
   ProductConfig,
+  RedisStreamFeedConfig,
   RulesConfig,
   ServerConfig,
   SettlementConfig,

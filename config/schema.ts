@@ -150,6 +150,24 @@ const persistence = z.strictObject({
     .prefault({}),
 });
 
+// Stock feeds that arrive other than over HTTP. A Redis Stream that location systems XADD rows to
+// (docs/api.md, "From a Redis Stream"); null (the default) reads none.
+const redisStream = z.strictObject({
+  url: label.default('redis://127.0.0.1:6379'),
+  key: label.default('stockflow:feeds'),
+  group: label.default('stockflow'),
+  // Each server reading the group needs its own name: a name owns its pending entries.
+  consumer: label.default('stockflow-1'),
+  // At most one feed batch (1,000 rows) per read: the batch is what is acked at once.
+  batch: z.int().min(1).max(1_000).default(500),
+  // Redis answers a blocked read with nothing after this long; shutdown waits at most this.
+  blockMs: z.int().min(10).max(60_000).default(2_000),
+});
+
+const feeds = z.strictObject({
+  redisStream: redisStream.nullable().default(null),
+});
+
 const location = z
   .strictObject({
     id,
@@ -203,6 +221,7 @@ export const configSchema = z
       .superRefine(...uniqueField('sku', 'sku', 'products')),
     orders: orders.prefault({}),
     erp: z.strictObject({ settlement: settlement.prefault({}) }).prefault({}),
+    feeds: feeds.prefault({}),
     log: z
       .strictObject({
         level: z
@@ -266,6 +285,8 @@ export type LocationConfig = Config['locations'][number];
 export type ProductConfig = Config['products'][number];
 export type OrdersConfig = Config['orders'];
 export type SettlementConfig = Config['erp']['settlement'];
+export type FeedsConfig = Config['feeds'];
+export type RedisStreamFeedConfig = NonNullable<FeedsConfig['redisStream']>;
 export type LogConfig = Config['log'];
 export type LogLevel = LogConfig['level'];
 

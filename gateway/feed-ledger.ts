@@ -79,27 +79,7 @@ export class FeedLedger {
       }
       return known.status === 'applying' ? { refused: 'in_progress' } : { done: known };
     }
-    const result: FeedResult = {
-      feedId,
-      kind,
-      location,
-      full,
-      submittedBy,
-      status: 'applying',
-      lines: 0,
-      rows: 0,
-      applied: 0,
-      unchanged: 0,
-      stale: 0,
-      repeated: 0,
-      rejected: 0,
-      zeroed: 0,
-      zeroSkipped: null,
-      rejectedRows: [],
-      receivedAt: now.toISOString(),
-      finishedAt: null,
-      durationMs: 0,
-    };
+    const result = newFeedResult(feedId, kind, location, full, submittedBy, now);
     this.results.set(feedId, result);
     return { started: result };
   }
@@ -137,4 +117,36 @@ export class FeedLedger {
 export function reject(result: FeedResult, row: RejectedRow): void {
   result.rejected++;
   if (result.rejectedRows.length < REJECTED_ROWS_LISTED) result.rejectedRows.push(row);
+}
+
+/** A feed's result before its first row: nothing counted yet, status `applying`. */
+export function newFeedResult(
+  feedId: string,
+  kind: FeedKind,
+  location: string | null,
+  full: boolean,
+  submittedBy: string,
+  now: Date,
+): FeedResult {
+  return {
+    feedId,
+    kind,
+    location,
+    full,
+    submittedBy,
+    status: 'applying',
+    lines: 0,
+    rows: 0,
+    applied: 0,
+    unchanged: 0,
+    stale: 0,
+    repeated: 0,
+    rejected: 0,
+    zeroed: 0,
+    zeroSkipped: null,
+    rejectedRows: [],
+    receivedAt: now.toISOString(),
+    finishedAt: null,
+    durationMs: 0,
+  };
 }

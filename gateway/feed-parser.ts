@@ -77,6 +77,20 @@ export class FeedParser extends LineFeed<FeedRow> {
       this.rowProblem(`expected ${columns.size} fields, got ${fields.length}`, at('sku') ?? null);
       return;
     }
+    this.textRow(at);
+  }
+
+  /**
+   * One row given as named text fields (a Redis Stream entry: docs/api.md, "From a Redis
+   * Stream"), counted as the next line and checked as a CSV row's fields are.
+   */
+  pushFields(fields: ReadonlyMap<string, string>): void {
+    this.lineCount++;
+    this.textRow((c) => fields.get(c));
+  }
+
+  /** A row whose fields are text (CSV, stream entries): numbers are read from digits. */
+  private textRow(at: (c: CsvColumn) => string | undefined): void {
     const number = (text: string | undefined): unknown =>
       text === undefined || text.trim() === '' ? undefined : numeric(text.trim());
     this.row(

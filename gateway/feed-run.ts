@@ -1,8 +1,7 @@
 import type { Command, CommandResult, Engine, ResultSink } from '../engine/index.ts';
-import type { Principal } from './auth.ts';
 import type { RowProblem } from './feed-lines.ts';
 import type { FeedParser, FeedRow } from './feed-parser.ts';
-import { reject, type FeedResult } from './feed-ledger.ts';
+import { reject, type FeedResult, type RejectedRow } from './feed-ledger.ts';
 
 /**
  * Rows applied per batch: the body is paused while a batch is in the engine, and the event loop
@@ -17,6 +16,12 @@ export interface FeedRowCounts {
   stale: number;
   repeated: number;
   rejected: number;
+}
+
+/** Who sends a feed: an API key (Principal) over HTTP, or the Redis Stream consumer. */
+export interface FeedSender {
+  readonly name: string;
+  mayFeedLocation(location: string): boolean;
 }
 
 /**
@@ -42,11 +47,13 @@ export class FeedRun implements ResultSink<FeedRow> {
 
   constructor(
     private readonly engine: Engine,
-    private readonly principal: Principal,
+    private readonly principal: FeedSender,
     readonly parser: FeedParser,
     readonly result: FeedResult,
     private readonly counts: FeedRowCounts,
     private readonly fullAsOf: number | null,
+    /** Told every rejected row, also past the ones a result lists (the stream acks by row). */
+    private readonly onReject: ((row: RejectedRow) => void) | null = null,
   ) {
     this.seen = result.full ? new Set<string>() : null;
   }
@@ -176,17 +183,21 @@ export class FeedRun implements ResultSink<FeedRow> {
   }
 
   private rejectRow(row: FeedRow, code: string, reason: string): void {
-    this.counts.rejected++;
-    reject(this.result, { line: row.line, sku: row.sku, code, reason });
+    this.rejected({ line: row.line, sku: row.sku, code, reason });
   }
 
   private rejectProblem(problem: RowProblem): void {
-    this.counts.rejected++;
-    reject(this.result, {
+    this.rejected({
       line: problem.line,
       sku: problem.sku,
       code: 'BAD_REQUEST',
       reason: problem.reason,
     });
+  }
+
+  private rejected(row: RejectedRow): void {
+    this.counts.rejected++;
+    reject(this.result, row);
+    this.onReject?.(row);
   }
 }

@@ -7,3 +7,5 @@ export type { LocationPushOptions } from './location-push.ts';
 export { WS_PROTOCOL } from './auth.ts';
 export { FRAME_LIMITS } from './frame-codec.ts';
 export { MAX_BATCH_OPS, MAX_TOPICS_PER_REQUEST } from './message-schemas.ts';
+export { RedisStreamFeed } from './stream-feed.ts';
+export type { StreamFeedHealth } from './stream-feed.ts';

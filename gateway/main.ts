@@ -14,7 +14,7 @@ import {
   Snapshotter,
   type Store,
 } from '../persistence/index.ts';
-import { createGateway, LocationPush, type Gateway } from './index.ts';
+import { createGateway, LocationPush, RedisStreamFeed, type Gateway } from './index.ts';
 import { firstRun } from './first-run.ts';
 import { SettlementSinks } from './settlement-sinks.ts';
 import { WebhookTransport } from './webhook-transport.ts';
@@ -26,6 +26,7 @@ interface Running {
   readonly store: Store | null;
   readonly snapshotter: Snapshotter | null;
   readonly settlement: SettlementSinks;
+  readonly streamFeed: RedisStreamFeed | null;
 }
 
 async function start(config: Config, log: Logger): Promise<Running> {
@@ -80,6 +81,8 @@ async function start(config: Config, log: Logger): Promise<Running> {
   }
   orders.start();
   settlement.start();
+  const streamConfig = config.feeds.redisStream;
+  const streamFeed = streamConfig === null ? null : new RedisStreamFeed(engine, streamConfig, log);
   const gateway = createGateway(
     engine,
     {
@@ -93,9 +96,16 @@ async function start(config: Config, log: Logger): Promise<Running> {
       readiness: () => {
         const journal = engine.storage.journal();
         const health = store?.health() ?? { ready: true, detail: 'memory (no persistence)' };
+        // The stream feed is an input like an HTTP feed: Redis away delays stock updates but
+        // leaves every answer correct, so it shows in the detail and keeps the server ready.
         return {
           ready: health.ready && journal.available,
-          detail: { store: config.persistence.store, storeDetail: health.detail, journal },
+          detail: {
+            store: config.persistence.store,
+            storeDetail: health.detail,
+            journal,
+            ...(streamFeed === null ? {} : { streamFeed: streamFeed.health() }),
+          },
         };
       },
     },
@@ -103,9 +113,12 @@ async function start(config: Config, log: Logger): Promise<Running> {
   if (store !== null && snapshotter !== null && recovery !== null) {
     registerPersistenceMetrics(gateway.metrics, engine, store, snapshotter, recovery);
   }
+  streamFeed?.registerMetrics(gateway.metrics);
   const ports = await gateway.listen();
+  // After recovery and listen: its rows go into the recovered engine, as an HTTP feed's would.
+  streamFeed?.start();
   log.info({ ...ports, store: config.persistence.store }, 'stockflow is listening');
-  return { gateway, engine, orders, store, snapshotter, settlement };
+  return { gateway, engine, orders, store, snapshotter, settlement, streamFeed };
 }
 
 /**
@@ -155,6 +168,8 @@ function orderOptions(
 }
 
 async function stop(running: Running, log: Logger): Promise<void> {
+  // The stream first: its batch in flight is applied and acked while the engine still runs.
+  await running.streamFeed?.stop();
   await running.gateway.close();
   await running.orders.stop();
   await running.settlement.close();

@@ -10,6 +10,7 @@ export { Snapshotter } from './snapshotter.ts';
 export type { SnapshotPolicy, SnapshotStats } from './snapshotter.ts';
 export { PersistenceError } from './persistence-error.ts';
 export { registerPersistenceMetrics } from './persistence-metrics.ts';
+export { replyErrorKind } from './redis-calls.ts';
 export type {
   LoadedSnapshot,
   SnapshotInfo,
