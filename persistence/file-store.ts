@@ -160,7 +160,7 @@ export class FileStore implements Store {
       let at = 0;
       let batch: JournalRecord[] = [];
       for (;;) {
-        const frame = readFrame(buf, at);
+        const frame = readFrame(buf, at, fromSeq);
         if (frame.kind === 'end') break;
         const records = frame.kind === 'frame' ? decodeRecords(frame.value) : null;
         if (frame.kind === 'torn' || records === null) {
@@ -216,9 +216,16 @@ export class FileStore implements Store {
     let at = 0;
     let lastSeq = 0;
     for (;;) {
-      const frame = readFrame(buf, at);
-      const records = frame.kind === 'frame' ? decodeRecords(frame.value) : null;
-      if (frame.kind !== 'frame' || records === null) break;
+      // Binary frames are only checked here, their records not built (they are read at recovery).
+      const frame = readFrame(buf, at, Infinity);
+      if (frame.kind !== 'frame') break;
+      if (frame.lastSeq > 0) {
+        lastSeq = frame.lastSeq;
+        at = frame.next;
+        continue;
+      }
+      const records = decodeRecords(frame.value);
+      if (records === null) break;
       const last = records[records.length - 1];
       if (last !== undefined) lastSeq = last.seq;
       at = frame.next;

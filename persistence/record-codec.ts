@@ -51,12 +51,25 @@ function writeFrame(out: Buffer, at: number, payload: Buffer): number {
 }
 
 export type FrameRead =
-  | { readonly kind: 'frame'; readonly value: unknown; readonly next: number }
+  | {
+      readonly kind: 'frame';
+      readonly value: unknown;
+      readonly next: number;
+      /** Of a binary journal payload: its last record's sequence (0 for any other payload). */
+      readonly lastSeq: number;
+    }
   | { readonly kind: 'end' }
   | { readonly kind: 'torn'; readonly reason: string };
 
-/** Reads the frame at `at`: a whole valid frame, the clean end, or a torn/corrupt one. */
-export function readFrame(buf: Buffer, at: number, maxPayload = 256 * 1024 * 1024): FrameRead {
+const MAX_PAYLOAD = 256 * 1024 * 1024;
+
+/**
+ * Reads the frame at `at`: a whole valid frame, the clean end, or a torn/corrupt one. Of a binary
+ * journal payload only the records with seq >= `fromSeq` are built (the others are checked and
+ * stepped over); a msgpack payload is decoded whole.
+ */
+export function readFrame(buf: Buffer, at: number, fromSeq = -Infinity): FrameRead {
+  const maxPayload = MAX_PAYLOAD;
   if (at === buf.length) return { kind: 'end' };
   if (buf.length - at < FRAME_HEADER) return { kind: 'torn', reason: 'truncated frame header' };
   const length = buf.readUInt32LE(at);
@@ -67,9 +80,12 @@ export function readFrame(buf: Buffer, at: number, maxPayload = 256 * 1024 * 102
   const payload = buf.subarray(at + FRAME_HEADER, end);
   if (crc32(payload) !== crc) return { kind: 'torn', reason: 'CRC mismatch' };
   try {
-    const value: unknown =
-      payload[0] === JOURNAL_MAGIC ? new RecordReader(payload).records() : unpackr.unpack(payload);
-    return { kind: 'frame', value, next: end };
+    if (payload[0] !== JOURNAL_MAGIC) {
+      return { kind: 'frame', value: unpackr.unpack(payload), next: end, lastSeq: 0 };
+    }
+    const reader = new RecordReader(payload);
+    const value = reader.records(fromSeq);
+    return { kind: 'frame', value, next: end, lastSeq: reader.lastSeq };
   } catch (error) {
     if (error instanceof PersistenceError) throw error;
     return { kind: 'torn', reason: `undecodable payload: ${String(error)}` };
