@@ -486,6 +486,9 @@ export class SkuBook implements UndoableBook {
 
   /** Marks a position whose numbers were restored for re-evaluation. */
   restale(p: Position): void {
+    // Views not built yet (a book just imported, or rules changed) are rebuilt whole at the next
+    // read, every position with them: nothing to mark meanwhile (recovery replays a million).
+    if (this.viewVersion === -1) return;
     if (!p.dirty) {
       p.dirty = true;
       this.stale.push(p);
