@@ -40,6 +40,11 @@ function runChild(spec: PersistenceSpec): Promise<PersistenceOutcome> {
     [
       '--expose-gc',
       '--max-old-space-size=8192',
+      // Recovery is the server's start: it runs with the young generation the server gets from
+      // `npm start` and the Dockerfile (`--default-semi-space` measures it with node's default instead).
+      ...(spec.scenario === 'recovery' && !process.argv.includes('--default-semi-space')
+        ? ['--max-semi-space-size=64']
+        : []),
       '--import',
       'tsx',
       entry,
