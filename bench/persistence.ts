@@ -12,7 +12,7 @@
  * DIR` (file store) prepares the data there once and reuses it in later runs: recovery alone.
  */
 import { spawn } from 'node:child_process';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -182,6 +182,7 @@ function recoveryTable(
 /** Only the recovery scenario, for the stores named, `runs` fresh processes each, interleaved. */
 async function recoveryOnly(stores: readonly ('file' | 'redis')[]): Promise<void> {
   const runs = Number(argValue('--runs') ?? '1');
+  const loadAtStart = loadavg()[0] ?? 0;
   const profileDir = argValue('--profile');
   const dataDir = argValue('--data');
   const positions = 1_000_000;
@@ -230,7 +231,7 @@ async function recoveryOnly(stores: readonly ('file' | 'redis')[]): Promise<void
     [
       head.trimEnd(),
       '',
-      `Recovery rows: ${new Date().toISOString().slice(0, 10)}, Node ${process.version}, median of ${runs} fresh process(es) per store (\`npm run bench:persistence -- --recovery ${stores.join(',')} --runs ${runs} --write\`); the throughput rows above are from the date at the top.`,
+      `Recovery (${stores.join(', ')}): ${new Date().toISOString().slice(0, 10)}, Node ${process.version}, load average at start ${loadAtStart.toFixed(1)}, median of ${runs} fresh process(es) per store, the recovering process with \`--max-semi-space-size=64\` as the server runs (\`npm run bench:persistence -- --recovery ${stores.join(',')} --runs ${runs}${dataDir === undefined ? '' : ' --data DIR'} --write\`${dataDir === undefined ? '' : ': the data prepared once and recovered from in each run'}). Every other row (the throughput table above, any store not named) is from the full run dated at the top.`,
       '',
       ...recoveryTable(positions, records, recovery),
       '',
