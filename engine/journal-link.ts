@@ -231,6 +231,11 @@ export class JournalLink {
       return false;
     }
     if (record.seq <= book.lsn) return false;
+    // Nearly every record is a granted reserve: applied without the live path's checks and answer.
+    if (cmd.op === 'reserve' && book.replayReserve(cmd, core)) {
+      book.lsn = record.seq;
+      return true;
+    }
     const index = core.reservationIndex;
     // As on the live path: the reserve's slot is looked up once and handed to the book.
     index.current = cmd.op === 'reserve' ? index.claim(cmd.reservationId, book) : null;

@@ -43,6 +43,10 @@ export class ReservationIndex<B extends object> {
     return entry instanceof Reservation ? entry : entry.reservation;
   }
 
+  known(id: string): boolean {
+    return this.entries.has(id);
+  }
+
   /** The book `id` belongs to, or undefined when it is not known. */
   book(id: string): B | undefined {
     const c = this.current;
@@ -136,6 +140,11 @@ export class BookReservations<B extends object> {
 
   has(id: string): boolean {
     return this.get(id) !== undefined;
+  }
+
+  /** Whether the engine knows `id` at all (a reservation of any book, or a reserve on its way). */
+  known(id: string): boolean {
+    return this.index.known(id);
   }
 
   add(r: Reservation): void {

@@ -270,6 +270,12 @@ export class SkuBook implements UndoableBook {
             now + ttl,
             ctx.reservationTimes,
           );
+    this.hold(reservation, ctx);
+    return ok(true, null, reservation.view());
+  }
+
+  /** Puts a granted reservation's quantities on its positions and makes it known. */
+  private hold(reservation: Reservation, ctx: BookContext): void {
     for (let i = 0, n = reservation.lineCount; i < n; i++) {
       const p = reservation.linePosition(i);
       ctx.undo?.position(this, p);
@@ -279,7 +285,55 @@ export class SkuBook implements UndoableBook {
     this.reservations.add(reservation);
     ctx.undo?.reservationAdded(this, reservation);
     ctx.schedule(reservation);
-    return ok(true, null, reservation.view());
+  }
+
+  /**
+   * Applies a journaled reserve at recovery, trusting the journal: a reserve is journaled only
+   * once granted, so what `reserve` checks first (availability, which resolves the position's
+   * rules) and the answer it builds are skipped; views refresh lazily, as after any change.
+   * Returns false, changing nothing, when the record does not fit the state as a granted reserve
+   * must (its id known, its channel or position unknown, a network reserve journaled without its
+   * lines): the caller applies it through `apply` then, which decides as the live path did.
+   */
+  replayReserve(cmd: ReserveCommand, ctx: BookContext): boolean {
+    const channel = ctx.rules.channel(cmd.channel);
+    if (channel === undefined || this.reservations.known(cmd.reservationId)) return false;
+    const expiresAt = ctx.now() + (cmd.ttlMs ?? channel.reservationTtlMs);
+    let reservation: Reservation;
+    if (cmd.location !== undefined) {
+      const p = this.byLocation.get(cmd.location);
+      if (p === undefined) return false;
+      reservation = new Reservation(
+        cmd.reservationId,
+        channel.id,
+        cmd.qty,
+        cmd.location,
+        p,
+        cmd.qty,
+        null,
+        expiresAt,
+        ctx.reservationTimes,
+      );
+    } else {
+      if (cmd.lines === undefined || cmd.lines.length === 0) return false;
+      const lines: ReservationLine[] = [];
+      for (const [location, take] of cmd.lines) {
+        const p = this.byLocation.get(location);
+        if (p === undefined) return false;
+        lines.push(new ReservationLine(p, take));
+      }
+      reservation = reservationOf(
+        cmd.reservationId,
+        channel.id,
+        cmd.qty,
+        null,
+        lines,
+        expiresAt,
+        ctx.reservationTimes,
+      );
+    }
+    this.hold(reservation, ctx);
+    return true;
   }
 
   private release(cmd: ReleaseCommand, ctx: BookContext): CommandResult {
@@ -485,6 +539,9 @@ export class SkuBook implements UndoableBook {
 
   /** Marks a position whose numbers were restored for re-evaluation. */
   restale(p: Position): void {
+    // Views not built yet (a book just imported, or rules changed) are rebuilt whole at the next
+    // read, every position with them: nothing to mark meanwhile (recovery replays a million).
+    if (this.viewVersion === -1) return;
     if (!p.dirty) {
       p.dirty = true;
       this.stale.push(p);

@@ -3,7 +3,14 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { JournalRecord, SnapshotItem, SnapshotHeader } from '../engine/index.ts';
 import { PersistenceError } from './persistence-error.ts';
-import { decodeRecords, encodeFrame, encodeRecords, readFrame } from './record-codec.ts';
+import {
+  checkFrame,
+  decodeRecords,
+  encodeFrame,
+  encodeRecords,
+  readFrame,
+  unpackPayload,
+} from './record-codec.ts';
 import type {
   LoadedSnapshot,
   SnapshotInfo,
@@ -160,7 +167,7 @@ export class FileStore implements Store {
       let at = 0;
       let batch: JournalRecord[] = [];
       for (;;) {
-        const frame = readFrame(buf, at);
+        const frame = readFrame(buf, at, fromSeq);
         if (frame.kind === 'end') break;
         const records = frame.kind === 'frame' ? decodeRecords(frame.value) : null;
         if (frame.kind === 'torn' || records === null) {
@@ -216,9 +223,16 @@ export class FileStore implements Store {
     let at = 0;
     let lastSeq = 0;
     for (;;) {
-      const frame = readFrame(buf, at);
-      const records = frame.kind === 'frame' ? decodeRecords(frame.value) : null;
-      if (frame.kind !== 'frame' || records === null) break;
+      // Binary frames are only checked here, their records not built (they are read at recovery).
+      const frame = readFrame(buf, at, Infinity);
+      if (frame.kind !== 'frame') break;
+      if (frame.lastSeq > 0) {
+        lastSeq = frame.lastSeq;
+        at = frame.next;
+        continue;
+      }
+      const records = decodeRecords(frame.value);
+      if (records === null) break;
       const last = records[records.length - 1];
       if (last !== undefined) lastSeq = last.seq;
       at = frame.next;
@@ -267,7 +281,7 @@ export class FileStore implements Store {
       .reverse();
     for (const name of names) {
       const path = join(this.snapshotDir, name);
-      const loaded = parseSnapshot(await readFile(path));
+      const loaded = parseSnapshot(await readFile(path), path);
       if (typeof loaded !== 'string') return loaded;
       this.counters.corruptSnapshots++;
       this.log.warn(
@@ -344,38 +358,67 @@ class FileSnapshotWriter implements SnapshotWriter {
   }
 }
 
-/** Checks every frame of a snapshot file; returns why it is unusable, or the snapshot. */
-function parseSnapshot(buf: Buffer): LoadedSnapshot | string {
+/**
+ * Checks every frame of a snapshot file (length and CRC; the header and end frames decoded);
+ * returns why it is unusable, or the snapshot. Chunks are decoded one at a time as they are
+ * imported, so a million positions are never held twice (decoded and imported) at once: that
+ * doubled what the young-generation collector had to copy at recovery. A chunk whose CRC checks
+ * out but that does not decode as one (a bug, never a torn write) ends the start with
+ * STORE_CORRUPT, as a Redis snapshot that changes while read does.
+ */
+function parseSnapshot(buf: Buffer, path: string): LoadedSnapshot | string {
   const head = readFrame(buf, 0);
   if (head.kind !== 'frame') return head.kind === 'torn' ? head.reason : 'empty file';
   const h = head.value as { type?: unknown; header?: SnapshotHeader };
   if (h.type !== 'header' || h.header === undefined) return 'no header frame';
-  // Every frame is checked (and so decoded) before the snapshot is trusted; the decoded chunks
-  // are kept and handed out, not decoded twice.
-  const chunks: SnapshotItem[][] = [];
-  let at = head.next;
-  for (;;) {
-    const frame = readFrame(buf, at);
-    if (frame.kind !== 'frame') return frame.kind === 'torn' ? frame.reason : 'no end frame';
-    const v = frame.value as { type?: unknown; coversSeq?: number; chunks?: number };
-    if (v.type === 'chunk') {
-      chunks.push((frame.value as { skus: SnapshotItem[] }).skus);
-      at = frame.next;
-      continue;
-    }
-    if (v.type !== 'end' || frame.next !== buf.length) return 'unexpected frame';
-    if (v.chunks !== chunks.length) return 'chunk count does not match the end frame';
-    const header = h.header;
-    const coversSeq = v.coversSeq ?? 0;
-    return {
-      header,
-      coversSeq,
-      *chunks() {
-        for (let i = 0; i < chunks.length; i++) {
-          yield chunks[i] as SnapshotItem[];
-          chunks[i] = []; // let it go once imported
-        }
-      },
-    };
+  const payloads: Buffer[] = [];
+  for (let at = head.next; ;) {
+    const frame = checkFrame(buf, at);
+    if (frame.kind === 'torn') return frame.reason;
+    if (frame.kind === 'end') break;
+    payloads.push(frame.payload);
+    at = frame.next;
   }
+  const last = payloads.pop();
+  if (last === undefined) return 'no end frame';
+  let v: { type?: unknown; coversSeq?: number; chunks?: number } | null;
+  try {
+    v = unpackPayload(last) as typeof v;
+  } catch (error) {
+    return `undecodable end frame: ${String(error)}`;
+  }
+  if (typeof v !== 'object' || v?.type !== 'end') return 'no end frame';
+  if (v.chunks !== payloads.length) return 'chunk count does not match the end frame';
+  const header = h.header;
+  const coversSeq = v.coversSeq ?? 0;
+  return {
+    header,
+    coversSeq,
+    *chunks() {
+      for (let i = 0; i < payloads.length; i++) {
+        const skus = decodeChunk(payloads[i] as Buffer);
+        if (typeof skus === 'string') {
+          throw new PersistenceError(
+            'STORE_CORRUPT',
+            `snapshot ${path}: chunk ${i} passes its CRC but does not decode as one (${skus}); ` +
+              'move the file aside to start from the snapshot before it',
+          );
+        }
+        yield skus;
+      }
+    },
+  };
+}
+
+/** A snapshot chunk frame's books, or why it is not one. */
+function decodeChunk(payload: Buffer): SnapshotItem[] | string {
+  let value: { type?: unknown; skus?: unknown } | null;
+  try {
+    value = unpackPayload(payload) as typeof value;
+  } catch (error) {
+    return String(error);
+  }
+  return typeof value === 'object' && value?.type === 'chunk' && Array.isArray(value.skus)
+    ? (value.skus as SnapshotItem[])
+    : 'not a chunk';
 }

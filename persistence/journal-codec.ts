@@ -200,6 +200,8 @@ function head(w: RecordWriter, tag: Tag, r: JournalRecord): void {
 /** Reads a format 2 payload; throws on anything malformed (the frame is then torn). */
 export class RecordReader {
   private at = 2;
+  /** Sequence of the last record read or stepped over; 0 before the first. */
+  lastSeq = 0;
 
   constructor(private readonly buf: Buffer) {
     if (buf.length < 2 || buf[0] !== JOURNAL_MAGIC) throw new Error('not a binary journal payload');
@@ -215,9 +217,21 @@ export class RecordReader {
     if (format !== JOURNAL_FORMAT) throw new Error(`unknown journal format ${format}`);
   }
 
-  records(): JournalRecord[] {
+  /**
+   * The records with seq >= fromSeq. Those before it (a segment holds records from before the
+   * snapshot recovery starts from) are stepped over field by field, checked as strictly, but
+   * nothing is built for them.
+   */
+  records(fromSeq = -Infinity): JournalRecord[] {
     const out: JournalRecord[] = [];
-    while (this.at < this.buf.length) out.push(this.record());
+    while (this.at < this.buf.length) {
+      const tag = this.u8();
+      const seq = this.f64();
+      const at = this.f64();
+      this.lastSeq = seq;
+      if (seq < fromSeq) this.skip(tag);
+      else out.push(this.record(tag, seq, at));
+    }
     return out;
   }
 
@@ -246,10 +260,84 @@ export class RecordReader {
     return s;
   }
 
-  private record(): JournalRecord {
-    const tag = this.u8();
-    const seq = this.f64();
-    const at = this.f64();
+  private skipStr(): void {
+    this.need(2);
+    const n = this.buf.readUInt16LE(this.at);
+    this.need(2 + n);
+    this.at += 2 + n;
+  }
+
+  private skipF64(count: number): void {
+    this.need(8 * count);
+    this.at += 8 * count;
+  }
+
+  private skipStrs(count: number): void {
+    for (let i = 0; i < count; i++) this.skipStr();
+  }
+
+  /** Steps over a record's fields: the same layout as `command` reads (and `writeRecord` writes). */
+  private skip(tag: number): void {
+    switch (tag) {
+      case Tag.Entry: {
+        this.need(4);
+        const n = this.buf.readUInt32LE(this.at);
+        this.need(4 + n);
+        this.at += 4 + n;
+        return;
+      }
+      case Tag.Reserve: {
+        const flags = this.u8();
+        this.skipStrs(3);
+        this.skipF64(1);
+        if ((flags & 1) !== 0) this.skipStr();
+        if ((flags & 2) !== 0) this.skipF64(1);
+        if ((flags & 4) !== 0) {
+          const n = this.f64();
+          if (!Number.isInteger(n) || n < 0 || n > 10_000) throw new Error('implausible lines');
+          for (let i = 0; i < n; i++) {
+            this.skipStr();
+            this.skipF64(1);
+          }
+        }
+        return;
+      }
+      case Tag.Release:
+      case Tag.Confirm: {
+        const flags = this.u8();
+        this.skipStrs(tag === Tag.Confirm ? 2 : 1);
+        if ((flags & 1) !== 0) this.skipStr();
+        return;
+      }
+      case Tag.Expire:
+        this.skipStr();
+        this.skipF64(1);
+        return;
+      case Tag.SetOnHand:
+        this.skipStrs(2);
+        this.skipF64(2);
+        return;
+      case Tag.Adjust: {
+        const flags = this.u8();
+        this.skipStrs(3);
+        this.skipF64((flags & 1) !== 0 ? 2 : 1);
+        return;
+      }
+      case Tag.Allocate:
+        this.skipStrs(5);
+        this.skipF64(1);
+        return;
+      case Tag.Deallocate:
+      case Tag.Ship:
+        this.skipStrs(4);
+        this.skipF64(1);
+        return;
+      default:
+        throw new Error(`unknown journal record tag ${tag}`);
+    }
+  }
+
+  private record(tag: number, seq: number, at: number): JournalRecord {
     if (tag === Tag.Entry) {
       this.need(4);
       const n = this.buf.readUInt32LE(this.at);
@@ -281,16 +369,9 @@ export class RecordReader {
           lines = [];
           for (let i = 0; i < n; i++) lines.push([this.str(), this.f64()]);
         }
-        return {
-          op: 'reserve',
-          reservationId,
-          channel,
-          sku,
-          qty,
-          ...(location !== undefined && { location }),
-          ...(ttlMs !== undefined && { ttlMs }),
-          ...(lines !== undefined && { lines }),
-        };
+        // Every reserve of one shape (absent fields undefined), built without spreading: nearly
+        // every record replayed is one.
+        return { op: 'reserve', reservationId, channel, sku, qty, location, ttlMs, lines };
       }
       case Tag.Release: {
         const flags = this.u8();

@@ -51,29 +51,62 @@ function writeFrame(out: Buffer, at: number, payload: Buffer): number {
 }
 
 export type FrameRead =
-  | { readonly kind: 'frame'; readonly value: unknown; readonly next: number }
+  | {
+      readonly kind: 'frame';
+      readonly value: unknown;
+      readonly next: number;
+      /** Of a binary journal payload: its last record's sequence (0 for any other payload). */
+      readonly lastSeq: number;
+    }
   | { readonly kind: 'end' }
   | { readonly kind: 'torn'; readonly reason: string };
 
-/** Reads the frame at `at`: a whole valid frame, the clean end, or a torn/corrupt one. */
-export function readFrame(buf: Buffer, at: number, maxPayload = 256 * 1024 * 1024): FrameRead {
+const MAX_PAYLOAD = 256 * 1024 * 1024;
+
+export type FrameCheck =
+  | { readonly kind: 'frame'; readonly payload: Buffer; readonly next: number }
+  | { readonly kind: 'end' }
+  | { readonly kind: 'torn'; readonly reason: string };
+
+/** Checks the frame at `at` (length and CRC) without decoding its payload. */
+export function checkFrame(buf: Buffer, at: number): FrameCheck {
   if (at === buf.length) return { kind: 'end' };
   if (buf.length - at < FRAME_HEADER) return { kind: 'torn', reason: 'truncated frame header' };
   const length = buf.readUInt32LE(at);
   const crc = buf.readUInt32LE(at + 4);
-  if (length > maxPayload) return { kind: 'torn', reason: `implausible frame length ${length}` };
+  if (length > MAX_PAYLOAD) return { kind: 'torn', reason: `implausible frame length ${length}` };
   const end = at + FRAME_HEADER + length;
   if (end > buf.length) return { kind: 'torn', reason: 'truncated frame payload' };
   const payload = buf.subarray(at + FRAME_HEADER, end);
   if (crc32(payload) !== crc) return { kind: 'torn', reason: 'CRC mismatch' };
+  return { kind: 'frame', payload, next: end };
+}
+
+/**
+ * Reads the frame at `at`: a whole valid frame, the clean end, or a torn/corrupt one. Of a binary
+ * journal payload only the records with seq >= `fromSeq` are built (the others are checked and
+ * stepped over); a msgpack payload is decoded whole.
+ */
+export function readFrame(buf: Buffer, at: number, fromSeq = -Infinity): FrameRead {
+  const checked = checkFrame(buf, at);
+  if (checked.kind !== 'frame') return checked;
+  const { payload, next } = checked;
   try {
-    const value: unknown =
-      payload[0] === JOURNAL_MAGIC ? new RecordReader(payload).records() : unpackr.unpack(payload);
-    return { kind: 'frame', value, next: end };
+    if (payload[0] !== JOURNAL_MAGIC) {
+      return { kind: 'frame', value: unpackr.unpack(payload), next, lastSeq: 0 };
+    }
+    const reader = new RecordReader(payload);
+    const value = reader.records(fromSeq);
+    return { kind: 'frame', value, next, lastSeq: reader.lastSeq };
   } catch (error) {
     if (error instanceof PersistenceError) throw error;
     return { kind: 'torn', reason: `undecodable payload: ${String(error)}` };
   }
+}
+
+/** A msgpack payload a frame check passed (snapshot chunks are decoded as they are imported). */
+export function unpackPayload(payload: Buffer): unknown {
+  return unpackr.unpack(payload);
 }
 
 /** msgpack of a value with its CRC, for stores that keep whole blobs (Redis). */

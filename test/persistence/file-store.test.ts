@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock, type JournalRecord, type StockEngine } from '../../engine/index.ts';
 import { FileStore, recover, Snapshotter } from '../../persistence/index.ts';
+import { checkFrame, encodeFrame } from '../../persistence/record-codec.ts';
 import { comparable, newEngine, silent, tempDir } from './engine-fixture.ts';
 
 const cleanups: (() => void | Promise<void>)[] = [];
@@ -193,6 +194,46 @@ describe('file store', () => {
     expect(second.store.stats().corruptSnapshots).toBe(1);
     expect(second.report.snapshotStartSeq).toBe(Number((snaps[0] as string).slice(0, 16)));
     expect(comparable(second.engine.storage.exportState())).toEqual(comparable(before));
+  });
+
+  it('refuses to start from a snapshot chunk that passes its CRC but is not a chunk', async () => {
+    const { dir, cleanup } = tempDir();
+    cleanups.push(cleanup);
+    const first = await openEngine(dir);
+    const snapshotter = new Snapshotter(
+      first.engine,
+      first.store,
+      { everyRecords: 1e9, everyMs: 1e9, chunkBooks: 10 },
+      first.clock,
+      silent,
+      0,
+    );
+    cleanups.push(() => snapshotter.stop());
+    await load(first.engine, 60);
+    await snapshotter.take();
+    await first.engine.stop();
+    await first.store.close();
+    // Chunks are decoded as they are imported: the second chunk is replaced by a whole frame (its
+    // CRC right) of something else, which only a bug could write.
+    const [name] = readdirSync(join(dir, 'snapshots'));
+    const path = join(dir, 'snapshots', name ?? '');
+    const bytes = readFileSync(path);
+    const frames: Buffer[] = [];
+    for (let at = 0; ;) {
+      const frame = checkFrame(bytes, at);
+      if (frame.kind !== 'frame') break;
+      frames.push(bytes.subarray(at, frame.next));
+      at = frame.next;
+    }
+    expect(frames.length).toBeGreaterThan(3);
+    frames[2] = encodeFrame({ type: 'end', coversSeq: 0, chunks: 0 });
+    writeFileSync(path, Buffer.concat(frames));
+
+    await expect(openEngine(dir)).rejects.toMatchObject({
+      name: 'PersistenceError',
+      code: 'STORE_CORRUPT',
+      message: expect.stringContaining(path) as unknown,
+    });
   });
 
   it('never loads a snapshot that was not committed', async () => {
