@@ -15,6 +15,8 @@ export class DueQueue<T extends HeapItem> {
   private timer: TimerHandle | null = null;
   private armedAt = Infinity;
   private stopped = false;
+  /** While held, items are kept but no timer is armed (see `hold`). */
+  private held = false;
   private readonly fire = (): void => {
     this.timer = null;
     this.armedAt = Infinity;
@@ -67,9 +69,26 @@ export class DueQueue<T extends HeapItem> {
     this.disarm();
   }
 
+  /**
+   * Keeps items but arms no timer until `release`: nothing falls due in between, however late it
+   * is (recovery holds reservation expiry until the journal is attached, so an expiry is never
+   * applied unjournaled in the middle of a replay).
+   */
+  hold(): void {
+    this.held = true;
+    this.disarm();
+  }
+
+  /** Ends a `hold`: arms for the earliest item (one already due fires on the next turn). */
+  release(): void {
+    if (!this.held) return;
+    this.held = false;
+    this.arm();
+  }
+
   private arm(): void {
     const next = this.heap.peek();
-    if (next === undefined || this.stopped) {
+    if (next === undefined || this.stopped || this.held) {
       this.disarm();
       return;
     }

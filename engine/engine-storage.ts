@@ -43,6 +43,17 @@ export class EngineStorage {
    */
   attachJournal(writer: JournalWriter, durableSeq: number): void {
     this.link.attach(writer, durableSeq);
+    this.core.expiry.release();
+  }
+
+  /**
+   * Recovery is starting: no reservation expires until `attachJournal`. A replayed hold whose
+   * time has passed would otherwise expire at the first await between two journal batches,
+   * unjournaled, and a confirm of it later in the journal would be refused: recovery would no
+   * longer equal what was acknowledged. Once attached, every overdue hold expires, journaled.
+   */
+  holdExpiry(): void {
+    this.core.expiry.hold();
   }
 
   /** See JournalLink.replay. */

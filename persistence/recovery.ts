@@ -27,6 +27,7 @@ export interface RecoveryReport {
  */
 export async function recover(engine: Engine, store: Store, log: Logger): Promise<RecoveryReport> {
   const started = performance.now();
+  engine.storage.holdExpiry();
   const snapshot = await store.loadSnapshot();
   let durableSeq = 0;
   if (snapshot !== null) {

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { ManualClock, StockEngine, type EngineState } from '../../engine/index.ts';
+import { ManualClock, StockEngine, type Clock, type EngineState } from '../../engine/index.ts';
 
 export const silent = pino({ level: 'silent' });
 
@@ -20,7 +20,7 @@ export const WORLD = {
   products: Array.from({ length: 50 }, (_, i) => ({ sku: `SKU-${i}` })),
 };
 
-export function newEngine(clock = new ManualClock()): StockEngine {
+export function newEngine(clock: Clock = new ManualClock()): StockEngine {
   return new StockEngine({ ...WORLD, clock, partitions: 4 });
 }
 

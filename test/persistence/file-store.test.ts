@@ -8,7 +8,13 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ManualClock, type JournalRecord, type StockEngine } from '../../engine/index.ts';
+import {
+  ManualClock,
+  type Clock,
+  type JournalRecord,
+  type StockEngine,
+  type TimerHandle,
+} from '../../engine/index.ts';
 import { FileStore, recover, Snapshotter } from '../../persistence/index.ts';
 import { checkFrame, encodeFrame } from '../../persistence/record-codec.ts';
 import { comparable, newEngine, silent, tempDir } from './engine-fixture.ts';
@@ -24,7 +30,11 @@ function fileStore(dir: string, segmentBytes = 64 * 1024 * 1024): FileStore {
   return store;
 }
 
-async function openEngine(dir: string, clock = new ManualClock(), segmentBytes?: number) {
+async function openEngine<C extends Clock = ManualClock>(
+  dir: string,
+  clock: C = new ManualClock() as Clock as C,
+  segmentBytes?: number,
+) {
   const store = fileStore(dir, segmentBytes);
   await store.open();
   const engine = newEngine(clock);
@@ -281,5 +291,53 @@ describe('file store', () => {
     const read: JournalRecord[] = [];
     for await (const batch of store.readJournal(1)) read.push(...batch);
     expect(read).toEqual(records);
+  });
+
+  it('does not expire reservations while it recovers: a confirm later in the journal still finds its hold', async () => {
+    const { dir, cleanup } = tempDir();
+    cleanups.push(cleanup);
+    const start = Date.now();
+    // Small segments: the reserve and its confirm land in different segments, read in turns.
+    const first = await openEngine(dir, new ManualClock(start), 512);
+    await load(first.engine, 20);
+    const r = await first.engine.execute({
+      op: 'reserve',
+      reservationId: 'late-confirm',
+      channel: 'web',
+      sku: 'SKU-3',
+      location: 'S1',
+      qty: 2,
+    });
+    expect(r.ok).toBe(true);
+    await load(first.engine, 40, 20);
+    const c = await first.engine.execute({
+      op: 'confirm',
+      reservationId: 'late-confirm',
+      orderId: 'o-late',
+    });
+    expect(c.ok).toBe(true);
+    await first.engine.durable();
+    const before = first.engine.storage.exportState();
+    await first.engine.stop();
+    await first.store.close();
+    expect(readdirSync(join(dir, 'journal')).length).toBeGreaterThan(2);
+
+    // Restarted an hour later on a real timer: the hold's expiry is long past. Its timer must not
+    // fire between two segments (it would expire the hold unjournaled, and the confirm replayed
+    // next would be refused, losing the order's allocation).
+    const later: Clock = {
+      now: () => start + 3_600_000,
+      schedule: (at, fn) => {
+        const timeout = setTimeout(fn, Math.max(0, at - (start + 3_600_000)));
+        return { id: 0, timeout } as unknown as TimerHandle;
+      },
+      cancel: (handle) => {
+        clearTimeout((handle as unknown as { timeout: NodeJS.Timeout }).timeout);
+      },
+    };
+    const second = await openEngine(dir, later, 512);
+    await second.engine.settle();
+    expect(comparable(second.engine.storage.exportState())).toEqual(comparable(before));
+    expect(second.engine.position('SKU-3', 'S1')?.allocated).toBe(2);
   });
 });
