@@ -12,7 +12,7 @@ export interface RejectedRow {
 }
 
 /** What a feed did, row by row, counted; kept by feed id and answered again for a repeat. */
-export interface FeedResult {
+export interface FeedResult extends LedgerEntry {
   readonly feedId: string;
   readonly kind: FeedKind;
   /** The feed's default location (a full snapshot's location), or null. */
@@ -47,44 +47,54 @@ export interface FeedResult {
 /** Why a feed id cannot start now. */
 export type FeedRefusal = 'in_progress' | 'other_feed';
 
+/** What every ledger keeps of a feed: its id, where it is, when, and the rows it rejected. */
+export interface LedgerEntry {
+  readonly feedId: string;
+  status: 'applying' | 'completed';
+  rejected: number;
+  readonly rejectedRows: RejectedRow[];
+  readonly receivedAt: string;
+  finishedAt: string | null;
+  durationMs: number;
+}
+
 /**
- * Feed results by feed id, in memory: the completed ones (the newest `keep`) and those being
- * applied. A feed refused as a whole, or cut off before its end, is forgotten, so it can be
- * sent again under the same id. After a restart the ledger is empty: a feed sent again applies
- * again, which changes nothing that is already in (rows older than the position's as-of are
- * stale, delta rows repeat their ids).
+ * Feed results by feed id, in memory, for every kind of feed (stock feeds, master data): the
+ * completed ones (the newest `keep`) and those being applied. A feed refused as a whole, or cut
+ * off before its end, is forgotten, so it can be sent again under the same id. What makes a
+ * repeat "the same feed" is the caller's to say; the bookkeeping lives here once. After a
+ * restart the ledger is empty: a feed sent again applies again (each kind says why that changes
+ * nothing already in).
  */
-export class FeedLedger {
-  private readonly results = new Map<string, FeedResult>();
+export class FeedLedger<R extends LedgerEntry> {
+  private readonly results = new Map<string, R>();
 
   constructor(private readonly keep: number) {}
 
-  get(feedId: string): FeedResult | null {
+  get(feedId: string): R | null {
     return this.results.get(feedId) ?? null;
   }
 
-  /** Starts a feed; or answers the result of the same feed done before, or why not. */
+  /**
+   * Starts a feed with the result `create` makes; or answers the result of the same feed done
+   * before (`sameFeed` of the known one), or why not.
+   */
   begin(
     feedId: string,
-    kind: FeedKind,
-    location: string | null,
-    full: boolean,
-    submittedBy: string,
-    now: Date,
-  ): { started: FeedResult } | { done: FeedResult } | { refused: FeedRefusal } {
+    sameFeed: (known: R) => boolean,
+    create: () => R,
+  ): { started: R } | { done: R } | { refused: FeedRefusal } {
     const known = this.results.get(feedId);
     if (known !== undefined) {
-      if (known.kind !== kind || known.location !== location || known.full !== full) {
-        return { refused: 'other_feed' };
-      }
+      if (!sameFeed(known)) return { refused: 'other_feed' };
       return known.status === 'applying' ? { refused: 'in_progress' } : { done: known };
     }
-    const result = newFeedResult(feedId, kind, location, full, submittedBy, now);
+    const result = create();
     this.results.set(feedId, result);
     return { started: result };
   }
 
-  complete(result: FeedResult, now: Date): void {
+  complete(result: R, now: Date): void {
     result.status = 'completed';
     result.finishedAt = now.toISOString();
     result.durationMs = now.getTime() - Date.parse(result.receivedAt);
@@ -97,13 +107,13 @@ export class FeedLedger {
   }
 
   /** A feed refused as a whole or cut off: forgotten, so it may be sent again. */
-  forget(result: FeedResult): void {
+  forget(result: R): void {
     if (this.results.get(result.feedId) === result) this.results.delete(result.feedId);
   }
 
   /** Completed feeds, newest first (at most `limit`). */
-  recent(limit: number): FeedResult[] {
-    const out: FeedResult[] = [];
+  recent(limit: number): R[] {
+    const out: R[] = [];
     for (const result of [...this.results.values()].reverse()) {
       if (result.status !== 'completed') continue;
       out.push(result);
@@ -114,7 +124,7 @@ export class FeedLedger {
 }
 
 /** Adds a rejected row to a result: counted always, listed up to REJECTED_ROWS_LISTED. */
-export function reject(result: FeedResult, row: RejectedRow): void {
+export function reject(result: LedgerEntry, row: RejectedRow): void {
   result.rejected++;
   if (result.rejectedRows.length < REJECTED_ROWS_LISTED) result.rejectedRows.push(row);
 }

@@ -3,7 +3,7 @@ import { ErrorCode, isValidId, Reason } from '../engine/index.ts';
 import type { Principal } from './auth.ts';
 import type { GatewayContext } from './context.ts';
 import { FeedParser, type FeedKind } from './feed-parser.ts';
-import { FeedLedger, type FeedResult } from './feed-ledger.ts';
+import { FeedLedger, newFeedResult, type FeedResult } from './feed-ledger.ts';
 import { FeedRun } from './feed-run.ts';
 import type { HttpExchange } from './http-exchange.ts';
 import type { RouteKit } from './route-kit.ts';
@@ -20,7 +20,11 @@ const MAX_FEED_ID = 100;
  * stale, duplicate, rejected by line number), the result kept by feed id.
  */
 export class FeedRoutes {
-  private readonly ledger = new FeedLedger(FEED_RESULTS_KEPT);
+  /**
+   * After a restart a feed sent again applies again, which changes nothing already in: rows
+   * older than the position's as-of are stale, delta rows repeat their ids.
+   */
+  private readonly ledger = new FeedLedger<FeedResult>(FEED_RESULTS_KEPT);
 
   constructor(
     private readonly ctx: GatewayContext,
@@ -102,13 +106,13 @@ export class FeedRoutes {
       ex.error(ErrorCode.BAD_REQUEST, FORMAT_REQUIRED, {}, { status: 415 });
       return;
     }
+    const at = location.length > 0 ? location : null;
+    const now = new Date(this.ctx.engine.clock.now());
+    // The same feed again when kind, location and `full` match; under other ones, ID_REUSED.
     const begun = this.ledger.begin(
       feedId,
-      kind,
-      location.length > 0 ? location : null,
-      full,
-      p.name,
-      new Date(this.ctx.engine.clock.now()),
+      (known) => known.kind === kind && known.location === at && known.full === full,
+      () => newFeedResult(feedId, kind, at, full, p.name, now),
     );
     if ('refused' in begun) {
       ex.error(

@@ -4,7 +4,8 @@ import { ErrorCode, isValidId, Reason } from '../engine/index.ts';
 import type { Principal } from './auth.ts';
 import type { GatewayContext } from './context.ts';
 import type { HttpExchange } from './http-exchange.ts';
-import { MasterLedger, type MasterFeedResult } from './master-ledger.ts';
+import { FeedLedger } from './feed-ledger.ts';
+import { newMasterResult, type MasterFeedResult } from './master-ledger.ts';
 import { MasterParser, type MasterKind } from './master-parser.ts';
 import { MasterRun } from './master-run.ts';
 import type { RouteKit } from './route-kit.ts';
@@ -21,7 +22,11 @@ const MAX_FEED_ID = 128;
  * with the same body answers the stored result; with another body, CONFLICT.
  */
 export class MasterRoutes {
-  private readonly ledger = new MasterLedger(RESULTS_KEPT);
+  /**
+   * After a restart a feed sent again applies again, which changes nothing: upserts of the same
+   * values are dropped as unchanged.
+   */
+  private readonly ledger = new FeedLedger<MasterFeedResult>(RESULTS_KEPT);
 
   constructor(
     private readonly ctx: GatewayContext,
@@ -74,7 +79,13 @@ export class MasterRoutes {
       );
       return;
     }
-    const begun = this.ledger.begin(feedId, kind, p.name, new Date(this.ctx.engine.clock.now()));
+    const now = new Date(this.ctx.engine.clock.now());
+    // The same feed again when of the same kind (its body is compared once read, in repeat()).
+    const begun = this.ledger.begin(
+      feedId,
+      (known) => known.kind === kind,
+      () => newMasterResult(feedId, kind, p.name, now),
+    );
     if ('refused' in begun) {
       ex.error(
         ErrorCode.CONFLICT,
@@ -135,7 +146,8 @@ export class MasterRoutes {
       }
       if (!ended) return;
       run.finish();
-      this.ledger.complete(result, hash.digest('hex'), new Date(this.ctx.engine.clock.now()));
+      result.digest = hash.digest('hex');
+      this.ledger.complete(result, new Date(this.ctx.engine.clock.now()));
       this.ctx.metrics.masterFeedOutcome('completed');
       this.ctx.log.info(
         {

@@ -8,7 +8,8 @@ import {
   type ProductInput,
 } from '../engine/index.ts';
 import type { RowProblem } from './feed-lines.ts';
-import { rejectMaster, type MasterFeedResult } from './master-ledger.ts';
+import { reject } from './feed-ledger.ts';
+import type { MasterFeedResult } from './master-ledger.ts';
 import type {
   LocationFields,
   MapChange,
@@ -146,12 +147,12 @@ export class MasterRun {
 
   private rejectRow(row: MasterRow, code: string, reason: string): void {
     this.counts[this.result.kind].rejected++;
-    rejectMaster(this.result, { line: row.line, sku: row.key, code, reason });
+    reject(this.result, { line: row.line, sku: row.key, code, reason });
   }
 
   private rejectProblem(problem: RowProblem): void {
     this.counts[this.result.kind].rejected++;
-    rejectMaster(this.result, {
+    reject(this.result, {
       line: problem.line,
       sku: problem.sku,
       code: ErrorCode.BAD_REQUEST,
