@@ -1,4 +1,5 @@
-import type { SnapshotFormat } from './snapshot-ingest.ts';
+/** The body formats every line reader takes (snapshots, stock feeds, master data). */
+export type LineFormat = 'ndjson' | 'csv';
 
 /** A row that was not applied, by line number, with why. */
 export class RowProblem {
@@ -12,6 +13,26 @@ export class RowProblem {
 
 /** The longest line read as a row; a longer one is reported and skipped to its newline. */
 export const MAX_FEED_LINE_CHARS = 4_096;
+
+/**
+ * Hands `line` each whole line of `data` (a `\r` before the newline kept) until it answers
+ * false; when `last`, the tail without a newline is a line too. Returns the tail that waits for
+ * the next text: '' when `last` or stopped. One place for the split, so a snapshot and a feed
+ * number their lines the same way.
+ */
+export function splitLines(data: string, last: boolean, line: (raw: string) => boolean): string {
+  let start = 0;
+  for (;;) {
+    const nl = data.indexOf('\n', start);
+    if (nl === -1) break;
+    if (!line(data.slice(start, nl))) return '';
+    start = nl + 1;
+  }
+  const tail = data.slice(start);
+  if (!last) return tail;
+  if (tail.length > 0) line(tail);
+  return '';
+}
 
 /**
  * The line layer every feed shares (stock feeds, master data): an incremental reader of NDJSON
@@ -37,7 +58,7 @@ export abstract class LineFeed<Row> {
   private headerRead = false;
   private sawRow = false;
 
-  constructor(readonly format: SnapshotFormat) {}
+  constructor(readonly format: LineFormat) {}
 
   /** The body is not a feed of this format (see `fatal`). */
   get refused(): boolean {
@@ -103,21 +124,10 @@ export abstract class LineFeed<Row> {
   }
 
   private consume(text: string, last: boolean): void {
-    let data = this.carry + text;
-    let start = 0;
-    for (;;) {
-      const nl = data.indexOf('\n', start);
-      if (nl === -1) break;
-      this.line(data.slice(start, nl));
-      if (this.fatal !== null) return;
-      start = nl + 1;
-    }
-    data = data.slice(start);
-    if (last) {
-      this.carry = '';
-      if (data.length > 0) this.line(data);
-      return;
-    }
+    let data = splitLines(this.carry + text, last, (raw) => {
+      this.line(raw);
+      return this.fatal === null;
+    });
     if (data.length > MAX_FEED_LINE_CHARS) {
       // Report it once, with the line it is on, and drop what arrives until its newline.
       if (!this.skipping) {

@@ -1,7 +1,8 @@
 import { isValidId, MAX_QTY } from '../engine/index.ts';
+import { MAX_FEED_LINE_CHARS, splitLines, type LineFormat } from './feed-lines.ts';
 
 /** The body formats of a full location snapshot, chosen by Content-Type. */
-export type SnapshotFormat = 'ndjson' | 'csv';
+export type SnapshotFormat = LineFormat;
 
 /** The answer (415) to a snapshot or feed whose Content-Type is neither. */
 export const FORMAT_REQUIRED =
@@ -29,8 +30,8 @@ export class SnapshotLine {
   ) {}
 }
 
-/** The longest line accepted (a line is one SKU and a number). */
-const MAX_LINE_CHARS = 4_096;
+/** The longest line accepted (a line is one SKU and a number): the same as a feed's. */
+const MAX_LINE_CHARS = MAX_FEED_LINE_CHARS;
 
 /**
  * An incremental parser of a location's stock snapshot: bytes go in as they arrive (uWS onData
@@ -89,21 +90,11 @@ export class SnapshotParser {
   }
 
   private consume(text: string, last: boolean): void {
-    let data = this.carry + text;
-    let start = 0;
-    for (;;) {
-      const nl = data.indexOf('\n', start);
-      if (nl === -1) break;
-      this.line(data.slice(start, nl));
-      if (this.error !== null) return;
-      start = nl + 1;
-    }
-    data = data.slice(start);
-    if (last) {
-      this.carry = '';
-      if (data.length > 0) this.line(data);
-      return;
-    }
+    const data = splitLines(this.carry + text, last, (raw) => {
+      this.line(raw);
+      return this.error === null;
+    });
+    // Unlike a feed, a snapshot refuses an over-long line even before its newline arrives.
     if (data.length > MAX_LINE_CHARS) {
       this.error = `line ${this.lineNo + 1}: longer than ${MAX_LINE_CHARS} characters`;
       return;
