@@ -4,6 +4,7 @@ import type { Principal } from './auth.ts';
 import type { GatewayContext } from './context.ts';
 import { FeedParser, type FeedKind } from './feed-parser.ts';
 import { FeedLedger, newFeedResult, type FeedResult } from './feed-ledger.ts';
+import { answerRefusal, checkFeedId, streamFeedBody } from './feed-intake.ts';
 import { FeedRun } from './feed-run.ts';
 import type { HttpExchange } from './http-exchange.ts';
 import type { RouteKit } from './route-kit.ts';
@@ -54,14 +55,7 @@ export class FeedRoutes {
       ex.error(ErrorCode.FORBIDDEN, `key ${p.name} may not send stock feeds`);
       return;
     }
-    if (!isValidId(feedId) || feedId.length > MAX_FEED_ID) {
-      ex.error(
-        ErrorCode.BAD_REQUEST,
-        `feedId must be 1-${MAX_FEED_ID} printable characters other than : and @`,
-        { reason: Reason.INVALID_ID },
-      );
-      return;
-    }
+    if (!checkFeedId(ex, feedId, MAX_FEED_ID)) return;
     if (kindText !== 'snapshot' && kindText !== 'delta') {
       ex.error(ErrorCode.BAD_REQUEST, 'kind must be snapshot or delta');
       return;
@@ -115,13 +109,7 @@ export class FeedRoutes {
       () => newFeedResult(feedId, kind, at, full, p.name, now),
     );
     if ('refused' in begun) {
-      ex.error(
-        ErrorCode.CONFLICT,
-        begun.refused === 'in_progress'
-          ? `feed ${feedId} is being applied now`
-          : `feed ${feedId} was another feed (kind, location or full differ)`,
-        { reason: begun.refused === 'in_progress' ? Reason.FEED_IN_PROGRESS : Reason.ID_REUSED },
-      );
+      answerRefusal(ex, feedId, begun.refused, 'another feed (kind, location or full differ)');
       return;
     }
     if ('done' in begun) {
@@ -148,63 +136,24 @@ export class FeedRoutes {
       this.ctx.metrics.feedRows,
       result.full ? asOf : null,
     );
-    let ended = false;
-    let paused = false;
     ex.onAbort(() => {
       // Cut off: what was applied stays applied (rows are as-of ordered and delta ids repeat
       // nothing), the result is forgotten, and the same feed may be sent again.
       this.ledger.forget(result);
     });
-    const refuse = (): void => {
-      this.ledger.forget(result);
-      this.ctx.metrics.feedOutcome('refused');
-      ex.error(ErrorCode.BAD_REQUEST, `feed not applied: ${parser.fatal ?? ''}`);
-    };
-    // Read through a function: the exchange may be aborted while a batch is awaited.
-    const gone = (): boolean => ex.aborted;
-    const drain = async (): Promise<void> => {
-      while (!gone() && feedRun.ready(ended)) {
-        // Nothing is applied until the first batch is known to be a feed at all.
-        if (parser.fatal !== null) return;
-        await feedRun.applyBatch();
-        // Let the sockets' traffic in before the next batch: a feed must not starve a sale.
-        await new Promise<void>((resolve) => setImmediate(resolve));
-      }
-      if (gone()) return;
-      if (paused) {
-        // Also when the body has ended meanwhile: a paused socket would never read the next
-        // request on the same keep-alive connection.
-        paused = false;
-        ex.res.resume();
-      }
-      if (!ended) return;
-      await feedRun.finish();
-      if (gone()) return;
-      this.ledger.complete(result, new Date(this.ctx.engine.clock.now()));
-      this.ctx.metrics.feedOutcome('completed');
-      ex.json(200, { ...view(result), duplicate: false });
-    };
-    ex.readBody(this.ctx.server.feedBodyLimitBytes, (chunk, isLast) => {
-      parser.push(chunk);
-      if (isLast) {
-        ended = true;
-        parser.end();
-      }
-      if (parser.fatal !== null) {
-        refuse();
-        return false;
-      }
-      if (feedRun.busy || !feedRun.ready(ended)) {
-        // A batch is in the engine (its end picks these rows up), or too few rows yet.
-        if (ended && !feedRun.busy) this.kit.after(ex, drain(), () => undefined);
-        return true;
-      }
-      if (!ended) {
-        paused = true;
-        ex.res.pause();
-      }
-      this.kit.after(ex, drain(), () => undefined);
-      return true;
+    streamFeedBody(ex, this.kit, this.ctx.server.feedBodyLimitBytes, parser, feedRun, {
+      refuse: (fatal) => {
+        this.ledger.forget(result);
+        this.ctx.metrics.feedOutcome('refused');
+        ex.error(ErrorCode.BAD_REQUEST, `feed not applied: ${fatal}`);
+      },
+      finish: async () => {
+        await feedRun.finish();
+        if (ex.aborted) return;
+        this.ledger.complete(result, new Date(this.ctx.engine.clock.now()));
+        this.ctx.metrics.feedOutcome('completed');
+        ex.json(200, { ...view(result), duplicate: false });
+      },
     });
   }
 

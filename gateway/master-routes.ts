@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
 import type { HttpRequest, TemplatedApp } from 'uWebSockets.js';
-import { ErrorCode, isValidId, Reason } from '../engine/index.ts';
+import { ErrorCode, Reason } from '../engine/index.ts';
 import type { Principal } from './auth.ts';
 import type { GatewayContext } from './context.ts';
 import type { HttpExchange } from './http-exchange.ts';
+import { answerRefusal, checkFeedId, streamFeedBody } from './feed-intake.ts';
 import { FeedLedger } from './feed-ledger.ts';
 import { newMasterResult, type MasterFeedResult } from './master-ledger.ts';
 import { MasterParser, type MasterKind } from './master-parser.ts';
@@ -54,14 +55,7 @@ export class MasterRoutes {
       ex.error(ErrorCode.FORBIDDEN, `key ${p.name} may not send master data (admin only)`);
       return;
     }
-    if (!isValidId(feedId) || feedId.length > MAX_FEED_ID) {
-      ex.error(
-        ErrorCode.BAD_REQUEST,
-        `feedId must be 1-${MAX_FEED_ID} printable characters other than : and @`,
-        { reason: Reason.INVALID_ID },
-      );
-      return;
-    }
+    if (!checkFeedId(ex, feedId, MAX_FEED_ID)) return;
     let format: SnapshotFormat | null;
     if (formatText.length > 0) {
       if (formatText !== 'ndjson' && formatText !== 'csv') {
@@ -87,13 +81,7 @@ export class MasterRoutes {
       () => newMasterResult(feedId, kind, p.name, now),
     );
     if ('refused' in begun) {
-      ex.error(
-        ErrorCode.CONFLICT,
-        begun.refused === 'in_progress'
-          ? `feed ${feedId} is being applied now`
-          : `feed ${feedId} was a feed of other master data`,
-        { reason: begun.refused === 'in_progress' ? Reason.FEED_IN_PROGRESS : Reason.ID_REUSED },
-      );
+      answerRefusal(ex, feedId, begun.refused, 'a feed of other master data');
       return;
     }
     if ('done' in begun) {
@@ -126,63 +114,35 @@ export class MasterRoutes {
     const parser = new MasterParser(format, result.kind);
     const run = new MasterRun(this.ctx.engine, parser, result, this.ctx.metrics.masterRows);
     const hash = createHash('sha256');
-    let ended = false;
-    let paused = false;
     ex.onAbort(() => {
       // Cut off: what was applied stays (an upsert again changes nothing); sent again, it applies.
       this.ledger.forget(result);
     });
-    const gone = (): boolean => ex.aborted;
-    const drain = async (): Promise<void> => {
-      while (!gone() && run.ready(ended)) {
-        if (parser.fatal !== null) return;
-        await run.applyBatch();
-        await new Promise<void>((resolve) => setImmediate(resolve));
-      }
-      if (gone()) return;
-      if (paused) {
-        paused = false;
-        ex.res.resume();
-      }
-      if (!ended) return;
-      run.finish();
-      result.digest = hash.digest('hex');
-      this.ledger.complete(result, new Date(this.ctx.engine.clock.now()));
-      this.ctx.metrics.masterFeedOutcome('completed');
-      this.ctx.log.info(
-        {
-          feedId: result.feedId,
-          kind: result.kind,
-          applied: result.applied,
-          rejected: result.rejected,
-        },
-        'master data feed applied',
-      );
-      ex.json(200, { ...view(result), duplicate: false });
-    };
-    ex.readBody(this.ctx.server.feedBodyLimitBytes, (chunk, isLast) => {
-      hash.update(chunk);
-      parser.push(chunk);
-      if (isLast) {
-        ended = true;
-        parser.end();
-      }
-      if (parser.fatal !== null) {
+    streamFeedBody(ex, this.kit, this.ctx.server.feedBodyLimitBytes, parser, run, {
+      onChunk: (chunk) => {
+        hash.update(chunk);
+      },
+      refuse: (fatal) => {
         this.ledger.forget(result);
         this.ctx.metrics.masterFeedOutcome('refused');
-        ex.error(ErrorCode.BAD_REQUEST, `feed not applied: ${parser.fatal}`);
-        return false;
-      }
-      if (run.busy || !run.ready(ended)) {
-        if (ended && !run.busy) this.kit.after(ex, drain(), () => undefined);
-        return true;
-      }
-      if (!ended) {
-        paused = true;
-        ex.res.pause();
-      }
-      this.kit.after(ex, drain(), () => undefined);
-      return true;
+        ex.error(ErrorCode.BAD_REQUEST, `feed not applied: ${fatal}`);
+      },
+      finish: () => {
+        run.finish();
+        result.digest = hash.digest('hex');
+        this.ledger.complete(result, new Date(this.ctx.engine.clock.now()));
+        this.ctx.metrics.masterFeedOutcome('completed');
+        this.ctx.log.info(
+          {
+            feedId: result.feedId,
+            kind: result.kind,
+            applied: result.applied,
+            rejected: result.rejected,
+          },
+          'master data feed applied',
+        );
+        ex.json(200, { ...view(result), duplicate: false });
+      },
     });
   }
 
