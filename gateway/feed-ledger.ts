@@ -13,7 +13,6 @@ export interface RejectedRow {
 
 /** What a feed did, row by row, counted; kept by feed id and answered again for a repeat. */
 export interface FeedResult extends LedgerEntry {
-  readonly feedId: string;
   readonly kind: FeedKind;
   /** The feed's default location (a full snapshot's location), or null. */
   readonly location: string | null;
@@ -21,7 +20,6 @@ export interface FeedResult extends LedgerEntry {
   readonly full: boolean;
   /** The name of the key that sent it. */
   readonly submittedBy: string;
-  status: 'applying' | 'completed';
   /** Lines in the body, blank ones and the CSV header included. */
   lines: number;
   /** Rows that were well formed (applied, unchanged, stale or refused by the engine). */
@@ -33,15 +31,10 @@ export interface FeedResult extends LedgerEntry {
   stale: number;
   /** Delta rows whose id was already applied (sent before, in this feed or another). */
   repeated: number;
-  rejected: number;
   /** Positions a full snapshot did not list, set to zero. */
   zeroed: number;
   /** Why a full snapshot zeroed nothing, or null. */
   zeroSkipped: string | null;
-  readonly rejectedRows: RejectedRow[];
-  readonly receivedAt: string;
-  finishedAt: string | null;
-  durationMs: number;
 }
 
 /** Why a feed id cannot start now. */
