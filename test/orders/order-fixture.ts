@@ -31,6 +31,39 @@ export const BY_DISTANCE: SourcingProfile = {
   maxDistanceKm: null,
 };
 
+/**
+ * A harness whose one profile ranks locations by priority from the orders config: Lyon (10)
+ * before Paris (1). `profile` adjusts that profile; `lyonDailyCapacity` is Lyon's daily capacity
+ * in the orders config (Paris has none).
+ */
+export function lyonFirstHarness(
+  profile: Partial<SourcingProfile> = {},
+  lyonDailyCapacity: number | null = null,
+): OrderHarness {
+  return orderHarness({
+    profiles: [
+      {
+        ...BY_DISTANCE,
+        name: 'lyon-first',
+        criteria: [{ criterion: 'priority', weight: 1 }],
+        ...profile,
+      },
+    ],
+    service: {
+      locations: [
+        {
+          id: 'lyon',
+          priority: 10,
+          dailyCapacity: lyonDailyCapacity,
+          shippingCost: 0,
+          zoneCosts: {},
+        },
+        { id: 'paris', priority: 1, dailyCapacity: null, shippingCost: 0, zoneCosts: {} },
+      ],
+    },
+  });
+}
+
 /** A transport that records what it was given and answers as told (ok by default). */
 export class RecordingTransport implements OutboxTransport {
   readonly sent: OutboxMessage[] = [];
