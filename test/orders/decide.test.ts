@@ -5,8 +5,9 @@ import { decidePlace, type PlaceContext } from '../../orders/decide-place.ts';
 import { decideTimeout } from '../../orders/decide-timeout.ts';
 import type { DecideContext, Decided, Decision, Refusal } from '../../orders/decision.ts';
 import type { FulfilmentUpdate, PlannedFulfilment } from '../../orders/order-events.ts';
-import { fingerprintOf, parseOrder, type OrderInput } from '../../orders/order-input.ts';
-import { Order } from '../../orders/order-state.ts';
+import { fingerprintOf } from '../../orders/order-input.ts';
+import type { Order } from '../../orders/order-state.ts';
+import { orderInput, receivedOrder } from './order-fixture.ts';
 
 // The decide functions are pure: an order built from plain events, a command and a plain
 // context object in, events, stock commands, messages or an error out. No engine anywhere.
@@ -14,44 +15,13 @@ import { Order } from '../../orders/order-state.ts';
 const NOTIFY: DecideContext = { notifyCustomers: true, settlementStreams: [] };
 const SILENT: DecideContext = { notifyCustomers: false, settlementStreams: [] };
 
-function input(orderId: string, extra: Record<string, unknown> = {}): OrderInput {
-  const parsed = parseOrder({
-    orderId,
-    channel: 'web',
-    customer: { id: 'c-1', name: 'Ada' },
-    lines: [
-      { lineId: 'L1', sku: 'A', qty: 3, unitPrice: 1000 },
-      { lineId: 'L2', sku: 'B', qty: 1, unitPrice: 500 },
-    ],
-    delivery: { type: 'ship', address: { city: 'Paris', lat: 48.86, lon: 2.35 } },
-    payment: { amount: 3500, currency: 'EUR' },
-    ...extra,
-  });
-  if (!('orderId' in parsed)) throw new Error(parsed.message);
-  return parsed;
-}
-
-function received(orderId: string, key: string | null = null, extra = {}): Order {
-  const i = input(orderId, extra);
-  return Order.received({
-    kind: 'received',
-    orderId,
-    version: 1,
-    at: 1_000,
-    messages: [],
-    input: i,
-    idempotencyKey: key,
-    fingerprint: fingerprintOf(i),
-  });
-}
-
 /** An order sourced to `fulfilments` ([location, [sku, qty][]]), F1, F2, ... */
 function sourced(
   orderId: string,
   fulfilments: readonly (readonly [string, readonly (readonly [string, number])[]])[],
   extra = {},
 ): Order {
-  const order = received(orderId, null, extra);
+  const order = receivedOrder(orderId, null, extra);
   const planned: PlannedFulfilment[] = fulfilments.map(([location, lines], i) => ({
     fulfilmentId: `${orderId}-F${String(i + 1)}`,
     location,
@@ -108,7 +78,7 @@ describe('decidePlace', () => {
     hasLocation: (l) => l === 'paris',
   };
   const command = (orderId: string, key: string | null = null, extra = {}) => {
-    const i = input(orderId, extra);
+    const i = orderInput(orderId, extra);
     return { input: i, fingerprint: fingerprintOf(i), idempotencyKey: key };
   };
 
@@ -121,7 +91,7 @@ describe('decidePlace', () => {
   });
 
   it('answers the same body again as a duplicate, another body under the same id as CONFLICT', () => {
-    const existing = received('o-1');
+    const existing = receivedOrder('o-1');
     const again = decidePlace(existing, command('o-1'), known);
     expect(again).toMatchObject({ ok: true, duplicate: true, event: null, stock: [] });
     const other = command('o-1', null, {
@@ -142,7 +112,7 @@ describe('decidePlace', () => {
         return key === 'k-1' ? 'o-9' : null;
       },
     };
-    const r = refused(decidePlace(received('o-1'), command('o-1', 'k-1'), owned));
+    const r = refused(decidePlace(receivedOrder('o-1'), command('o-1', 'k-1'), owned));
     expect(r.error).toMatchObject({ code: 'CONFLICT', reason: 'ID_REUSED' });
     expect(r.error.message).toBe('Idempotency-Key was used for order o-9');
     expect(asked).toEqual(['web/k-1']);
@@ -189,7 +159,7 @@ describe('decideCancel', () => {
       code: 'NOT_FOUND',
       reason: 'UNKNOWN_ORDER',
     });
-    const r = refused(cancel(received('o-1'), {}, 'app'));
+    const r = refused(cancel(receivedOrder('o-1'), {}, 'app'));
     expect(r.error).toMatchObject({ code: 'FORBIDDEN', reason: 'OTHER_CHANNEL' });
     expect(r.withOrder).toBe(false);
   });
@@ -277,7 +247,7 @@ describe('decideCancel', () => {
     const r = refused(cancel(order));
     expect(r.error).toMatchObject({ code: 'CONFLICT', reason: 'ORDER_STATE' });
     expect(r.error.message).toBe('order o-1 has nothing left to cancel before shipment');
-    const gone = received('o-2');
+    const gone = receivedOrder('o-2');
     gone.apply({
       kind: 'cancelled',
       orderId: 'o-2',

@@ -3,12 +3,12 @@ import { decideRefund } from '../../orders/decide-refund.ts';
 import { decideReturnReceipt } from '../../orders/decide-return-receipt.ts';
 import { decideReturnRequest } from '../../orders/decide-return-request.ts';
 import type { Decided, Decision, NewEvent, Refusal } from '../../orders/decision.ts';
-import { fingerprintOf, parseOrder } from '../../orders/order-input.ts';
-import { Order } from '../../orders/order-state.ts';
+import type { Order } from '../../orders/order-state.ts';
 import type { ReturnContext } from '../../orders/return-context.ts';
 import { exchangeInput, exchangeOrderId } from '../../orders/return-exchange.ts';
 import { isError, parseReturnRequest, type ReturnRequest } from '../../orders/return-input.ts';
 import { DEFAULT_RETURN_POLICY, type ReturnPolicy } from '../../orders/return-policy.ts';
+import { receivedOrder } from './order-fixture.ts';
 
 // Exchanges decided by the pure return decisions: an order built from plain events, a plain
 // context, decisions applied as the runner would apply their events. No engine anywhere.
@@ -17,28 +17,7 @@ const SHIPPED_AT = 3_000;
 
 /** An order of 3 x A at 1000 and 1 x B at 500, all shipped from paris. */
 function shippedOrder(orderId = 'o-1'): Order {
-  const input = parseOrder({
-    orderId,
-    channel: 'web',
-    customer: { id: 'c-1', name: 'Ada' },
-    lines: [
-      { lineId: 'L1', sku: 'A', qty: 3, unitPrice: 1000 },
-      { lineId: 'L2', sku: 'B', qty: 1, unitPrice: 500 },
-    ],
-    delivery: { type: 'ship', address: { city: 'Paris', lat: 48.86, lon: 2.35 } },
-    payment: { amount: 3500, currency: 'EUR' },
-  });
-  if (!('orderId' in input)) throw new Error(input.message);
-  const order = Order.received({
-    kind: 'received',
-    orderId,
-    version: 1,
-    at: 1_000,
-    messages: [],
-    input,
-    idempotencyKey: null,
-    fingerprint: fingerprintOf(input),
-  });
+  const order = receivedOrder(orderId);
   const rest = { orderId, messages: [] };
   order.apply({
     ...rest,

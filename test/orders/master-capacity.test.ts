@@ -1,25 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import type { SourcingProfile } from '../../orders/index.ts';
-import { BY_DISTANCE, order, orderHarness } from './order-fixture.ts';
+import { lyonFirstHarness, order } from './order-fixture.ts';
 
 describe('a location capacity from the master data', () => {
   it('takes precedence over the orders config, and null gives the config value back', async () => {
-    const lyonFirst: SourcingProfile = {
-      ...BY_DISTANCE,
-      name: 'lyon-first',
-      criteria: [{ criterion: 'priority', weight: 1 }],
-      capacity: 'skip',
-      split: { policy: 'single' },
-    };
-    const h = orderHarness({
-      profiles: [lyonFirst],
-      service: {
-        locations: [
-          { id: 'lyon', priority: 10, dailyCapacity: 100, shippingCost: 0, zoneCosts: {} },
-          { id: 'paris', priority: 1, dailyCapacity: null, shippingCost: 0, zoneCosts: {} },
-        ],
-      },
-    });
+    // Lyon first, skipped once full, one shipment per order; the config gives Lyon 100 a day.
+    const h = lyonFirstHarness({ capacity: 'skip', split: { policy: 'single' } }, 100);
     await h.stock('A', { paris: 9, lyon: 9 });
     const lyon = h.engine.location('lyon');
     if (lyon === null) throw new Error('no lyon');

@@ -9,6 +9,8 @@ import {
   type OutboxTransport,
   type SourcingProfile,
 } from '../../orders/index.ts';
+import { fingerprintOf, parseOrder, type OrderInput } from '../../orders/order-input.ts';
+import { Order } from '../../orders/order-state.ts';
 
 /** Paris, Lyon and a DC near Orléans: distance decides unless a test says otherwise. */
 export const LOCATIONS = [
@@ -28,6 +30,39 @@ export const BY_DISTANCE: SourcingProfile = {
   split: { policy: 'maxShipments', max: 2 },
   maxDistanceKm: null,
 };
+
+/**
+ * A harness whose one profile ranks locations by priority from the orders config: Lyon (10)
+ * before Paris (1). `profile` adjusts that profile; `lyonDailyCapacity` is Lyon's daily capacity
+ * in the orders config (Paris has none).
+ */
+export function lyonFirstHarness(
+  profile: Partial<SourcingProfile> = {},
+  lyonDailyCapacity: number | null = null,
+): OrderHarness {
+  return orderHarness({
+    profiles: [
+      {
+        ...BY_DISTANCE,
+        name: 'lyon-first',
+        criteria: [{ criterion: 'priority', weight: 1 }],
+        ...profile,
+      },
+    ],
+    service: {
+      locations: [
+        {
+          id: 'lyon',
+          priority: 10,
+          dailyCapacity: lyonDailyCapacity,
+          shippingCost: 0,
+          zoneCosts: {},
+        },
+        { id: 'paris', priority: 1, dailyCapacity: null, shippingCost: 0, zoneCosts: {} },
+      ],
+    },
+  });
+}
 
 /** A transport that records what it was given and answers as told (ok by default). */
 export class RecordingTransport implements OutboxTransport {
@@ -161,4 +196,40 @@ export function holdings(h: OrderHarness, orderId: string): Record<string, numbe
     for (const [location, qty] of at) out[`${sku}@${location}`] = qty;
   }
   return out;
+}
+
+/**
+ * For the pure decide functions, no engine: the parsed input of an order of 3 x A at 1000 and
+ * 1 x B at 500, shipped near Paris, paid 35.00 (`extra` overrides fields).
+ */
+export function orderInput(orderId: string, extra: Record<string, unknown> = {}): OrderInput {
+  const parsed = parseOrder({
+    orderId,
+    channel: 'web',
+    customer: { id: 'c-1', name: 'Ada' },
+    lines: [
+      { lineId: 'L1', sku: 'A', qty: 3, unitPrice: 1000 },
+      { lineId: 'L2', sku: 'B', qty: 1, unitPrice: 500 },
+    ],
+    delivery: { type: 'ship', address: { city: 'Paris', lat: 48.86, lon: 2.35 } },
+    payment: { amount: 3500, currency: 'EUR' },
+    ...extra,
+  });
+  if (!('orderId' in parsed)) throw new Error(parsed.message);
+  return parsed;
+}
+
+/** That order as received at 1000 (version 1), from its `received` event alone. */
+export function receivedOrder(orderId: string, key: string | null = null, extra = {}): Order {
+  const input = orderInput(orderId, extra);
+  return Order.received({
+    kind: 'received',
+    orderId,
+    version: 1,
+    at: 1_000,
+    messages: [],
+    input,
+    idempotencyKey: key,
+    fingerprint: fingerprintOf(input),
+  });
 }

@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import type { SourcingProfile } from '../../orders/index.ts';
-import { BY_DISTANCE, holdings, NEAR_LYON, order, orderHarness } from './order-fixture.ts';
+import {
+  BY_DISTANCE,
+  holdings,
+  lyonFirstHarness,
+  NEAR_LYON,
+  order,
+  orderHarness,
+} from './order-fixture.ts';
 
 describe('placing an order', () => {
   it('sources each line to the nearest location with stock and tells location and customer', async () => {
@@ -410,20 +417,7 @@ describe('cancelling', () => {
 
 describe('network reservations', () => {
   it('are held where the channel profile would source them', async () => {
-    const lyonFirst: SourcingProfile = {
-      ...BY_DISTANCE,
-      name: 'lyon-first',
-      criteria: [{ criterion: 'priority', weight: 1 }],
-    };
-    const h = orderHarness({
-      profiles: [lyonFirst],
-      service: {
-        locations: [
-          { id: 'lyon', priority: 10, dailyCapacity: null, shippingCost: 0, zoneCosts: {} },
-          { id: 'paris', priority: 1, dailyCapacity: null, shippingCost: 0, zoneCosts: {} },
-        ],
-      },
-    });
+    const h = lyonFirstHarness();
     // Paris has more, which the engine's default split would take first.
     await h.stock('A', { paris: 9, lyon: 3 });
     const r = await h.engine.execute({

@@ -35,3 +35,25 @@ export function returnOf(result: OrderResult, returnId: string): ReturnView {
   if (r === undefined) throw new Error(`no return ${returnId}`);
   return r;
 }
+
+/**
+ * The whole return of one unit of line 1: requested (r-1), received back into stock at Paris
+ * (rc-1) and refunded (cn-1); each step must succeed.
+ */
+export async function returnedAndRefunded(h: OrderHarness, orderId: string): Promise<void> {
+  ok(
+    await h.orders.requestReturn(
+      orderId,
+      { returnId: 'r-1', lines: [{ lineId: '1', qty: 1, reason: 'size' }] },
+      null,
+    ),
+  );
+  ok(
+    await h.orders.receiveReturn(
+      'r-1',
+      { receiptId: 'rc-1', lines: [{ lineId: '1', disposition: 'restock', qty: 1 }] },
+      'paris',
+    ),
+  );
+  ok(await h.orders.refundReturn('r-1', { creditNoteId: 'cn-1' }, null));
+}

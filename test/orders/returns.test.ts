@@ -3,7 +3,7 @@ import type { AvailabilityDelta } from '../../engine/index.ts';
 import { DEFAULT_RETURN_POLICY } from '../../orders/index.ts';
 import { MemoryJournal } from '../engine/memory-journal.ts';
 import { order, orderHarness, type OrderHarness } from './order-fixture.ts';
-import { ok, returnOf, shipped } from './return-fixture.ts';
+import { ok, returnedAndRefunded, returnOf, shipped } from './return-fixture.ts';
 
 const DAY = 86_400_000;
 
@@ -409,21 +409,7 @@ describe('returns: refunds', () => {
     const h = harness();
     await h.stock('A', { paris: 2 });
     const { orderId } = await shipped(h, [['A', 1]]);
-    ok(
-      await h.orders.requestReturn(
-        orderId,
-        { returnId: 'r-1', lines: [{ lineId: '1', qty: 1, reason: 'size' }] },
-        null,
-      ),
-    );
-    ok(
-      await h.orders.receiveReturn(
-        'r-1',
-        { receiptId: 'rc-1', lines: [{ lineId: '1', disposition: 'restock', qty: 1 }] },
-        'paris',
-      ),
-    );
-    ok(await h.orders.refundReturn('r-1', { creditNoteId: 'cn-1' }, null));
+    await returnedAndRefunded(h, orderId);
     await h.idle();
     expect(h.transport.types('customer').filter((t) => t.startsWith('return.'))).toEqual([
       'return.requested',

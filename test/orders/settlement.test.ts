@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { OutboxMessage } from '../../orders/index.ts';
 import { order, orderHarness, type OrderHarness } from './order-fixture.ts';
-import { ok } from './return-fixture.ts';
+import { ok, returnedAndRefunded } from './return-fixture.ts';
 
 interface Body {
   eventId: string;
@@ -64,21 +64,7 @@ describe('settlement events', () => {
     );
     expect(ok(again).duplicate).toBe(true);
     ok(await h.orders.cancel(orderId, { lines: [{ lineId: '2' }] }, null));
-    ok(
-      await h.orders.requestReturn(
-        orderId,
-        { returnId: 'r-1', lines: [{ lineId: '1', qty: 1, reason: 'size' }] },
-        null,
-      ),
-    );
-    ok(
-      await h.orders.receiveReturn(
-        'r-1',
-        { receiptId: 'rc-1', lines: [{ lineId: '1', disposition: 'restock', qty: 1 }] },
-        'paris',
-      ),
-    );
-    ok(await h.orders.refundReturn('r-1', { creditNoteId: 'cn-1' }, null));
+    await returnedAndRefunded(h, orderId);
     await h.idle();
 
     const events = settlement(h);
