@@ -353,11 +353,16 @@ function round(n: number, digits = 2): number {
   return Math.round(n * f) / f;
 }
 
-function render(at: string, mode: string, cases: readonly CaseResult[]): string {
+function render(
+  at: string,
+  mode: string,
+  load: readonly number[],
+  cases: readonly CaseResult[],
+): string {
   const lines = [
     '# Forwarding between worker threads',
     '',
-    `${at} (${mode} run), ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown'}, Node ${process.version}, load average at start ${JSON.stringify(os.loadavg().map((l) => round(l)))}. \`npm run bench:forwarding\`.`,
+    `${at} (${mode} run), ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown'}, Node ${process.version}, load average at start ${JSON.stringify(load.map((l) => round(l)))}. \`npm run bench:forwarding\`.`,
     '',
     '| channel | batch (commands per message) | commands/s | sender µs/command | owner µs/command | forwarding µs/command (both threads, minus inline) |',
     '| --- | ---: | ---: | ---: | ---: | ---: |',
@@ -379,17 +384,25 @@ async function main(): Promise<void> {
   const quick = process.argv.includes('--quick');
   const plan = quick ? QUICK : FULL;
   const at = new Date().toISOString();
+  const load = os.loadavg();
   const cases: CaseResult[] = [await inline(plan.seconds, plan.window)];
   for (const batch of plan.batches) {
     cases.push(await port(batch, plan.seconds, plan.window));
     cases.push(await sab(batch, plan.seconds, plan.window));
     console.log(cases.slice(-2).map((c) => `${c.channel}/${c.batch}: ${c.perSecond}/s`));
   }
-  const markdown = render(at, quick ? 'quick' : 'full', cases);
+  const markdown = render(at, quick ? 'quick' : 'full', load, cases);
   if (!quick) {
     const dir = new URL('./results/', import.meta.url);
     await mkdir(dir, { recursive: true });
-    const json = { at, node: process.version, cpus: os.cpus().length, plan, cases };
+    const json = {
+      at,
+      node: process.version,
+      cpus: os.cpus().length,
+      loadAverageAtStart: load,
+      plan,
+      cases,
+    };
     await writeFile(new URL('forwarding.json', dir), `${JSON.stringify(json, null, 2)}\n`);
     await writeFile(new URL('forwarding.md', dir), markdown);
   }
