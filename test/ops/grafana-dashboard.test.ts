@@ -120,7 +120,13 @@ describe('the Grafana dashboard (deploy/grafana)', () => {
       if (p === null) throw new Error('no prometheus');
       const value = async (expr: string): Promise<number> =>
         Number((await p.query(expr))[0]?.value[1] ?? 'NaN');
-      expect(await value('sum(stockflow_orders_placed_total{job="stockflow"})')).toBe(6);
+      // The second round's orders are in Prometheus after its next scrape: wait for it (the
+      // panel test before this one may finish first), then the count must be exactly six.
+      const placed = 'sum(stockflow_orders_placed_total{job="stockflow"})';
+      await waitFor(async () => (await value(placed)) >= 6, 30_000, 'both rounds scraped').catch(
+        () => undefined,
+      );
+      expect(await value(placed)).toBe(6);
       expect(
         await value('sum(stockflow_gateway_ops_total{job="stockflow",result="RATE_LIMITED"})'),
       ).toBeGreaterThan(0);
