@@ -1,5 +1,6 @@
 import { ErrorCode, fail, Reason, type ErrorResult } from '../engine/index.ts';
 import {
+  callersOrder,
   DUPLICATE,
   locationStream,
   notifyCustomer,
@@ -9,7 +10,7 @@ import {
   type MessageDraft,
 } from './decision.ts';
 import { isActive } from './fulfilment-machine.ts';
-import type { Order } from './order-state.ts';
+import { Order } from './order-state.ts';
 
 export interface CancelRequest {
   /** Lines to cancel (all open units of each, or `qty`); omitted: the whole order. */
@@ -31,23 +32,14 @@ export interface CancelCommand {
  * off is a duplicate when everything is cancelled already, CONFLICT otherwise.
  */
 export function decideCancel(
-  order: Order | null,
+  maybeOrder: Order | null,
   command: CancelCommand,
   context: DecideContext,
 ): Decided {
   const { orderId, request, channel } = command;
-  if (order === null) {
-    return refuse(
-      fail(ErrorCode.NOT_FOUND, Reason.UNKNOWN_ORDER, `unknown order ${orderId}`),
-      false,
-    );
-  }
-  if (channel !== null && order.input.channel !== channel) {
-    return refuse(
-      fail(ErrorCode.FORBIDDEN, Reason.OTHER_CHANNEL, `order ${orderId} is not ${channel}'s`),
-      false,
-    );
-  }
+  const found = callersOrder(maybeOrder, orderId, channel);
+  if (!(found instanceof Order)) return found;
+  const order = found;
   const plan = cancellation(order, request);
   if (!('lines' in plan)) return refuse(plan, true);
   if (plan.lines.length === 0) {

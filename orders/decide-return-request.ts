@@ -1,6 +1,13 @@
 import { ErrorCode, fail, Reason } from '../engine/index.ts';
-import { DUPLICATE, notifyCustomer, refuse, type Decided, type MessageDraft } from './decision.ts';
-import type { Order } from './order-state.ts';
+import {
+  callersOrder,
+  DUPLICATE,
+  notifyCustomer,
+  refuse,
+  type Decided,
+  type MessageDraft,
+} from './decision.ts';
+import { Order } from './order-state.ts';
 import type { ReturnContext } from './return-context.ts';
 import type { RequestedReturnLine } from './return-events.ts';
 import { exchangePlaced, requestedExchange } from './return-exchange.ts';
@@ -23,23 +30,14 @@ export interface ReturnRequestCommand {
  * Replacement lines (an exchange) are checked in return-exchange.ts.
  */
 export function decideReturnRequest(
-  order: Order | null,
+  maybeOrder: Order | null,
   command: ReturnRequestCommand,
   context: ReturnContext,
 ): Decided {
   const { orderId, request, channel, now } = command;
-  if (order === null) {
-    return refuse(
-      fail(ErrorCode.NOT_FOUND, Reason.UNKNOWN_ORDER, `unknown order ${orderId}`),
-      false,
-    );
-  }
-  if (channel !== null && order.input.channel !== channel) {
-    return refuse(
-      fail(ErrorCode.FORBIDDEN, Reason.OTHER_CHANNEL, `order ${orderId} is not ${channel}'s`),
-      false,
-    );
-  }
+  const found = callersOrder(maybeOrder, orderId, channel);
+  if (!(found instanceof Order)) return found;
+  const order = found;
   const fingerprint = digest(request);
   const owner = context.returnOwner(request.returnId);
   const existing = order.findReturn(request.returnId);

@@ -1,6 +1,6 @@
 import { ErrorCode, fail, Reason, type Command, type ErrorResult } from '../engine/index.ts';
 import type { OrderEvent } from './order-events.ts';
-import type { Order } from './order-state.ts';
+import { Order } from './order-state.ts';
 import type { OutboxMessage } from './outbox-dispatcher.ts';
 
 /**
@@ -76,6 +76,30 @@ export const DUPLICATE: Decision = {
 
 export function refuse(error: ErrorResult, withOrder: boolean): Refusal {
   return { ok: false, error, withOrder };
+}
+
+/**
+ * The order a step is about, when it is there and the calling storefront's (`channel` null: an
+ * admin key, any order); otherwise the refusal to answer with.
+ */
+export function callersOrder(
+  order: Order | null,
+  orderId: string,
+  channel: string | null,
+): Order | Refusal {
+  if (order === null) {
+    return refuse(
+      fail(ErrorCode.NOT_FOUND, Reason.UNKNOWN_ORDER, `unknown order ${orderId}`),
+      false,
+    );
+  }
+  if (channel !== null && order.input.channel !== channel) {
+    return refuse(
+      fail(ErrorCode.FORBIDDEN, Reason.OTHER_CHANNEL, `order ${orderId} is not ${channel}'s`),
+      false,
+    );
+  }
+  return order;
 }
 
 /**
