@@ -1,5 +1,12 @@
 import { ErrorCode, fail, Reason } from '../engine/index.ts';
-import { DUPLICATE, notifyCustomer, refuse, type Decided, type MessageDraft } from './decision.ts';
+import {
+  DUPLICATE,
+  notifyCustomer,
+  recordStep,
+  refuse,
+  type Decided,
+  type MessageDraft,
+} from './decision.ts';
 import type { Order } from './order-state.ts';
 import type { ReturnContext } from './return-context.ts';
 import type { CreditNoteLine } from './return-events.ts';
@@ -133,14 +140,5 @@ export function decideRefund(
     exchange,
     lines,
   });
-  return {
-    ok: true,
-    duplicate: false,
-    stock: [],
-    event: { kind: 'return_refunded', returnId, creditNote },
-    messages,
-    reconcile: 'none',
-    resourcing: false,
-    count: null,
-  };
+  return recordStep({ kind: 'return_refunded', returnId, creditNote }, messages);
 }

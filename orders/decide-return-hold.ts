@@ -1,5 +1,5 @@
 import { ErrorCode, fail, Reason, type Command } from '../engine/index.ts';
-import { refuse, repeated, type Decided } from './decision.ts';
+import { recordStep, refuse, repeated, type Decided } from './decision.ts';
 import type { Order } from './order-state.ts';
 import { digest, type HoldResolution } from './return-input.ts';
 import { held } from './return-state.ts';
@@ -86,11 +86,8 @@ export function decideReturnHold(order: Order | null, command: HoldCommand): Dec
           },
         ]
       : [];
-  return {
-    ok: true,
-    duplicate: false,
-    stock,
-    event: {
+  return recordStep(
+    {
       kind: 'return_hold_resolved',
       returnId,
       resolutionId: resolution.resolutionId,
@@ -100,9 +97,7 @@ export function decideReturnHold(order: Order | null, command: HoldCommand): Dec
       to,
       qty,
     },
-    messages: [],
-    reconcile: 'none',
-    resourcing: false,
-    count: null,
-  };
+    [],
+    stock,
+  );
 }

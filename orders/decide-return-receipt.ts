@@ -1,5 +1,12 @@
 import { ErrorCode, fail, Reason, type Command } from '../engine/index.ts';
-import { notifyCustomer, refuse, repeated, type Decided, type MessageDraft } from './decision.ts';
+import {
+  notifyCustomer,
+  recordStep,
+  refuse,
+  repeated,
+  type Decided,
+  type MessageDraft,
+} from './decision.ts';
 import type { Order } from './order-state.ts';
 import type { ReturnContext } from './return-context.ts';
 import type { ReceiptCounts } from './return-events.ts';
@@ -134,11 +141,8 @@ export function decideReturnReceipt(
       exchangePlaced(context, messages, order, returnId, r.exchange);
     else exchangeDeclined(context, messages, order, returnId, exchange.reason ?? '');
   }
-  return {
-    ok: true,
-    duplicate: false,
-    stock,
-    event: {
+  return recordStep(
+    {
       kind: 'return_received',
       returnId,
       receiptId: receipt.receiptId,
@@ -148,10 +152,8 @@ export function decideReturnReceipt(
       ...(exchange === null ? {} : { exchange }),
     },
     messages,
-    reconcile: 'none',
-    resourcing: false,
-    count: null,
-  };
+    stock,
+  );
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };

@@ -3,6 +3,7 @@ import {
   callersOrder,
   DUPLICATE,
   notifyCustomer,
+  recordStep,
   refuse,
   type Decided,
   type MessageDraft,
@@ -126,11 +127,8 @@ export function decideReturnRequest(
   if (exchange?.status === 'placed') {
     exchangePlaced(context, messages, order, request.returnId, exchange);
   }
-  return {
-    ok: true,
-    duplicate: false,
-    stock: [],
-    event: {
+  return recordStep(
+    {
       kind: 'return_requested',
       returnId: request.returnId,
       fingerprint,
@@ -138,8 +136,5 @@ export function decideReturnRequest(
       ...(exchange === null ? {} : { exchange }),
     },
     messages,
-    reconcile: 'none',
-    resourcing: false,
-    count: null,
-  };
+  );
 }

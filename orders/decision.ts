@@ -74,6 +74,27 @@ export const DUPLICATE: Decision = {
   count: null,
 };
 
+/**
+ * A step that records `event` (after its stock commands) and sends `messages`, with nothing to
+ * reconcile and no counter: the shape of every return step.
+ */
+export function recordStep(
+  event: NewEvent,
+  messages: readonly MessageDraft[],
+  stock: readonly Command[] = [],
+): Decision {
+  return {
+    ok: true,
+    duplicate: false,
+    stock,
+    event,
+    messages,
+    reconcile: 'none',
+    resourcing: false,
+    count: null,
+  };
+}
+
 export function refuse(error: ErrorResult, withOrder: boolean): Refusal {
   return { ok: false, error, withOrder };
 }
