@@ -43,6 +43,23 @@ async function openEngine<C extends Clock = ManualClock>(
   return { store, engine, report, clock };
 }
 
+/** Snapshots taken only when a test calls `take()`, of `chunkBooks` books a chunk. */
+function manualSnapshotter(
+  opened: { engine: StockEngine; store: FileStore; clock: Clock },
+  chunkBooks: number,
+): Snapshotter {
+  const snapshotter = new Snapshotter(
+    opened.engine,
+    opened.store,
+    { everyRecords: 1e9, everyMs: 1e9, chunkBooks },
+    opened.clock,
+    silent,
+    0,
+  );
+  cleanups.push(() => snapshotter.stop());
+  return snapshotter;
+}
+
 async function load(engine: StockEngine, n: number, from = 0): Promise<void> {
   await Promise.all(
     Array.from({ length: n }, (_, i) =>
@@ -138,15 +155,7 @@ describe('file store', () => {
     const { dir, cleanup } = tempDir();
     cleanups.push(cleanup);
     const first = await openEngine(dir, new ManualClock(), 4_096);
-    const snapshotter = new Snapshotter(
-      first.engine,
-      first.store,
-      { everyRecords: 1e9, everyMs: 1e9, chunkBooks: 3 },
-      first.clock,
-      silent,
-      0,
-    );
-    cleanups.push(() => snapshotter.stop());
+    const snapshotter = manualSnapshotter(first, 3);
     await load(first.engine, 100);
     for (let round = 0; round < 3; round++) {
       // Commands keep arriving while the snapshot walks the books three at a time.
@@ -175,15 +184,7 @@ describe('file store', () => {
     const { dir, cleanup } = tempDir();
     cleanups.push(cleanup);
     const first = await openEngine(dir);
-    const snapshotter = new Snapshotter(
-      first.engine,
-      first.store,
-      { everyRecords: 1e9, everyMs: 1e9, chunkBooks: 10 },
-      first.clock,
-      silent,
-      0,
-    );
-    cleanups.push(() => snapshotter.stop());
+    const snapshotter = manualSnapshotter(first, 10);
     await load(first.engine, 60);
     await snapshotter.take();
     await reserveMany(first.engine, 'a', 40);
@@ -210,15 +211,7 @@ describe('file store', () => {
     const { dir, cleanup } = tempDir();
     cleanups.push(cleanup);
     const first = await openEngine(dir);
-    const snapshotter = new Snapshotter(
-      first.engine,
-      first.store,
-      { everyRecords: 1e9, everyMs: 1e9, chunkBooks: 10 },
-      first.clock,
-      silent,
-      0,
-    );
-    cleanups.push(() => snapshotter.stop());
+    const snapshotter = manualSnapshotter(first, 10);
     await load(first.engine, 60);
     await snapshotter.take();
     await first.engine.stop();
