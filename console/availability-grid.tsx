@@ -102,14 +102,7 @@ export function AvailabilityGrid(props: {
             ))}
           </colgroup>
           <thead>
-            <tr>
-              <th scope="col">SKU</th>
-              {channels.map((c) => (
-                <th key={c} scope="col" class="num">
-                  {c}
-                </th>
-              ))}
-            </tr>
+            <ChannelHeads first="SKU" channels={channels} />
           </thead>
         </table>
       </div>
@@ -197,14 +190,7 @@ export function LocationAvailability(props: {
           {live.error !== null && <p class="error">{live.error}</p>}
           <table class="grid">
             <thead>
-              <tr>
-                <th scope="col">Location</th>
-                {channels.map((c) => (
-                  <th key={c} scope="col" class="num">
-                    {c}
-                  </th>
-                ))}
-              </tr>
+              <ChannelHeads first="Location" channels={channels} />
             </thead>
             <tbody>
               {locations.map((l) => (
@@ -224,5 +210,19 @@ export function LocationAvailability(props: {
         </div>
       )}
     </section>
+  );
+}
+
+/** A header row: the row label's column, then one numeric column per channel. */
+function ChannelHeads({ first, channels }: { first: string; channels: readonly string[] }) {
+  return (
+    <tr>
+      <th scope="col">{first}</th>
+      {channels.map((c) => (
+        <th key={c} scope="col" class="num">
+          {c}
+        </th>
+      ))}
+    </tr>
   );
 }
