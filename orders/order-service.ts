@@ -145,6 +145,8 @@ export class OrderService implements JournalExtension<OrderRecord, OrderSnapshot
     timeouts: 0,
     resourcings: 0,
   };
+  /** The outbox streams that carry settlement events (one per configured sink). */
+  private readonly settlementStreams: readonly string[];
   private readonly returnContext: ReturnContext;
   private readonly clock: Clock;
   private readonly log: Logger;
@@ -216,6 +218,7 @@ export class OrderService implements JournalExtension<OrderRecord, OrderSnapshot
     });
     const candidates = new SourcingCandidates(stock, options.locations, this.index);
     const settlementStreams = options.settlementStreams ?? [];
+    this.settlementStreams = settlementStreams;
     const context = {
       notifyCustomers: options.notifyCustomers,
       settlementStreams,
@@ -372,13 +375,9 @@ export class OrderService implements JournalExtension<OrderRecord, OrderSnapshot
     return { location, skus, returns };
   }
 
-  /** Walks the outboxes (short: only what is not acknowledged yet), once per scrape. */
+  /** Settlement events their sinks have not acknowledged: kept by the dispatcher, no walk. */
   private settlementPending(): number {
-    let n = 0;
-    for (const order of this.index.values()) {
-      for (const m of order.outbox) if (m.stream.startsWith('erp:')) n++;
-    }
-    return n;
+    return this.dispatcher.pendingIn(this.settlementStreams);
   }
 
   /**

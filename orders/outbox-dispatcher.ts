@@ -122,6 +122,8 @@ export class OutboxDispatcher {
   private readonly random: () => number;
   /** Every accepted message not yet delivered, dead-lettered or released, by id: the duplicate check. */
   private readonly byId = new Map<string, Entry>();
+  /** How many of `byId` belong to each stream (a gauge per stream costs no walk). */
+  private readonly pendingByStream = new Map<string, number>();
   /** orderId → stream → lane; `forget` drops an order's lanes in one lookup. */
   private readonly lanes = new Map<string, Map<string, Lane>>();
   /** Lanes in the backoff heap, by stream, so `wake` finds them without a scan. */
@@ -175,6 +177,7 @@ export class OutboxDispatcher {
     if (this.stopped || this.byId.has(message.messageId)) return;
     const entry = new Entry(message, this.clock.now());
     this.byId.set(message.messageId, entry);
+    this.pendingByStream.set(message.stream, (this.pendingByStream.get(message.stream) ?? 0) + 1);
     this.appendAge(entry);
     let streams = this.lanes.get(message.orderId);
     if (streams === undefined) {
@@ -229,6 +232,13 @@ export class OutboxDispatcher {
       // that the lane is no longer in `lanes` and reports nothing.
       if (!inFlight) lane.state = 'gone';
     }
+  }
+
+  /** Messages of these streams accepted and not yet delivered, dead-lettered or forgotten. */
+  pendingIn(streams: readonly string[]): number {
+    let n = 0;
+    for (const stream of streams) n += this.pendingByStream.get(stream) ?? 0;
+    return n;
   }
 
   stats(): OutboxStats {
@@ -388,7 +398,13 @@ export class OutboxDispatcher {
 
   /** Takes a settled or dropped message out of the duplicate check and the age list. */
   private release(entry: Entry): void {
-    if (this.byId.get(entry.message.messageId) === entry) this.byId.delete(entry.message.messageId);
+    if (this.byId.get(entry.message.messageId) === entry) {
+      this.byId.delete(entry.message.messageId);
+      const stream = entry.message.stream;
+      const left = (this.pendingByStream.get(stream) ?? 1) - 1;
+      if (left === 0) this.pendingByStream.delete(stream);
+      else this.pendingByStream.set(stream, left);
+    }
     const { older, newer } = entry;
     if (older === null) {
       if (this.oldest === entry) this.oldest = newer;

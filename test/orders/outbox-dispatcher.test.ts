@@ -408,6 +408,36 @@ describe('OutboxDispatcher', () => {
     expect(t.inFlight()).toEqual(['A/customer/1']);
   });
 
+  it('counts what each stream still has to deliver, through sends, retries, dead letters and forgets', async () => {
+    const t = new HangingTransport();
+    const r = rig(t, { maxInFlight: 1 });
+    r.dispatcher.enqueue(msg('A', 'erp:webhook', 1));
+    r.dispatcher.enqueue(msg('A', 'erp:webhook', 2));
+    r.dispatcher.enqueue(msg('A', 'erp:redis', 1));
+    r.dispatcher.enqueue(msg('B', 'erp:webhook', 1));
+    r.dispatcher.enqueue(msg('B', 'customer', 1));
+    r.dispatcher.enqueue(msg('B', 'customer', 1)); // a duplicate is not counted twice
+    expect(r.dispatcher.pendingIn(['erp:webhook'])).toBe(3);
+    expect(r.dispatcher.pendingIn(['erp:webhook', 'erp:redis'])).toBe(4);
+    expect(r.dispatcher.pendingIn(['customer', 'nothing'])).toBe(1);
+    t.settle('A/erp:webhook/1', RETRY); // retried: still to deliver
+    await turn();
+    expect(r.dispatcher.pendingIn(['erp:webhook'])).toBe(3);
+    t.settle(t.inFlight()[0] as string, OK);
+    await turn();
+    t.settle(t.inFlight()[0] as string, REJECT);
+    await turn();
+    expect(r.dispatcher.pendingIn(['erp:webhook', 'erp:redis', 'customer'])).toBe(3);
+    r.dispatcher.forget('A');
+    r.dispatcher.forget('B');
+    // the one send still out counts until it settles, as in stats().inFlight
+    expect(t.inFlight()).toHaveLength(1);
+    expect(r.dispatcher.pendingIn(['erp:webhook', 'erp:redis', 'customer'])).toBe(1);
+    t.settle(t.inFlight()[0] as string, OK);
+    await turn();
+    expect(r.dispatcher.pendingIn(['erp:webhook', 'erp:redis', 'customer'])).toBe(0);
+  });
+
   it('forgets a ready order that has not been sent yet', async () => {
     const t = new HangingTransport();
     const r = rig(t, { maxInFlight: 1 });
