@@ -47,6 +47,9 @@ const server = z
     feedBodyLimitBytes: z.int().min(1_024).default(4_294_967_296),
     allowedOrigins: z.array(label).prefault([]),
     shutdownGraceMs: z.int().min(0).default(10_000),
+    // Worker threads, each owning a shard of the SKUs and a gateway on the same port
+    // (docs/scaling.md). 1 runs everything on the main thread, as before workers existed.
+    workers: z.int().min(1).max(64).default(1),
     // Relative to the working directory, as persistence.dir is: `npm run build` writes it.
     consoleDir: z.string().min(1).max(4_096).default('dist/console'),
   })

@@ -1,0 +1,147 @@
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { PersistenceConfig } from '../../config/index.ts';
+
+/**
+ * Which shard owns what, and where each shard keeps its state (docs/scaling.md, "Shards").
+ *
+ * A SKU belongs to shard `shardOf(sku, count)`, an order to `shardOf(orderId, count)`: FNV-1a
+ * (32 bits) over the id's UTF-16 code units, modulo the shard count. The hash is part of the data
+ * format: changing it, like changing the count, moves ids between shards, which only the offline
+ * re-shard may do.
+ *
+ * One shard keeps today's layout (persistence.dir itself, the configured Redis key prefix). With
+ * N > 1, shard k lives in `<dir>/shard-k` and under `<keyPrefix>:{shard-k}` (a Redis Cluster hash
+ * tag, so each shard's keys share one slot), and the count is written in `<dir>/shards.json` or
+ * the key `<keyPrefix>:shards`, so a server started with another count refuses to start instead
+ * of silently serving ids from the wrong shard.
+ */
+
+export function shardOf(id: string, count: number): number {
+  if (count === 1) return 0;
+  let h = 0x811c9dc5;
+  for (let i = 0; i < id.length; i++) {
+    h ^= id.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0) % count;
+}
+
+/** The persistence settings of shard `k` of `count`. */
+export function shardPersistence(
+  config: PersistenceConfig,
+  k: number,
+  count: number,
+): PersistenceConfig {
+  if (count === 1) return config;
+  return {
+    ...config,
+    dir: join(config.dir, `shard-${k}`),
+    redis: { ...config.redis, keyPrefix: `${config.redis.keyPrefix}:{shard-${k}}` },
+  };
+}
+
+/** The start refused: the data holds another shard count than the configuration asks for. */
+export class ShardLayoutError extends Error {
+  override readonly name = 'ShardLayoutError';
+}
+
+const LAYOUT_FILE = 'shards.json';
+const LAYOUT_FORMAT = 1;
+
+interface LayoutFile {
+  readonly format: number;
+  readonly count: number;
+  readonly hash: string;
+}
+
+function mismatch(where: string, found: number, wanted: number): ShardLayoutError {
+  return new ShardLayoutError(
+    `${where} holds ${found} shard(s) but server.workers is ${wanted}. ` +
+      `Start with server.workers: ${found}, or stop the server and run ` +
+      `\`npm run reshard -- --to ${wanted}\` to move the state into ${wanted} shard(s) (docs/scaling.md).`,
+  );
+}
+
+/** A file store directory holds state of its own (a journal segment or a snapshot). */
+function holdsState(dir: string): boolean {
+  const any = (sub: string, suffix: string): boolean => {
+    const path = join(dir, sub);
+    return existsSync(path) && readdirSync(path).some((name) => name.endsWith(suffix));
+  };
+  return any('journal', '.wal') || any('snapshots', '.snap');
+}
+
+/**
+ * The shard count the file store directory holds: its shards.json, or 1 when the directory is
+ * today's single-shard layout (or empty).
+ */
+export function fileShardCount(dir: string): number | null {
+  const file = join(dir, LAYOUT_FILE);
+  if (existsSync(file)) {
+    const parsed = JSON.parse(readFileSync(file, 'utf8')) as Partial<LayoutFile>;
+    if (parsed.format !== LAYOUT_FORMAT || typeof parsed.count !== 'number') {
+      throw new ShardLayoutError(
+        `${file} is not a layout this version reads (format ${String(parsed.format)})`,
+      );
+    }
+    return parsed.count;
+  }
+  return holdsState(dir) ? 1 : null;
+}
+
+/** Writes the shard count into a file store directory (atomically: a temp file renamed). */
+export function writeFileShardCount(dir: string, count: number): void {
+  mkdirSync(dir, { recursive: true });
+  const body: LayoutFile = { format: LAYOUT_FORMAT, count, hash: 'fnv1a32' };
+  const tmp = join(dir, `${LAYOUT_FILE}.tmp`);
+  writeFileSync(tmp, `${JSON.stringify(body)}\n`);
+  renameSync(tmp, join(dir, LAYOUT_FILE));
+}
+
+/**
+ * Checks (and on first start records) that the file store directory is laid out for `count`
+ * shards. Throws ShardLayoutError when it holds another count.
+ */
+export function claimFileLayout(dir: string, count: number): void {
+  const found = fileShardCount(dir);
+  if (found === null) {
+    if (count > 1) writeFileShardCount(dir, count);
+    return;
+  }
+  if (found !== count) throw mismatch(dir, found, count);
+}
+
+/** The Redis key that records a shard count (beside the shards' own prefixes). */
+export function redisLayoutKey(keyPrefix: string): string {
+  return `${keyPrefix}:shards`;
+}
+
+/** What claimRedisLayout needs of a Redis connection. */
+export interface LayoutRedis {
+  get(key: string): Promise<string | null>;
+  set(key: string, value: string, nx: 'NX'): Promise<'OK' | null>;
+  exists(...keys: string[]): Promise<number>;
+}
+
+/** As claimFileLayout, for the Redis store: the count is kept at `<keyPrefix>:shards`. */
+export async function claimRedisLayout(
+  redis: LayoutRedis,
+  keyPrefix: string,
+  count: number,
+): Promise<void> {
+  const key = redisLayoutKey(keyPrefix);
+  let found = await redis.get(key);
+  if (found === null) {
+    // No count written: a single-shard journal at the bare prefix is one shard's state.
+    const single = (await redis.exists(`${keyPrefix}:journal`, `${keyPrefix}:snaps`)) > 0;
+    if (single) {
+      found = '1';
+    } else {
+      await redis.set(key, String(count), 'NX');
+      found = (await redis.get(key)) ?? String(count);
+    }
+  }
+  const n = Number(found);
+  if (n !== count) throw mismatch(`Redis prefix ${keyPrefix}`, n, count);
+}
