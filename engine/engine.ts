@@ -44,8 +44,15 @@ export interface Engine {
   durable(): Promise<void>;
 
   // ---- reads
-  /** A channel's current availability of a SKU, network-wide or at one location. */
-  availability(channel: string, sku: string, location?: string | null): Availability | ErrorResult;
+  /**
+   * A channel's current availability of a SKU, network-wide or at one location. A promise when
+   * the SKU lives on another worker's shard (gateway/shards): `await` it either way.
+   */
+  availability(
+    channel: string,
+    sku: string,
+    location?: string | null,
+  ): Availability | ErrorResult | Promise<Availability | ErrorResult>;
   position(sku: string, location: string): PositionView | null;
   /**
    * True when an absolute feed row equal to the position's onHand would change nothing: the
@@ -53,13 +60,23 @@ export interface Engine {
    * before them would be corrected for them, so it is not a no-op).
    */
   feedRowUnchanged(sku: string, location: string, onHand: number): boolean;
-  /** The SKUs with a position at a location (a full stock feed zeroes those it does not list). */
-  skusAt(location: string): string[];
+  /**
+   * The SKUs with a position at a location (a full stock feed zeroes those it does not list); a
+   * promise when SKUs are sharded over workers.
+   */
+  skusAt(location: string): string[] | Promise<string[]>;
   reservation(reservationId: string): ReservationView | null;
 
   // ---- live availability
-  /** Starts (or joins) a topic's deltas; answers its current value and sequence. */
-  watch(channel: string, sku: string, location?: string | null): WatchSnapshot | ErrorResult;
+  /**
+   * Starts (or joins) a topic's deltas; answers its current value and sequence (a promise when
+   * the SKU lives on another worker's shard; the watch counts from the call either way).
+   */
+  watch(
+    channel: string,
+    sku: string,
+    location?: string | null,
+  ): WatchSnapshot | ErrorResult | Promise<WatchSnapshot | ErrorResult>;
   unwatch(channel: string, sku: string, location?: string | null): void;
   /** Calls the listener with every batch of conflated deltas; returns the way to stop. */
   onDeltas(listener: DeltaListener): () => void;

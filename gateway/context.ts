@@ -46,4 +46,6 @@ export interface GatewayContext {
   readonly feeds: FeedLog;
   /** Extra readiness for /readyz. */
   readonly readiness: (() => Readiness) | null;
+  /** The /metrics body when it is not this gateway's registry alone (every worker's, summed). */
+  readonly scrape: (() => Promise<string>) | null;
 }

@@ -124,7 +124,7 @@ export class FeedRun implements ResultSink<FeedRow> {
     }
     const location = this.result.location;
     const asOf = this.fullAsOf;
-    const missing = this.engine.skusAt(location).filter((sku) => !this.seen?.has(sku));
+    const missing = (await this.engine.skusAt(location)).filter((sku) => !this.seen?.has(sku));
     for (let i = 0; i < missing.length; i += FEED_BATCH_ROWS) {
       const results = await Promise.all(
         missing

@@ -29,6 +29,11 @@ export interface GatewayExtras {
   /** Extra readiness (e.g. persistence caught up); /readyz is 503 while it says not ready. */
   readonly readiness?: (() => Readiness) | undefined;
   /**
+   * The /metrics body, when it is more than this gateway's registry: with worker threads, every
+   * worker's registry summed (the answer's content type stays the registry's).
+   */
+  readonly scrape?: (() => Promise<string>) | undefined;
+  /**
    * The order service to expose: the order and fulfilment routes, the WebSocket order ops,
    * location keys on the WebSocket, and the order metrics. Without it none of these exist. The
    * gateway neither starts nor stops it (its owner does), but waits for its running steps when
@@ -133,6 +138,7 @@ class StockflowGateway implements Gateway {
       wsOrders,
       feeds: new FeedLog(engine.clock),
       readiness: extras.readiness ?? null,
+      scrape: extras.scrape ?? null,
     };
     this.ws = new WsHandler(ctx);
     this.gatewayMetrics.socketBuffers.watch(() => this.ws.bufferedAmounts());

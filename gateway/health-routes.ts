@@ -63,8 +63,7 @@ export class HealthRoutes {
     });
     const { registry } = this.ctx.metrics;
     const log = this.ctx.log;
-    registry
-      .metrics()
+    (this.ctx.scrape ?? (() => registry.metrics()))()
       .then((body) => {
         if (aborted) return;
         res.cork(() => {

@@ -5,38 +5,33 @@
 import './uws-guard.ts';
 import type { Logger } from 'pino';
 import { ConfigError, createLogger, loadConfig, type Config } from '../config/index.ts';
-import { StockEngine } from '../engine/index.ts';
+import type { StockEngine } from '../engine/index.ts';
 import { OrderService, type OutboxTransport } from '../orders/index.ts';
 import {
-  openStore,
-  recover,
-  registerPersistenceMetrics,
-  Snapshotter,
-  type Store,
-} from '../persistence/index.ts';
+  createEngine,
+  openPersistence,
+  registerPersisted,
+  storeReadiness,
+  type Persisted,
+} from './engine-start.ts';
 import { createGateway, LocationPush, RedisStreamFeed, type Gateway } from './index.ts';
 import { firstRun } from './first-run.ts';
 import { SettlementSinks } from './settlement-sinks.ts';
+import { claimLayout } from './shards/layout.ts';
+import { startWorkers } from './shards/supervisor.ts';
 import { WebhookTransport } from './webhook-transport.ts';
 
 interface Running {
   readonly gateway: Gateway;
   readonly engine: StockEngine;
   readonly orders: OrderService;
-  readonly store: Store | null;
-  readonly snapshotter: Snapshotter | null;
+  readonly persisted: Persisted;
   readonly settlement: SettlementSinks;
   readonly streamFeed: RedisStreamFeed | null;
 }
 
 async function start(config: Config, log: Logger): Promise<Running> {
-  const engine = new StockEngine({
-    ...config.engine,
-    rules: config.rules,
-    locations: config.locations,
-    products: config.products,
-    logger: log.child({ component: 'engine' }),
-  });
+  const engine = createEngine(config, log);
   // The order service joins the engine's journal before recovery replays it.
   const push = new LocationPush({ ackTimeoutMs: config.orders.outbox.pushAckTimeoutMs });
   const settlement = new SettlementSinks(
@@ -51,34 +46,7 @@ async function start(config: Config, log: Logger): Promise<Running> {
     logger: log.child({ component: 'orders' }),
     ...orderOptions(config, engine, push, settlement),
   });
-  let store: Store | null = null;
-  let snapshotter: Snapshotter | null = null;
-  let recovery = null;
-  if (config.persistence.store !== 'memory') {
-    store = openStore(config.persistence, log.child({ component: 'store' }));
-    await store.open();
-    recovery = await recover(engine, store, log);
-    if (!recovery.fresh) {
-      // Rules live in the store once it has state (they change through the API); locations and
-      // products from the config are upserted, so adding one to the file takes effect.
-      engine.upsertLocations(config.locations);
-      engine.upsertProducts(config.products);
-      await engine.durable();
-    }
-    snapshotter = new Snapshotter(
-      engine,
-      store,
-      {
-        everyRecords: config.persistence.snapshotEveryRecords,
-        everyMs: config.persistence.snapshotEverySeconds * 1000,
-        chunkBooks: config.persistence.snapshotChunkBooks,
-      },
-      engine.clock,
-      log.child({ component: 'snapshot' }),
-      recovery.snapshotStartSeq ?? 0,
-    );
-    snapshotter.start();
-  }
+  const persisted = await openPersistence(engine, config, config.persistence, log);
   orders.start();
   settlement.start();
   const streamConfig = config.feeds.redisStream;
@@ -93,32 +61,16 @@ async function start(config: Config, log: Logger): Promise<Running> {
     {
       orders,
       locationPush: push,
-      readiness: () => {
-        const journal = engine.storage.journal();
-        const health = store?.health() ?? { ready: true, detail: 'memory (no persistence)' };
-        // The stream feed is an input like an HTTP feed: Redis away delays stock updates but
-        // leaves every answer correct, so it shows in the detail and keeps the server ready.
-        return {
-          ready: health.ready && journal.available,
-          detail: {
-            store: config.persistence.store,
-            storeDetail: health.detail,
-            journal,
-            ...(streamFeed === null ? {} : { streamFeed: streamFeed.health() }),
-          },
-        };
-      },
+      readiness: () => storeReadiness(config, engine, persisted, streamFeed),
     },
   );
-  if (store !== null && snapshotter !== null && recovery !== null) {
-    registerPersistenceMetrics(gateway.metrics, engine, store, snapshotter, recovery);
-  }
+  registerPersisted(gateway.metrics, engine, persisted);
   streamFeed?.registerMetrics(gateway.metrics);
   const ports = await gateway.listen();
   // After recovery and listen: its rows go into the recovered engine, as an HTTP feed's would.
   streamFeed?.start();
   log.info({ ...ports, store: config.persistence.store }, 'stockflow is listening');
-  return { gateway, engine, orders, store, snapshotter, settlement, streamFeed };
+  return { gateway, engine, orders, persisted, settlement, streamFeed };
 }
 
 /**
@@ -167,16 +119,15 @@ function orderOptions(
   };
 }
 
-async function stop(running: Running, log: Logger): Promise<void> {
+async function stop(running: Running): Promise<void> {
   // The stream first: its batch in flight is applied and acked while the engine still runs.
   await running.streamFeed?.stop();
   await running.gateway.close();
   await running.orders.stop();
   await running.settlement.close();
-  await running.snapshotter?.stop();
+  await running.persisted.snapshotter?.stop();
   await running.engine.stop();
-  await running.store?.close();
-  log.info('stockflow stopped');
+  await running.persisted.store?.close();
 }
 
 async function main(): Promise<void> {
@@ -196,10 +147,17 @@ async function main(): Promise<void> {
     log.fatal({ err: error }, 'uncaught exception; exiting');
     process.exit(1);
   });
-  let running: Running;
+  let stopRunning: () => Promise<void>;
   try {
     const first = firstRun(config, log);
-    running = await start(first.config, log);
+    await claimLayout(first.config.persistence, first.config.server.workers);
+    if (first.config.server.workers > 1) {
+      const pool = await startWorkers(first.config, log);
+      stopRunning = () => pool.stop();
+    } else {
+      const running = await start(first.config, log);
+      stopRunning = () => stop(running);
+    }
     first.announce(process.stdout);
   } catch (error) {
     log.fatal({ err: error }, 'start failed');
@@ -210,8 +168,11 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'shutting down');
-    stop(running, log).then(
-      () => process.exit(0),
+    stopRunning().then(
+      () => {
+        log.info('stockflow stopped');
+        process.exit(0);
+      },
       (error: unknown) => {
         log.error({ err: error }, 'shutdown failed');
         process.exit(1);

@@ -1,5 +1,10 @@
 import type { HttpRequest, TemplatedApp } from 'uWebSockets.js';
-import { ErrorCode, type CommandResult } from '../engine/index.ts';
+import {
+  ErrorCode,
+  type Availability,
+  type CommandResult,
+  type ErrorResult,
+} from '../engine/index.ts';
 import type { Principal } from './auth.ts';
 import type { GatewayContext } from './context.ts';
 import { decodeParam, type HttpExchange } from './http-exchange.ts';
@@ -68,11 +73,11 @@ export class ReservationRoutes {
       return;
     }
     const a = this.ctx.engine.availability(channel, sku, at);
-    if (!a.ok) {
-      ex.error(a.code, a.message, { reason: a.reason });
-      return;
-    }
-    ex.json(200, { channel: a.channel, sku: a.sku, location: a.location, available: a.available });
+    if (a instanceof Promise)
+      void a.then((value) => {
+        answerAvailability(ex, value);
+      });
+    else answerAvailability(ex, a);
   };
 
   private readonly reserve = (ex: HttpExchange, _req: HttpRequest, p: Principal): void => {
@@ -138,4 +143,12 @@ export class ReservationRoutes {
       ex.json(status, { ...result.reservation, duplicate: result.duplicate });
     });
   }
+}
+
+function answerAvailability(ex: HttpExchange, a: Availability | ErrorResult): void {
+  if (!a.ok) {
+    ex.error(a.code, a.message, { reason: a.reason });
+    return;
+  }
+  ex.json(200, { channel: a.channel, sku: a.sku, location: a.location, available: a.available });
 }

@@ -1,5 +1,11 @@
 import type { TemplatedApp } from 'uWebSockets.js';
-import { ErrorCode, type AvailabilityDelta, type Engine } from '../engine/index.ts';
+import {
+  ErrorCode,
+  type AvailabilityDelta,
+  type Engine,
+  type ErrorResult,
+  type WatchSnapshot,
+} from '../engine/index.ts';
 import { Subscription, type Connection } from './connection.ts';
 import type { FrameCodec } from './frame-codec.ts';
 import type { RequestId } from './message-schemas.ts';
@@ -48,7 +54,7 @@ export class SubscriptionHub {
     id: RequestId,
     topics: readonly string[],
     binary: boolean,
-  ): SubscribeReply | ErrorReply {
+  ): SubscribeReply | ErrorReply | Promise<SubscribeReply | ErrorReply> {
     const names: TopicName[] = [];
     const fresh = new Set<string>();
     for (const topic of topics) {
@@ -77,25 +83,47 @@ export class SubscriptionHub {
         `at most ${this.maxPerConnection} subscriptions per connection`,
       );
     }
-    const snapshots: TopicSnapshot[] = [];
-    const added: string[] = [];
-    for (const name of names) {
+    const added = new Set<string>();
+    // Each topic is added as soon as its watch answers (at once here, or when another worker's
+    // shard answers), so no delta published after the watch misses the connection.
+    const watched = names.map((name) => {
       const held = conn.subscriptions.has(name.topic);
+      const settle = (snap: WatchSnapshot | ErrorResult): WatchSnapshot | ErrorResult => {
+        if (!snap.ok) return snap;
+        if (held || conn.closed) {
+          // Already watched by this connection: the watch above only read the current value.
+          this.engine.unwatch(name.channel, name.sku, name.location);
+        } else {
+          this.add(conn, name, binary);
+          added.add(name.topic);
+        }
+        return snap;
+      };
       const snap = this.engine.watch(name.channel, name.sku, name.location);
-      if (!snap.ok) {
+      return snap instanceof Promise ? snap.then(settle) : settle(snap);
+    });
+    const reply = (
+      snaps: readonly (WatchSnapshot | ErrorResult)[],
+    ): SubscribeReply | ErrorReply => {
+      const failed = snaps.findIndex((snap) => !snap.ok);
+      if (failed !== -1) {
         for (const topic of added) this.drop(conn, topic);
-        return new ErrorReply(id, snap.code, `${name.topic}: ${snap.message}`, snap.reason);
+        const snap = snaps[failed] as ErrorResult;
+        const topic = (names[failed] as TopicName).topic;
+        return new ErrorReply(id, snap.code, `${topic}: ${snap.message}`, snap.reason);
       }
-      if (held) {
-        // Already watched by this connection: the watch above only read the current value.
-        this.engine.unwatch(name.channel, name.sku, name.location);
-      } else {
-        this.add(conn, name, binary);
-        added.push(name.topic);
-      }
-      snapshots.push(new TopicSnapshot(name.topic, snap.available, snap.seq));
+      return new SubscribeReply(
+        id,
+        snaps.map((snap, i) => {
+          const ok = snap as WatchSnapshot;
+          return new TopicSnapshot((names[i] as TopicName).topic, ok.available, ok.seq);
+        }),
+      );
+    };
+    if (watched.some((w) => w instanceof Promise)) {
+      return Promise.all(watched.map((w) => Promise.resolve(w))).then(reply);
     }
-    return new SubscribeReply(id, snapshots);
+    return reply(watched as (WatchSnapshot | ErrorResult)[]);
   }
 
   unsubscribe(conn: Connection, id: RequestId, topics: readonly string[]): UnsubscribeReply {

@@ -18,7 +18,13 @@ import {
   type OpRecord,
   type WsOpName,
 } from './op-table.ts';
-import { BatchReply, commandReply, ErrorReply } from './ws-protocol.ts';
+import {
+  BatchReply,
+  commandReply,
+  ErrorReply,
+  type SubscribeReply,
+  type UnsubscribeReply,
+} from './ws-protocol.ts';
 
 type OpLabel = WsOpName | 'invalid';
 
@@ -133,8 +139,24 @@ export class WsMessages implements ResultHandler {
       m.op === 'subscribe'
         ? hub.subscribe(conn, id, m.topics, binary)
         : hub.unsubscribe(conn, id, m.topics);
+    if (reply instanceof Promise) {
+      void reply.then((r) => {
+        this.topicsAnswered(conn, m.op, r, binary, t0);
+      });
+    } else {
+      this.topicsAnswered(conn, m.op, reply, binary, t0);
+    }
+  }
+
+  private topicsAnswered(
+    conn: Connection,
+    op: 'subscribe' | 'unsubscribe',
+    reply: SubscribeReply | UnsubscribeReply | ErrorReply,
+    binary: boolean,
+    t0: number,
+  ): void {
     const result = reply instanceof ErrorReply ? reply.code : 'ok';
-    this.ctx.metrics.op('ws', m.op, result, performance.now() - t0);
+    this.ctx.metrics.op('ws', op, result, performance.now() - t0);
     conn.push(this.ctx.codec.encode(reply, binary));
   }
 

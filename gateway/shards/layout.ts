@@ -1,5 +1,13 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import type { PersistenceConfig } from '../../config/index.ts';
 
 /**
@@ -144,4 +152,26 @@ export async function claimRedisLayout(
   }
   const n = Number(found);
   if (n !== count) throw mismatch(`Redis prefix ${keyPrefix}`, n, count);
+}
+
+/**
+ * Refuses (ShardLayoutError) to start `count` shards on data laid out for another count, and
+ * records the count on a first start. The memory store keeps nothing, so has nothing to check.
+ */
+export async function claimLayout(p: PersistenceConfig, count: number): Promise<void> {
+  if (p.store === 'file') {
+    claimFileLayout(p.dir, count);
+  } else if (p.store === 'redis') {
+    const redis = new Redis(p.redis.url, {
+      lazyConnect: true,
+      connectTimeout: p.redis.connectTimeoutMs,
+      maxRetriesPerRequest: 2,
+    });
+    try {
+      await redis.connect();
+      await claimRedisLayout(redis, p.redis.keyPrefix, count);
+    } finally {
+      redis.disconnect();
+    }
+  }
 }

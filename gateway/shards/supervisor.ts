@@ -1,0 +1,188 @@
+import { fileURLToPath } from 'node:url';
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
+import type { Logger } from 'pino';
+import { AggregatorRegistry } from 'prom-client';
+
+type WorkerMetrics = Parameters<typeof AggregatorRegistry.aggregate>[0][number];
+import type { Config } from '../../config/index.ts';
+import type { FromWorker, ToWorker, WorkerInit } from './control.ts';
+
+/**
+ * The main thread when server.workers > 1 (docs/scaling.md): checks the data holds as many shards
+ * as there are workers, starts one worker thread per shard (gateway/shards/worker-main.ts) with a
+ * MessageChannel between every two of them, lets them listen on the one port once every shard has
+ * recovered, merges their metrics for /metrics, drains them all on shutdown, and ends the process
+ * when one dies: the supervisor (systemd, Kubernetes) restarts it and every shard recovers from
+ * its own journal. A shard is never served twice: its files and keys belong to one thread.
+ */
+
+export interface WorkerPool {
+  readonly port: number;
+  readonly metricsPort: number | null;
+  stop(): Promise<void>;
+}
+
+class ShardWorker {
+  private readonly waiters = new Map<string, ((m: FromWorker) => void)[]>();
+  exited = false;
+
+  constructor(
+    readonly shard: number,
+    readonly thread: Worker,
+    private readonly onMessage: (w: ShardWorker, m: FromWorker) => void,
+  ) {
+    thread.on('message', (m: FromWorker) => {
+      const list = this.waiters.get(m.type);
+      const waiter = list?.shift();
+      if (waiter !== undefined) waiter(m);
+      else this.onMessage(this, m);
+    });
+  }
+
+  send(message: ToWorker): void {
+    if (!this.exited) this.thread.postMessage(message);
+  }
+
+  /** The next message of a type (the start and stop steps each wait for one). */
+  next<T extends FromWorker['type']>(type: T): Promise<Extract<FromWorker, { type: T }>> {
+    return new Promise((resolve) => {
+      const list = this.waiters.get(type) ?? [];
+      list.push(resolve as (m: FromWorker) => void);
+      this.waiters.set(type, list);
+    });
+  }
+}
+
+/** The worker script: the built JavaScript, or under tsx the TypeScript through tsx's loader. */
+function spawn(init: WorkerInit, transfer: MessagePort[]): Worker {
+  const here = import.meta.url;
+  if (here.endsWith('.ts')) {
+    const file = fileURLToPath(new URL('./worker-main.ts', here));
+    const boot =
+      `import('tsx/esm/api').then(({ tsImport }) => ` +
+      `tsImport(${JSON.stringify(file)}, ${JSON.stringify(here)}))`;
+    return new Worker(boot, { eval: true, workerData: init, transferList: transfer });
+  }
+  return new Worker(new URL('./worker-main.js', here), {
+    workerData: init,
+    transferList: transfer,
+  });
+}
+
+export async function startWorkers(config: Config, log: Logger): Promise<WorkerPool> {
+  const count = config.server.workers;
+  // ports[i][j]: worker i's end of the channel to worker j.
+  const ports: (MessagePort | null)[][] = Array.from({ length: count }, () =>
+    Array.from({ length: count }, () => null),
+  );
+  for (let i = 0; i < count; i++) {
+    for (let j = i + 1; j < count; j++) {
+      const { port1, port2 } = new MessageChannel();
+      (ports[i] as (MessagePort | null)[])[j] = port1;
+      (ports[j] as (MessagePort | null)[])[i] = port2;
+    }
+  }
+  let stopping = false;
+  const metrics = new MetricsCollector();
+  const workers: ShardWorker[] = [];
+  const onMessage = (w: ShardWorker, m: FromWorker): void => {
+    if (m.type === 'scrape') {
+      metrics.collect(workers).then(
+        (body) => {
+          w.send({ type: 'scraped', id: m.id, body });
+        },
+        (error: unknown) => {
+          log.error({ err: error }, 'collecting the workers’ metrics failed');
+          w.send({ type: 'scraped', id: m.id, body: null });
+        },
+      );
+    } else if (m.type === 'collected') {
+      metrics.answer(w.shard, m);
+    } else if (m.type === 'failed') {
+      log.fatal({ shard: w.shard, reason: m.message }, 'a shard worker failed; exiting');
+      process.exit(1);
+    }
+  };
+  for (let k = 0; k < count; k++) {
+    const own = ports[k] as (MessagePort | null)[];
+    const thread = spawn(
+      { shard: k, count, config, ports: own },
+      own.filter((p): p is MessagePort => p !== null),
+    );
+    const w = new ShardWorker(k, thread, onMessage);
+    thread.on('error', (error) => {
+      log.fatal(
+        { err: error, shard: k },
+        'a shard worker crashed; exiting so every shard recovers',
+      );
+      process.exit(1);
+    });
+    thread.on('exit', (code) => {
+      w.exited = true;
+      if (stopping) return;
+      log.fatal({ shard: k, code }, 'a shard worker exited; exiting so every shard recovers');
+      process.exit(1);
+    });
+    workers.push(w);
+  }
+  // Every shard recovered (in parallel, each from its own journal) before anyone listens.
+  await Promise.all(workers.map((w) => w.next('ready')));
+  const first = workers[0] as ShardWorker;
+  first.send({ type: 'listen', port: config.server.port, metricsPort: config.server.metricsPort });
+  const bound = await first.next('listening');
+  await Promise.all(
+    workers.slice(1).map((w) => {
+      w.send({ type: 'listen', port: bound.port, metricsPort: bound.metricsPort });
+      return w.next('listening');
+    }),
+  );
+  log.info({ workers: count, port: bound.port }, 'every shard worker is listening');
+  return {
+    port: bound.port,
+    metricsPort: bound.metricsPort,
+    async stop() {
+      stopping = true;
+      // Gateways first, while every shard still answers the others' forwarded commands.
+      await Promise.all(
+        workers.map((w) => {
+          w.send({ type: 'drain' });
+          return w.exited ? Promise.resolve() : w.next('drained');
+        }),
+      );
+      await Promise.all(
+        workers.map((w) => {
+          w.send({ type: 'stop' });
+          return w.exited ? Promise.resolve() : w.next('stopped');
+        }),
+      );
+      await Promise.all(workers.map((w) => w.thread.terminate()));
+    },
+  };
+}
+
+/** Gathers every worker's registry (getMetricsAsJSON) and sums them (prom-client's aggregator). */
+class MetricsCollector {
+  private nextId = 1;
+  private readonly rounds = new Map<
+    number,
+    { parts: WorkerMetrics[]; left: number; done: (parts: WorkerMetrics[]) => void }
+  >();
+
+  collect(workers: readonly ShardWorker[]): Promise<string> {
+    const id = this.nextId++;
+    return new Promise<WorkerMetrics[]>((resolve) => {
+      this.rounds.set(id, { parts: [], left: workers.length, done: resolve });
+      for (const w of workers) w.send({ type: 'collect', id });
+    }).then((parts) => AggregatorRegistry.aggregate(parts).metrics());
+  }
+
+  answer(_shard: number, m: Extract<FromWorker, { type: 'collected' }>): void {
+    const round = this.rounds.get(m.id);
+    if (round === undefined) return;
+    round.parts.push(m.metrics as WorkerMetrics);
+    if (--round.left === 0) {
+      this.rounds.delete(m.id);
+      round.done(round.parts);
+    }
+  }
+}

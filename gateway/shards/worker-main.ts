@@ -1,0 +1,128 @@
+// One shard's worker thread (server.workers > 1): the shard's engine, journal and snapshots, and a
+// gateway on the shared port whose engine is a ShardRouter over every shard. The main thread
+// (gateway/shards/supervisor.ts) starts it, tells it when to listen and when to stop.
+import '../uws-guard.ts';
+import { parentPort, workerData } from 'node:worker_threads';
+import { createLogger } from '../../config/index.ts';
+import { collectedMetrics } from '../collected-metrics.ts';
+import {
+  createEngine,
+  openPersistence,
+  registerPersisted,
+  storeReadiness,
+} from '../engine-start.ts';
+import { createGateway, type Gateway } from '../index.ts';
+import type { FromWorker, ToWorker, WorkerInit } from './control.ts';
+import { shardPersistence } from './layout.ts';
+import { ShardRouter } from './shard-router.ts';
+
+const init = workerData as WorkerInit;
+if (parentPort === null) throw new Error('worker-main.ts runs in a worker thread');
+const port = parentPort;
+const tell = (message: FromWorker): void => {
+  port.postMessage(message);
+};
+
+const { config, shard, count } = init;
+const log = createLogger(config.log, undefined, false).child({ shard });
+const engine = createEngine(config, log);
+let gateway: Gateway | null = null;
+let nextScrape = 1;
+const scrapes = new Map<number, (body: string | null) => void>();
+
+function scrape(): Promise<string> {
+  const id = nextScrape++;
+  return new Promise<string>((resolve, reject) => {
+    scrapes.set(id, (body) => {
+      if (body === null) reject(new Error('collecting the workers’ metrics failed'));
+      else resolve(body);
+    });
+    tell({ type: 'scrape', id });
+  });
+}
+
+async function main(): Promise<void> {
+  const persisted = await openPersistence(
+    engine,
+    config,
+    shardPersistence(config.persistence, shard, count),
+    log,
+  );
+  const router = new ShardRouter(engine, shard, count, init.ports);
+
+  const listen = async (p: number, metricsPort: number | null): Promise<void> => {
+    const g = createGateway(
+      router,
+      { server: { ...config.server, port: p, metricsPort }, auth: config.auth },
+      log,
+      { readiness: () => storeReadiness(config, engine, persisted, null), scrape },
+    );
+    gateway = g;
+    registerPersisted(g.metrics, engine, persisted);
+    registerForwarding(g, router);
+    const ports = await g.listen();
+    tell({ type: 'listening', ...ports });
+  };
+
+  const stop = async (): Promise<void> => {
+    await router.stop();
+    await persisted.snapshotter?.stop();
+    await persisted.store?.close();
+    router.closeLinks();
+    tell({ type: 'stopped' });
+    port.close();
+  };
+
+  port.on('message', (message: ToWorker) => {
+    switch (message.type) {
+      case 'listen':
+        listen(message.port, message.metricsPort).catch(failed);
+        return;
+      case 'collect':
+        void collect(message.id);
+        return;
+      case 'scraped':
+        scrapes.get(message.id)?.(message.body);
+        scrapes.delete(message.id);
+        return;
+      case 'drain':
+        (gateway?.close() ?? Promise.resolve()).then(() => {
+          tell({ type: 'drained' });
+        }, failed);
+        return;
+      case 'stop':
+        stop().catch(failed);
+        return;
+    }
+  });
+  tell({ type: 'ready' });
+}
+
+async function collect(id: number): Promise<void> {
+  const metrics = gateway === null ? [] : await gateway.metrics.getMetricsAsJSON();
+  tell({ type: 'collected', id, metrics });
+}
+
+function registerForwarding(g: Gateway, router: ShardRouter): void {
+  const m = collectedMetrics([g.metrics], () => ({
+    ...router.linkStats(),
+    forwarded: router.forwarded,
+  }));
+  m.counter(
+    'stockflow_shard_forwarded_commands_total',
+    'Commands a gateway sent to the worker whose shard owns their SKU',
+    (s) => s.forwarded,
+  );
+  m.counter(
+    'stockflow_shard_forward_messages_total',
+    'Messages between workers (each carries every request and answer of an event-loop turn)',
+    (s) => s.messages,
+  );
+}
+
+function failed(error: unknown): void {
+  log.fatal({ err: error }, 'shard worker failed');
+  tell({ type: 'failed', message: error instanceof Error ? error.message : String(error) });
+}
+
+main().catch(failed);
