@@ -48,4 +48,6 @@ export interface GatewayContext {
   readonly readiness: (() => Readiness) | null;
   /** The /metrics body when it is not this gateway's registry alone (every worker's, summed). */
   readonly scrape: (() => Promise<string>) | null;
+  /** Why there is no order service (its routes answer 503 with it), or null. */
+  readonly ordersUnavailable: string | null;
 }

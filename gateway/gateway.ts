@@ -41,6 +41,12 @@ export interface GatewayExtras {
    */
   readonly orders?: OrderService | undefined;
   /**
+   * Without `orders`: why there is none. The order, return, fulfilment and ERP routes and the
+   * WebSocket order ops then answer 503 UNAVAILABLE with this message instead of not existing
+   * (server.workers > 1 serves the stock path only, for now).
+   */
+  readonly ordersUnavailable?: string | undefined;
+  /**
    * Where location sockets are registered and acks routed: pass the LocationPush the order
    * service's `transportFor` consults (it must exist before the service does). Without one the
    * gateway makes its own, reachable as `gateway.locationPush`.
@@ -139,6 +145,7 @@ class StockflowGateway implements Gateway {
       feeds: new FeedLog(engine.clock),
       readiness: extras.readiness ?? null,
       scrape: extras.scrape ?? null,
+      ordersUnavailable: extras.ordersUnavailable ?? null,
     };
     this.ws = new WsHandler(ctx);
     this.gatewayMetrics.socketBuffers.watch(() => this.ws.bufferedAmounts());

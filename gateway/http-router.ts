@@ -31,6 +31,9 @@ const BODY_LIMITS = Object.freeze({ maxDepth: 8, maxEntries: 10_000_000 });
  * needs from the request before returning (uWS request objects live only that long) and answers
  * errors as `{code, message, ...}` with the code's status.
  */
+/** The order service's routes: what answers 503 when the gateway runs without one, and why. */
+const ORDER_PREFIXES = ['/v1/orders', '/v1/returns', '/v1/fulfilments', '/v1/erp'] as const;
+
 export class HttpRouter implements ExchangeContext, RouteKit {
   readonly metrics: GatewayMetrics;
   readonly log: GatewayContext['log'];
@@ -74,6 +77,18 @@ export class HttpRouter implements ExchangeContext, RouteKit {
       new OrderRoutes(this.ctx.orders, this.ctx.engine, this).register(app);
       new ReturnRoutes(this.ctx.orders, this.ctx.engine, this).register(app);
       new ErpRoutes(this.ctx.orders, this.ctx.engine, this).register(app);
+    } else if (this.ctx.ordersUnavailable !== null) {
+      const why = this.ctx.ordersUnavailable;
+      for (const prefix of ORDER_PREFIXES) {
+        for (const pattern of [prefix, `${prefix}/*`]) {
+          app.any(pattern, (res) => {
+            new HttpExchange(res, 'invalid', performance.now(), this).error(
+              ErrorCode.UNAVAILABLE,
+              why,
+            );
+          });
+        }
+      }
     }
     app.any('/*', (res, req) => {
       const ex = new HttpExchange(res, 'invalid', performance.now(), this);

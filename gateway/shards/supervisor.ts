@@ -137,6 +137,11 @@ export async function startWorkers(config: Config, log: Logger): Promise<WorkerP
     }),
   );
   log.info({ workers: count, port: bound.port }, 'every shard worker is listening');
+  log.warn(
+    { workers: count },
+    'orders, returns and ERP settlement are not served with more than one worker yet ' +
+      '(their routes answer 503); set server.workers: 1 to run them (docs/scaling.md)',
+  );
   return {
     port: bound.port,
     metricsPort: bound.metricsPort,

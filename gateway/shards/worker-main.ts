@@ -11,12 +11,16 @@ import {
   registerPersisted,
   storeReadiness,
 } from '../engine-start.ts';
-import { createGateway, type Gateway } from '../index.ts';
+import { createGateway, RedisStreamFeed, type Gateway } from '../index.ts';
 import type { FromWorker, ToWorker, WorkerInit } from './control.ts';
 import { shardPersistence } from './layout.ts';
 import { ShardRouter } from './shard-router.ts';
 
 const init = workerData as WorkerInit;
+const ORDERS_UNAVAILABLE =
+  'orders, returns, fulfilments and ERP settlement run with server.workers: 1 only, for now: ' +
+  'with more workers Stockflow serves the stock path (reservations, availability, feeds, master ' +
+  'data) on every core (docs/scaling.md)';
 if (parentPort === null) throw new Error('worker-main.ts runs in a worker thread');
 const port = parentPort;
 const tell = (message: FromWorker): void => {
@@ -49,18 +53,28 @@ async function main(): Promise<void> {
     log,
   );
   const router = new ShardRouter(engine, shard, count, init.ports);
+  // One reader of the stock feed stream for the process (its rows go wherever their SKU lives).
+  const streamConfig = config.feeds.redisStream;
+  const streamFeed =
+    shard === 0 && streamConfig !== null ? new RedisStreamFeed(router, streamConfig, log) : null;
 
   const listen = async (p: number, metricsPort: number | null): Promise<void> => {
     const g = createGateway(
       router,
       { server: { ...config.server, port: p, metricsPort }, auth: config.auth },
       log,
-      { readiness: () => storeReadiness(config, engine, persisted, null), scrape },
+      {
+        readiness: () => storeReadiness(config, engine, persisted, streamFeed),
+        scrape,
+        ordersUnavailable: ORDERS_UNAVAILABLE,
+      },
     );
     gateway = g;
     registerPersisted(g.metrics, engine, persisted);
     registerForwarding(g, router);
+    streamFeed?.registerMetrics(g.metrics);
     const ports = await g.listen();
+    streamFeed?.start();
     tell({ type: 'listening', ...ports });
   };
 
@@ -86,9 +100,12 @@ async function main(): Promise<void> {
         scrapes.delete(message.id);
         return;
       case 'drain':
-        (gateway?.close() ?? Promise.resolve()).then(() => {
-          tell({ type: 'drained' });
-        }, failed);
+        // The stream first: its batch in flight is applied and acked while the engines run.
+        (streamFeed?.stop() ?? Promise.resolve())
+          .then(() => gateway?.close())
+          .then(() => {
+            tell({ type: 'drained' });
+          }, failed);
         return;
       case 'stop':
         stop().catch(failed);

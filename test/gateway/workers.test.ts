@@ -192,6 +192,21 @@ describe('server.workers: 2', () => {
     await Promise.all([...subscribers, driver].map((c) => c.close()));
   });
 
+  it('answers the order routes and ops 503, saying orders need one worker for now', async () => {
+    const res = await http(server, '/v1/orders?limit=5');
+    expect(res.status).toBe(503);
+    expect(((await res.json()) as { message: string }).message).toMatch(/server.workers: 1/);
+    const client = await Client.connect(server.port, { key: KEYS.web });
+    const reply = await client.request({
+      op: 'placeOrder',
+      orderId: 'o-1',
+      channel: 'web',
+      lines: [],
+    });
+    expect(reply.code).toBe('UNAVAILABLE');
+    await client.close();
+  });
+
   it('sums every worker’s metrics into one /metrics', async () => {
     const text = await (await fetch(`${server.base}/metrics`)).text();
     expect(text.match(/^# TYPE stockflow_engine_positions gauge$/gm)).toHaveLength(1);
