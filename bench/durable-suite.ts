@@ -116,15 +116,17 @@ const KEYS = {
 // ---- child processes ---------------------------------------------------------------------------
 
 /**
- * Forks a generator (`load` or `lua`), hands it the job, waits until it is connected (and warmed
- * up), runs `atGo` just before the clock starts, and resolves with its result.
+ * Forks a generator (`--child <kind>` of `entry`: `load` or `lua` of bench/durable.ts by default),
+ * hands it the job, waits until it is connected (and warmed up), runs `atGo` just before the clock
+ * starts, and resolves with its result. bench/scale.ts forks its own generators through it.
  */
 export async function runChild<R>(
-  kind: 'load' | 'lua',
-  job: LoadJob | LuaJob,
+  kind: string,
+  job: object,
   atGo: () => Promise<void> | void,
+  entry: string = ENTRY,
 ): Promise<R> {
-  const child = fork(ENTRY, ['--child', kind], {
+  const child = fork(entry, ['--child', kind], {
     execArgv: ['--import', 'tsx', '--max-old-space-size=2048'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
