@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { machineCpu } from './gateway-processes.ts';
+import { machineCpu, machineInfo } from './gateway-processes.ts';
 import { RedisServer } from './gateway-redis.ts';
 import { LatencyHistogram } from './gateway-wire.ts';
 import {
@@ -484,14 +484,7 @@ export async function runDurable(args: readonly string[]): Promise<void> {
   const report: Report = {
     date: new Date().toISOString(),
     plan,
-    machine: {
-      cpus: os.cpus().length,
-      cpu: os.cpus()[0]?.model ?? 'unknown',
-      memoryGiB: round(os.totalmem() / 2 ** 30, 1),
-      node: process.version,
-      loadAverageAtStart: loadAtStart.map((l) => round(l)),
-      loadAverageAtEnd: os.loadavg().map((l) => round(l)),
-    },
+    machine: machineInfo(loadAtStart),
     cases,
     preloads,
     wallSeconds: round((performance.now() - t0) / 1_000, 1),

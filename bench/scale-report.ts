@@ -1,6 +1,5 @@
 /** The scale benchmark's shapes (scale-suite.ts measures them) and its report (bench/results/scale.md). */
 import { execFileSync } from 'node:child_process';
-import os from 'node:os';
 
 export type ScaleCase = 'spread' | 'hot' | 'orders' | 'fanout';
 
@@ -221,17 +220,6 @@ export function renderMarkdown(report: ScaleReport): string {
     ...runTable(report),
     '',
   ].join('\n');
-}
-
-export function machine(loadAtStart: number[]): Record<string, unknown> {
-  return {
-    cpus: os.cpus().length,
-    cpu: os.cpus()[0]?.model ?? 'unknown',
-    memoryGiB: round(os.totalmem() / 2 ** 30, 1),
-    node: process.version,
-    loadAverageAtStart: loadAtStart.map((l) => round(l)),
-    loadAverageAtEnd: os.loadavg().map((l) => round(l)),
-  };
 }
 
 export function commit(): string {

@@ -20,12 +20,13 @@ import {
 } from './durable-load.ts';
 import { MAIN, StockflowServer } from './durable-server.ts';
 import { runChild } from './durable-suite.ts';
+import { machineInfo } from './gateway-processes.ts';
 import { LatencyHistogram } from './gateway-wire.ts';
+import type { PipelinedRun } from './raw-ws.ts';
 import { ORDER_LOCATIONS, type OrdersJob, type OrdersResult } from './scale-orders.ts';
 import type { FanoutJob, FanoutResult } from './scale-fanout.ts';
 import {
   commit,
-  machine,
   renderMarkdown,
   round,
   targetRows,
@@ -90,6 +91,21 @@ function histogram(pairs: readonly [number, number][]): LatencyHistogram {
   return h;
 }
 
+/** A request/reply generator's run (reserves, orders), `okKey` the outcome that counts. */
+function fromRequests(r: Omit<PipelinedRun, 'exhausted'>, okKey: string, note: string): Measured {
+  const ok = r.outcomes[okKey] ?? 0;
+  return {
+    ok,
+    refused: r.replies - ok,
+    outcomes: r.outcomes,
+    latency: histogram(r.latency),
+    maxMs: r.maxMs,
+    seconds: (r.endMs - r.startMs) / 1_000,
+    cpuMicros: r.cpuMicros,
+    note,
+  };
+}
+
 async function generate(
   c: ScaleCase,
   plan: ScalePlan,
@@ -117,18 +133,7 @@ async function generate(
       seed: 1,
     };
     const r = await runChild<MeasureResult>('load', job, atGo);
-    const ok = r.outcomes.granted ?? 0;
-    const seconds = (r.endMs - r.startMs) / 1_000;
-    return {
-      ok,
-      refused: r.replies - ok,
-      outcomes: r.outcomes,
-      latency: histogram(r.latency),
-      maxMs: r.maxMs,
-      seconds,
-      cpuMicros: r.cpuMicros,
-      note: '',
-    };
+    return fromRequests(r, 'granted', '');
   }
   if (c === 'orders') {
     const poolPerConnection = Math.ceil((plan.durationMs * 12) / plan.connections);
@@ -142,19 +147,8 @@ async function generate(
       seed: 1,
     };
     const r = await runChild<OrdersResult>('orders', job, atGo, ENTRY);
-    const ok = r.outcomes.ok ?? 0;
-    const seconds = (r.endMs - r.startMs) / 1_000;
     const note = r.exhausted > 0 ? `${r.exhausted} connection(s) ran out of pre-built orders` : '';
-    return {
-      ok,
-      refused: r.replies - ok,
-      outcomes: r.outcomes,
-      latency: histogram(r.latency),
-      maxMs: r.maxMs,
-      seconds,
-      cpuMicros: r.cpuMicros,
-      note,
-    };
+    return fromRequests(r, 'ok', note);
   }
   const job: FanoutJob = {
     ...plan.fanout,
@@ -266,7 +260,7 @@ export async function runScale(args: readonly string[]): Promise<void> {
     date: new Date().toISOString(),
     commit: commit(),
     plan,
-    machine: machine(loadAtStart),
+    machine: machineInfo(loadAtStart),
     runs,
     wallSeconds: round((performance.now() - t0) / 1_000, 1),
   };
