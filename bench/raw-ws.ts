@@ -7,10 +7,10 @@
  * bytes (readReply: op, id, error code) without decoding them.
  */
 import type net from 'node:net';
+import { Stats } from './durable-load.ts';
 import {
   FrameBatch,
   FrameReader,
-  LatencyHistogram,
   openSocket,
   pongFrame,
   readReply,
@@ -50,16 +50,9 @@ export function buildPool(count: number, payload: (i: number) => Uint8Array): Fr
 }
 
 /** What a pipelined run saw, over all its connections. */
-export class PipelineStats {
-  readonly latency = new LatencyHistogram();
-  readonly outcomes = new Map<string, number>();
-  maxMs = 0;
+class PipelineStats extends Stats {
   /** Connections that ran out of pre-built requests before the time was up. */
   exhausted = 0;
-
-  count(outcome: string): void {
-    this.outcomes.set(outcome, (this.outcomes.get(outcome) ?? 0) + 1);
-  }
 }
 
 /**
