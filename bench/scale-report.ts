@@ -66,6 +66,8 @@ export interface RunResult {
   readonly serverThreads: number;
   /** The generator's own CPU (process.cpuUsage) over the run, in cores. */
   readonly generatorCores: number;
+  /** CPU used by everything else on the machine during the run, in cores. */
+  readonly othersCores: number;
   readonly note: string;
 }
 
@@ -184,11 +186,11 @@ function runTable(report: ScaleReport): string[] {
     (r) =>
       `| ${r.case} | ${r.workers} | ${r.round} | ${fmt(r.okPerSecond)} | ${fmt(r.refusedPerSecond)} | ` +
       `${r.p50Ms} | ${r.p99Ms} | ${round(r.maxMs)} | ${r.serverCpuUsPerOk} | ${r.serverCores} | ` +
-      `${r.serverThreads} | ${r.generatorCores} | ${r.note} |`,
+      `${r.serverThreads} | ${r.generatorCores} | ${r.othersCores} | ${r.note} |`,
   );
   return [
-    '| case | workers | round | ok/s | refused/s | p50 ms | p99 ms | max ms | server CPU µs/ok | server cores | server threads | generator cores | notes |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+    '| case | workers | round | ok/s | refused/s | p50 ms | p99 ms | max ms | server CPU µs/ok | server cores | server threads | generator cores | other processes (cores) | notes |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
     ...rows,
   ];
 }
@@ -213,7 +215,9 @@ export function renderMarkdown(report: ScaleReport): string {
     '',
     ...targetTable(report),
     '',
-    `Rates count granted reserves and placed orders only; refusals are counted apart (refused/s below). The generator used ${round(Math.min(...gen))}-${round(Math.max(...gen))} of a core.`,
+    `Rates count granted reserves and placed orders only; refusals are counted apart (refused/s below). The generator used ${round(Math.min(...gen))}-${round(Math.max(...gen))} of a core. ` +
+      "Fan-out delay includes the engine's delta conflation (engine.conflationMs, 50 ms by default). " +
+      'Server threads tell whether workers ran: a server with workers has more threads than one without (same count in both columns: the setting was ignored).',
     '',
     '## Every round',
     '',

@@ -20,7 +20,7 @@ import {
 } from './durable-load.ts';
 import { MAIN, StockflowServer } from './durable-server.ts';
 import { runChild } from './durable-suite.ts';
-import { machineInfo } from './gateway-processes.ts';
+import { machineCpu, machineInfo, quietCpu } from './gateway-processes.ts';
 import { LatencyHistogram } from './gateway-wire.ts';
 import type { PipelinedRun } from './raw-ws.ts';
 import { ORDER_LOCATIONS, type OrdersJob, type OrdersResult } from './scale-orders.ts';
@@ -110,7 +110,7 @@ async function generate(
   c: ScaleCase,
   plan: ScalePlan,
   port: number,
-  atGo: () => void,
+  atGo: () => Promise<void>,
 ): Promise<Measured> {
   const base = {
     port,
@@ -197,12 +197,23 @@ async function runCase(
   try {
     let cpu0 = 0;
     let t0 = 0;
-    const m = await generate(c, plan, server.port, () => {
+    let machine0 = machineCpu();
+    const m = await generate(c, plan, server.port, async () => {
+      // The machine is shared: start when it is nearly idle (or after waiting long enough).
+      await quietCpu(plan.mode === 'full' ? 10_000 : 1_000);
       cpu0 = server.proc().cpuMicros;
+      machine0 = machineCpu();
       t0 = performance.now();
     });
     const cpu = server.proc().cpuMicros - cpu0;
+    const machine1 = machineCpu();
     const wall = (performance.now() - t0) / 1_000;
+    const machineCores =
+      machine1.total === machine0.total
+        ? 0
+        : ((machine1.busy - machine0.busy) / (machine1.total - machine0.total)) * os.cpus().length;
+    const serverCores = cpu / 1e6 / wall;
+    const generatorCores = m.cpuMicros / 1e6 / m.seconds;
     return {
       case: c,
       workers,
@@ -215,9 +226,10 @@ async function runCase(
       p99Ms: m.latency.quantileMs(0.99),
       maxMs: round(m.maxMs),
       serverCpuUsPerOk: round(cpu / Math.max(1, m.ok)),
-      serverCores: round(cpu / 1e6 / wall),
+      serverCores: round(serverCores),
       serverThreads: threadsOf(server.pid),
-      generatorCores: round(m.cpuMicros / 1e6 / m.seconds),
+      generatorCores: round(generatorCores),
+      othersCores: round(Math.max(0, machineCores - serverCores - generatorCores)),
       note: m.note,
     };
   } catch (error) {
@@ -232,7 +244,7 @@ function describe(r: RunResult): string {
   return (
     `${r.case} workers ${r.workers} round ${r.round}: ${r.okPerSecond} ok/s, ${r.refusedPerSecond} refused/s, ` +
     `p50 ${r.p50Ms} p99 ${r.p99Ms} max ${r.maxMs} ms, ${r.serverCpuUsPerOk} µs/ok, server ${r.serverCores} cores ` +
-    `(${r.serverThreads} threads), generator ${r.generatorCores} cores${r.note === '' ? '' : `; ${r.note}`}`
+    `(${r.serverThreads} threads), generator ${r.generatorCores} cores, others ${r.othersCores}${r.note === '' ? '' : `; ${r.note}`}`
   );
 }
 
