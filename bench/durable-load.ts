@@ -161,7 +161,8 @@ function writeDigits(buf: Buffer, at: number, width: number, n: number): void {
 
 const RING = 1 << 16;
 
-class Stats {
+/** Replies by outcome, their latency and the slowest (bench/raw-ws.ts counts with it too). */
+export class Stats {
   readonly latency = new LatencyHistogram();
   readonly outcomes = new Map<string, number>();
   maxMs = 0;

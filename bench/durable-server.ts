@@ -120,18 +120,25 @@ export class StockflowServer {
     return `http://127.0.0.1:${this.port}`;
   }
 
-  /** Starts a server on `store` knowing `products` (at LOCATION), and waits for /readyz. */
+  /**
+   * Starts a server on `store` knowing `products` (at LOCATION), and waits for /readyz. `patch`
+   * changes the config before it is written (e.g. server.workers, more locations).
+   */
   static async start(
     store: StoreKind,
     keys: ServerKeys,
     products: readonly string[],
+    patch: (config: Record<string, unknown>) => Record<string, unknown> = (c) => c,
   ): Promise<StockflowServer> {
     const dir = await mkdtemp(join(tmpdir(), 'stockflow-bench-durable-'));
     const redis = store === 'redis' ? await RedisServer.start('always') : null;
     const port = await freePort();
     const file = join(dir, 'config.json');
     const url = redis === null ? null : `redis://127.0.0.1:${redis.port}`;
-    await writeFile(file, JSON.stringify(buildConfig(store, keys, products, dir, port, url)));
+    await writeFile(
+      file,
+      JSON.stringify(patch(buildConfig(store, keys, products, dir, port, url))),
+    );
     // The node flags `npm start` passes, then DURABLE_SERVER_FLAGS (e.g. "--cpu-prof
     // --cpu-prof-dir=/tmp/p").
     const flags = [
@@ -177,12 +184,16 @@ export class StockflowServer {
     return server;
   }
 
-  /** Replaces LOCATION's stock (POST /v1/inventory/snapshots, CSV); returns the summary. */
-  async loadStock(stock: ReadonlyMap<string, number>, asOf: number): Promise<unknown> {
+  /** Replaces a location's stock (POST /v1/inventory/snapshots, CSV); returns the summary. */
+  async loadStock(
+    stock: ReadonlyMap<string, number>,
+    asOf: number,
+    location = LOCATION,
+  ): Promise<unknown> {
     const lines = ['sku,onHand'];
     for (const [sku, qty] of stock) lines.push(`${sku},${qty}`);
     const res = await fetch(
-      `${this.base}/v1/inventory/snapshots?location=${LOCATION}&asOf=${asOf}`,
+      `${this.base}/v1/inventory/snapshots?location=${location}&asOf=${asOf}`,
       {
         method: 'POST',
         headers: { authorization: `Bearer ${this.keys.admin}`, 'content-type': 'text/csv' },

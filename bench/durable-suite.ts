@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { machineCpu } from './gateway-processes.ts';
+import { machineCpu, machineInfo } from './gateway-processes.ts';
 import { RedisServer } from './gateway-redis.ts';
 import { LatencyHistogram } from './gateway-wire.ts';
 import {
@@ -116,15 +116,17 @@ const KEYS = {
 // ---- child processes ---------------------------------------------------------------------------
 
 /**
- * Forks a generator (`load` or `lua`), hands it the job, waits until it is connected (and warmed
- * up), runs `atGo` just before the clock starts, and resolves with its result.
+ * Forks a generator (`--child <kind>` of `entry`: `load` or `lua` of bench/durable.ts by default),
+ * hands it the job, waits until it is connected (and warmed up), runs `atGo` just before the clock
+ * starts, and resolves with its result. bench/scale.ts forks its own generators through it.
  */
 export async function runChild<R>(
-  kind: 'load' | 'lua',
-  job: LoadJob | LuaJob,
+  kind: string,
+  job: object,
   atGo: () => Promise<void> | void,
+  entry: string = ENTRY,
 ): Promise<R> {
-  const child = fork(ENTRY, ['--child', kind], {
+  const child = fork(entry, ['--child', kind], {
     execArgv: ['--import', 'tsx', '--max-old-space-size=2048'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
@@ -482,14 +484,7 @@ export async function runDurable(args: readonly string[]): Promise<void> {
   const report: Report = {
     date: new Date().toISOString(),
     plan,
-    machine: {
-      cpus: os.cpus().length,
-      cpu: os.cpus()[0]?.model ?? 'unknown',
-      memoryGiB: round(os.totalmem() / 2 ** 30, 1),
-      node: process.version,
-      loadAverageAtStart: loadAtStart.map((l) => round(l)),
-      loadAverageAtEnd: os.loadavg().map((l) => round(l)),
-    },
+    machine: machineInfo(loadAtStart),
     cases,
     preloads,
     wallSeconds: round((performance.now() - t0) / 1_000, 1),

@@ -1,6 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { LoadJob, LoadMessage, LoadResult } from './gateway-load.ts';
 import type {
@@ -18,6 +18,22 @@ import { LatencyHistogram } from './gateway-wire.ts';
  * never shares an event loop with what it measures.
  */
 const ENTRY = fileURLToPath(new URL('./gateway.ts', import.meta.url));
+
+/**
+ * The machine a benchmark ran on, for its report: cores, CPU model, memory, Node, and the load
+ * average at the start (`loadAtStart`, os.loadavg() then) and now.
+ */
+export function machineInfo(loadAtStart: readonly number[]): Record<string, unknown> {
+  const r2 = (n: number): number => Math.round(n * 100) / 100;
+  return {
+    cpus: cpus().length,
+    cpu: cpus()[0]?.model ?? 'unknown',
+    memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
+    node: process.version,
+    loadAverageAtStart: loadAtStart.map(r2),
+    loadAverageAtEnd: loadavg().map(r2),
+  };
+}
 
 /** Busy and total CPU time of the whole machine so far, from /proc/stat (in clock ticks). */
 export function machineCpu(): { busy: number; total: number } {

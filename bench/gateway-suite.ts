@@ -4,6 +4,7 @@ import autocannon from 'autocannon';
 import { readFileSync } from 'node:fs';
 import {
   machineCpu,
+  machineInfo,
   quietCpu,
   runLoad,
   runWorkers,
@@ -415,14 +416,7 @@ export async function runSuite(quick: boolean): Promise<void> {
   const report = {
     date: new Date().toISOString(),
     plan,
-    machine: {
-      cpus: os.cpus().length,
-      cpu: os.cpus()[0]?.model ?? 'unknown',
-      memoryGiB: round(os.totalmem() / 2 ** 30, 1),
-      node: process.version,
-      loadAverageAtStart: loadAtStart.map((l) => round(l)),
-      loadAverageAtEnd: os.loadavg().map((l) => round(l)),
-    },
+    machine: machineInfo(loadAtStart),
     results,
     targets,
   };
