@@ -178,7 +178,15 @@ class MetricsCollector {
     return new Promise<WorkerMetrics[]>((resolve) => {
       this.rounds.set(id, { parts: [], left: workers.length, done: resolve });
       for (const w of workers) w.send({ type: 'collect', id });
-    }).then((parts) => AggregatorRegistry.aggregate(parts).metrics());
+    }).then((parts) => {
+      for (const part of parts) {
+        for (const m of part as { name: string; aggregator?: string }[]) {
+          const how = aggregatorOf(m.name);
+          if (how !== null) m.aggregator = how;
+        }
+      }
+      return AggregatorRegistry.aggregate(parts).metrics();
+    });
   }
 
   answer(_shard: number, m: Extract<FromWorker, { type: 'collected' }>): void {
@@ -190,4 +198,24 @@ class MetricsCollector {
       round.done(round.parts);
     }
   }
+}
+
+/**
+ * How a metric is merged across workers when a sum would mislead. Counts of each shard's own
+ * things (positions, reservations, requests, connections) add up; but process_* metrics are the
+ * process's own (every thread reads the same value), every shard holds every location and
+ * product, and a saturated worker must show as saturated, not be averaged away.
+ */
+function aggregatorOf(name: string): 'first' | 'max' | 'min' | null {
+  // Available only while every shard's journal is.
+  if (name === 'stockflow_journal_available') return 'min';
+  if (name === 'stockflow_snapshot_last_seconds' || name === 'stockflow_recovery_seconds') {
+    return 'max';
+  }
+  if (name.startsWith('process_') || name === 'nodejs_version_info') return 'first';
+  if (name === 'stockflow_engine_skus' || name === 'stockflow_engine_locations') return 'max';
+  if (name.startsWith('nodejs_eventloop_lag')) return 'max';
+  if (name === 'stockflow_event_loop_utilization') return 'max';
+  if (name.endsWith('_max') || name === 'stockflow_snapshot_longest_turn_seconds') return 'max';
+  return null;
 }

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { Packr, Unpackr } from 'msgpackr';
 import { pino } from 'pino';
 import WebSocket from 'ws';
@@ -334,6 +335,27 @@ export class Client {
     this.ws.close();
     return within(this.closed, 5_000, 'websocket close');
   }
+}
+
+/** `promtool check metrics` on an exposition body. */
+export function promtool(body: string): Promise<{ code: number | null; out: string }> {
+  return within(
+    new Promise((resolve, reject) => {
+      const child = spawn('/usr/bin/promtool', ['check', 'metrics'], {
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+      child.on('error', reject);
+      child.on('close', (code) => {
+        resolve({ code, out });
+      });
+      child.stdin.end(body);
+    }),
+    20_000,
+    'promtool',
+  );
 }
 
 export class UpgradeRefused extends Error {

@@ -1,6 +1,5 @@
-import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Client, KEYS, loadStock, orderService, start, within, type Running } from './harness.ts';
+import { Client, KEYS, loadStock, orderService, promtool, start, type Running } from './harness.ts';
 
 let r: Running;
 beforeAll(async () => {
@@ -10,26 +9,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await r.stop();
 });
-
-function promtool(body: string): Promise<{ code: number | null; out: string }> {
-  return within(
-    new Promise((resolve, reject) => {
-      const child = spawn('/usr/bin/promtool', ['check', 'metrics'], {
-        stdio: ['pipe', 'pipe', 'pipe'],
-      });
-      let out = '';
-      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-      child.on('error', reject);
-      child.on('close', (code) => {
-        resolve({ code, out });
-      });
-      child.stdin.end(body);
-    }),
-    20_000,
-    'promtool',
-  );
-}
 
 describe('/metrics', () => {
   it('is served on its own port, passes promtool check metrics, and counts traffic', async () => {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { shardOf } from '../../gateway/shards/layout.ts';
 import { startServer, type ServerHandle } from '../persistence/server-process.ts';
-import { Client, KEYS, LOCATIONS, RULES, type Message } from './harness.ts';
+import { Client, KEYS, LOCATIONS, promtool, RULES, type Message } from './harness.ts';
 
 // server.workers: 2 through the real server (gateway/main.ts as a child process): two worker
 // threads, each owning the SKUs that hash to its shard, each with a gateway on the one port.
@@ -212,6 +212,12 @@ describe('server.workers: 2', () => {
     expect(text.match(/^# TYPE stockflow_engine_positions gauge$/gm)).toHaveLength(1);
     // Positions live on both shards; the sum is all of them.
     expect(await metric(server, 'stockflow_engine_positions')).toBeGreaterThanOrEqual(SKUS.length);
+    // Every shard holds every product: the process has SKUS.length, not twice as many.
+    expect(await metric(server, 'stockflow_engine_skus')).toBe(SKUS.length);
+    // The busiest worker, not a sum of threads.
+    expect(await metric(server, 'stockflow_event_loop_utilization')).toBeLessThanOrEqual(1);
+    const check = await promtool(text);
+    expect(check.code, check.out).toBe(0);
   });
 });
 
