@@ -16,6 +16,7 @@ import {
 } from './engine-start.ts';
 import { createGateway, LocationPush, RedisStreamFeed, type Gateway } from './index.ts';
 import { firstRun } from './first-run.ts';
+import { orderSettings } from './order-settings.ts';
 import { SettlementSinks } from './settlement-sinks.ts';
 import { claimLayout } from './shards/layout.ts';
 import { startWorkers } from './shards/supervisor.ts';
@@ -93,29 +94,13 @@ function orderOptions(
     if (l.webhook !== null) hooks.set(`location:${l.id}`, http(l.webhook));
   const customer = o.notifications.webhook === null ? null : http(o.notifications.webhook);
   return {
-    profiles: o.profiles,
-    selection: o.selection,
-    defaultProfile: o.defaultProfile,
-    locations: o.locations,
-    acceptTimeoutMs: o.fulfilment.acceptTimeoutMs,
-    maxSourcingAttempts: o.fulfilment.maxSourcingAttempts,
-    backorderRetryMs: o.fulfilment.backorderRetryMs,
-    retainCompletedMs: o.retainCompletedMs,
+    ...orderSettings(config),
     notifyCustomers: customer !== null,
     settlementStreams: settlement.streams,
     transportFor: (stream) =>
       stream === 'customer'
         ? customer
         : (hooks.get(stream) ?? settlement.transportFor(stream) ?? push.transportFor(stream)),
-    outbox: o.outbox,
-    returns: {
-      windowMs: o.returns.windowDays * 86_400_000,
-      reasons: o.returns.reasons,
-      restockingFeePercent: o.returns.restockingFeePercent,
-      feeExemptReasons: o.returns.feeExemptReasons,
-      refundShipping: o.returns.refundShipping,
-      exchangeOn: o.returns.exchangeOn,
-    },
   };
 }
 

@@ -19,13 +19,24 @@ export interface RecoveryReport {
   readonly fresh: boolean;
 }
 
+/** What loading a store's state into an engine found (see loadStore). */
+export interface LoadedState {
+  readonly snapshotStartSeq: number | null;
+  readonly recordsReplayed: number;
+  readonly recordsSkipped: number;
+  /** Last sequence the store holds: new records must continue after it. */
+  readonly durableSeq: number;
+  readonly snapshotMs: number;
+}
+
 /**
- * Brings an engine to the last durable state: the newest whole snapshot, then every journal
- * record after it (records a snapshot chunk already contains are skipped by sequence). A torn or
- * corrupt journal tail ends replay there (the store logs and counts it): recovery never loops.
- * Afterwards the engine journals through the store.
+ * Loads the newest whole snapshot, then replays every journal record after it (records a
+ * snapshot chunk already contains are skipped by sequence), without attaching the journal: the
+ * engine is left with expiry held and writes nothing to the store (recovery attaches; the offline
+ * re-shard only reads). A torn or corrupt journal tail ends replay there (the store logs and
+ * counts it).
  */
-export async function recover(engine: Engine, store: Store, log: Logger): Promise<RecoveryReport> {
+export async function loadStore(engine: Engine, store: Store): Promise<LoadedState> {
   const started = performance.now();
   engine.storage.holdExpiry();
   const snapshot = await store.loadSnapshot();
@@ -35,7 +46,7 @@ export async function recover(engine: Engine, store: Store, log: Logger): Promis
     for await (const chunk of snapshot.chunks()) engine.storage.importChunk(chunk);
     durableSeq = Math.max(snapshot.coversSeq, snapshot.header.startSeq - 1);
   }
-  const loaded = performance.now();
+  const snapshotMs = performance.now() - started;
   let replayed = 0;
   let skipped = 0;
   for await (const batch of store.readJournal(snapshot?.header.startSeq ?? 1)) {
@@ -44,19 +55,36 @@ export async function recover(engine: Engine, store: Store, log: Logger): Promis
     skipped += r.skipped;
     if (r.lastSeq > durableSeq) durableSeq = r.lastSeq;
   }
-  engine.storage.attachJournal(store, durableSeq);
-  const stats = engine.stats();
-  const report: RecoveryReport = {
+  return {
     snapshotStartSeq: snapshot?.header.startSeq ?? null,
-    skus: stats.skus,
-    positions: stats.positions,
     recordsReplayed: replayed,
     recordsSkipped: skipped,
     durableSeq,
-    ms: performance.now() - started,
-    snapshotMs: loaded - started,
-    replayMs: performance.now() - loaded,
-    fresh: snapshot === null && replayed + skipped === 0,
+    snapshotMs,
+  };
+}
+
+/**
+ * Brings an engine to the last durable state (loadStore), then journals through the store:
+ * recovery never loops on a torn tail, and held expiry is released once attached.
+ */
+export async function recover(engine: Engine, store: Store, log: Logger): Promise<RecoveryReport> {
+  const started = performance.now();
+  const loaded = await loadStore(engine, store);
+  engine.storage.attachJournal(store, loaded.durableSeq);
+  const stats = engine.stats();
+  const ms = performance.now() - started;
+  const report: RecoveryReport = {
+    snapshotStartSeq: loaded.snapshotStartSeq,
+    skus: stats.skus,
+    positions: stats.positions,
+    recordsReplayed: loaded.recordsReplayed,
+    recordsSkipped: loaded.recordsSkipped,
+    durableSeq: loaded.durableSeq,
+    ms,
+    snapshotMs: loaded.snapshotMs,
+    replayMs: ms - loaded.snapshotMs,
+    fresh: loaded.snapshotStartSeq === null && loaded.recordsReplayed + loaded.recordsSkipped === 0,
   };
   log.info({ ...report, store: store.kind }, 'recovered');
   return report;
