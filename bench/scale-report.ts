@@ -5,6 +5,8 @@ export type ScaleCase = 'spread' | 'hot' | 'orders' | 'fanout';
 
 export interface ScalePlan {
   readonly mode: 'quick' | 'full';
+  /** The server's store: the default file store (fsync always), or memory (CPU without disk). */
+  readonly store: 'file' | 'memory';
   readonly cases: readonly ScaleCase[];
   readonly workers: readonly number[];
   readonly rounds: number;
@@ -34,6 +36,7 @@ export function parsePlan(args: readonly string[]): ScalePlan {
   if (unknown.length > 0) throw new Error(`unknown case(s): ${unknown.join(', ')}`);
   return {
     mode: quick ? 'quick' : 'full',
+    store: value('--store') === 'memory' ? 'memory' : 'file',
     cases,
     workers: (value('--workers') ?? '1,2').split(',').map(Number),
     rounds: Number(value('--rounds') ?? (quick ? 1 : 3)),
@@ -69,6 +72,9 @@ export interface RunResult {
   /** CPU used by everything else on the machine during the run, in cores. */
   readonly othersCores: number;
   readonly note: string;
+  /** Commands forwarded between workers over the run (with warm-up), and the messages used. */
+  readonly forwarded: number;
+  readonly forwardMessages: number;
 }
 
 export interface ScaleReport {
@@ -181,16 +187,22 @@ function targetTable(report: ScaleReport): string[] {
   ];
 }
 
+/** Requests and answers per message between workers (each forwarded command is two items). */
+function perMessage(r: RunResult): string {
+  return r.forwardMessages === 0 ? '' : String(round((2 * r.forwarded) / r.forwardMessages, 1));
+}
+
 function runTable(report: ScaleReport): string[] {
   const rows = report.runs.map(
     (r) =>
       `| ${r.case} | ${r.workers} | ${r.round} | ${fmt(r.okPerSecond)} | ${fmt(r.refusedPerSecond)} | ` +
       `${r.p50Ms} | ${r.p99Ms} | ${round(r.maxMs)} | ${r.serverCpuUsPerOk} | ${r.serverCores} | ` +
-      `${r.serverThreads} | ${r.generatorCores} | ${r.othersCores} | ${r.note} |`,
+      `${r.serverThreads} | ${fmt(r.forwarded)} | ${perMessage(r)} | ${r.generatorCores} | ` +
+      `${r.othersCores} | ${r.note} |`,
   );
   return [
-    '| case | workers | round | ok/s | refused/s | p50 ms | p99 ms | max ms | server CPU µs/ok | server cores | server threads | generator cores | other processes (cores) | notes |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+    '| case | workers | round | ok/s | refused/s | p50 ms | p99 ms | max ms | server CPU µs/ok | server cores | server threads | forwarded | items per message | generator cores | other processes (cores) | notes |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
     ...rows,
   ];
 }
@@ -206,7 +218,7 @@ export function renderMarkdown(report: ScaleReport): string {
     `${report.date} (${p.mode} run, ${report.wallSeconds} s), commit ${report.commit}, ${String(m.cpus)} × ${String(m.cpu)}, ` +
       `Node ${String(m.node)}; load average at start ${JSON.stringify(m.loadAverageAtStart)}, at end ${JSON.stringify(m.loadAverageAtEnd)}.`,
     `Each case runs ${p.rounds} round(s) of ${p.durationMs / 1_000} s per workers setting, alternating (${p.workers.join(', ')}, then reversed), ` +
-      'each on a fresh server process (`node dist/gateway/main.js`, file store, fsync always) in a fresh temp dir; the figures below are medians of the rounds. ' +
+      `each on a fresh server process (\`node dist/gateway/main.js\`, ${p.store === 'file' ? 'file store, fsync always' : 'memory store: no disk'}) in a fresh temp dir; the figures below are medians of the rounds. ` +
       `Load: raw-socket WebSocket generators in a process of their own, msgpack frames built before the clock starts; reserves ${p.connections} connections × ${p.window} in flight (qty 1, unique reservation ids), ` +
       `orders ${p.connections} × ${p.ordersWindow} (placeOrder, 1-2 lines, shipped, sourced over 4 locations); fan-out ${f.connections} connections × ${f.topicsPerConnection} topics over ${f.skus} SKUs, ` +
       `${f.changesPerSecond} stock changes/s (POST /v1/inventory/adjustments), latency from the change's send to each subscription's delta. (\`npm run bench:scale\`, \`-- --quick\` for a smoke run.)`,

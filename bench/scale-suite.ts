@@ -57,9 +57,13 @@ function stockOf(c: ScaleCase): { stock: Map<string, number>; locations: readonl
   return { stock, locations };
 }
 
-async function startServer(c: ScaleCase, workers: number): Promise<StockflowServer> {
+async function startServer(
+  c: ScaleCase,
+  workers: number,
+  plan: ScalePlan,
+): Promise<StockflowServer> {
   const { stock, locations } = stockOf(c);
-  const server = await StockflowServer.start('file', KEYS, [...stock.keys()], (config) => ({
+  const server = await StockflowServer.start(plan.store, KEYS, [...stock.keys()], (config) => ({
     ...config,
     server: { ...(config.server as object), workers },
     ...(c === 'orders' ? { locations: ORDER_LOCATIONS } : {}),
@@ -147,8 +151,14 @@ async function generate(
       seed: 1,
     };
     const r = await runChild<OrdersResult>('orders', job, atGo, ENTRY);
-    const note = r.exhausted > 0 ? `${r.exhausted} connection(s) ran out of pre-built orders` : '';
-    return fromRequests(r, 'ok', note);
+    const notes = [
+      r.exhausted > 0 ? `${r.exhausted} connection(s) ran out of pre-built orders` : '',
+      // The order service runs with one worker only, for now: with more, placeOrder is a 503.
+      (r.outcomes.ok ?? 0) === 0
+        ? 'no order placed: orders run with server.workers: 1 only, for now'
+        : '',
+    ];
+    return fromRequests(r, 'ok', notes.filter((n) => n !== '').join('; '));
   }
   const job: FanoutJob = {
     ...plan.fanout,
@@ -187,13 +197,29 @@ function threadsOf(pid: number): number {
   }
 }
 
+/**
+ * Commands forwarded to the worker owning their SKU, and the messages that carried them (with
+ * their answers) between workers, from the server's /metrics: the batching the run achieved.
+ */
+async function forwardingOf(port: number): Promise<{ forwarded: number; forwardMessages: number }> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const value = (name: string): number => {
+    const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+    return line === undefined ? 0 : Number(line.split(' ')[1]);
+  };
+  return {
+    forwarded: value('stockflow_shard_forwarded_commands_total'),
+    forwardMessages: value('stockflow_shard_forward_messages_total'),
+  };
+}
+
 async function runCase(
   c: ScaleCase,
   workers: number,
   roundNo: number,
   plan: ScalePlan,
 ): Promise<RunResult> {
-  const server = await startServer(c, workers);
+  const server = await startServer(c, workers, plan);
   try {
     let cpu0 = 0;
     let t0 = 0;
@@ -207,6 +233,7 @@ async function runCase(
     });
     const cpu = server.proc().cpuMicros - cpu0;
     const machine1 = machineCpu();
+    const forwarding = await forwardingOf(server.port);
     const wall = (performance.now() - t0) / 1_000;
     const machineCores =
       machine1.total === machine0.total
@@ -231,6 +258,7 @@ async function runCase(
       generatorCores: round(generatorCores),
       othersCores: round(Math.max(0, machineCores - serverCores - generatorCores)),
       note: m.note,
+      ...forwarding,
     };
   } catch (error) {
     console.error(server.describe());
@@ -282,7 +310,8 @@ export async function runScale(args: readonly string[]): Promise<void> {
     plan.mode === 'full' ? fileURLToPath(new URL('./results/', import.meta.url)) : os.tmpdir();
   await mkdir(dir, { recursive: true });
   const json = { ...report, targets: targetRows(report) };
-  await writeFile(join(dir, 'scale.json'), `${JSON.stringify(json, null, 2)}\n`);
-  await writeFile(join(dir, 'scale.md'), markdown);
-  console.log(`\n${markdown}\nwritten to ${join(dir, 'scale.md')} and scale.json`);
+  const name = plan.store === 'file' ? 'scale' : `scale-${plan.store}`;
+  await writeFile(join(dir, `${name}.json`), `${JSON.stringify(json, null, 2)}\n`);
+  await writeFile(join(dir, `${name}.md`), markdown);
+  console.log(`\n${markdown}\nwritten to ${join(dir, `${name}.md`)} and ${name}.json`);
 }

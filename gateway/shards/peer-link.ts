@@ -1,4 +1,9 @@
 import type { MessagePort } from 'node:worker_threads';
+import { Packr, Unpackr } from 'msgpackr';
+
+// Records: a command's or a result's keys are written once per message, not once per object.
+const packr = new Packr({ useRecords: true });
+const unpackr = new Unpackr({ useRecords: true, mapsAsObjects: true });
 
 /**
  * One worker's end of the channel to another worker (docs/scaling.md, "Forwarding"): requests,
@@ -49,8 +54,8 @@ export class PeerLink {
     private readonly port: MessagePort,
     private readonly server: PeerServer,
   ) {
-    port.on('message', (batch: unknown[]) => {
-      this.receive(batch);
+    port.on('message', (bytes: Uint8Array) => {
+      this.receive(unpackr.unpack(bytes) as unknown[]);
     });
     port.on('close', () => {
       this.closed = true;
@@ -111,7 +116,11 @@ export class PeerLink {
     this.out = [];
     this.messagesSent++;
     this.itemsSent += batch.length / 3;
-    this.port.postMessage(batch);
+    const bytes = packr.pack(batch);
+    // A view of msgpackr's shared buffer: copied into a buffer of its own, which is transferred.
+    const own = new Uint8Array(bytes.length);
+    own.set(bytes);
+    this.port.postMessage(own, [own.buffer]);
   };
 
   private receive(batch: unknown[]): void {
