@@ -1,6 +1,11 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { ApiKeyConfig, ApiKeyRole } from '../config/index.ts';
-import { TokenBucket } from './rate-limit.ts';
+import {
+  SHARED_BUCKET_BYTES,
+  SharedTokenBucket,
+  TokenBucket,
+  type RateBucket,
+} from './rate-limit.ts';
 
 /** Who is calling: one per configured API key, shared by all its connections and requests. */
 export class Principal {
@@ -10,9 +15,9 @@ export class Principal {
   readonly channel: string | null;
   /** The location of a location key, else null. */
   readonly location: string | null;
-  readonly bucket: TokenBucket;
+  readonly bucket: RateBucket;
 
-  constructor(options: ApiKeyConfig, bucket: TokenBucket) {
+  constructor(options: ApiKeyConfig, bucket: RateBucket) {
     this.name = options.name;
     this.role = options.role;
     this.channel = options.role === 'storefront' ? (options.channel ?? null) : null;
@@ -52,11 +57,17 @@ export class ApiKeyRing {
     keys: readonly ApiKeyConfig[],
     rate: { perSecond: number; burst: number },
     now: () => number,
+    /** With worker threads: the shared memory of every key's bucket (sharedRateMemory). */
+    shared: SharedArrayBuffer | null = null,
   ) {
-    for (const k of keys) {
+    keys.forEach((k, i) => {
       this.digests.push(digest(k.key));
-      this.principals.push(new Principal(k, new TokenBucket(rate.burst, rate.perSecond, now)));
-    }
+      const bucket =
+        shared === null
+          ? new TokenBucket(rate.burst, rate.perSecond, now)
+          : new SharedTokenBucket(shared, i * SHARED_BUCKET_BYTES, rate.burst, rate.perSecond);
+      this.principals.push(new Principal(k, bucket));
+    });
   }
 
   /** The principal of a key, or null for an unknown (or empty) key. */
@@ -118,4 +129,19 @@ export function chosenProtocol(protocols: string): string {
     if (part.trim() === WS_PROTOCOL) return WS_PROTOCOL;
   }
   return '';
+}
+
+/**
+ * The shared memory for `keys` buckets, filled: made once by the main thread and handed to every
+ * worker, so each key's rate limit is one budget for the whole process.
+ */
+export function sharedRateMemory(
+  keys: number,
+  rate: { perSecond: number; burst: number },
+): SharedArrayBuffer {
+  const memory = new SharedArrayBuffer(Math.max(1, keys) * SHARED_BUCKET_BYTES);
+  for (let i = 0; i < keys; i++) {
+    new SharedTokenBucket(memory, i * SHARED_BUCKET_BYTES, rate.burst, rate.perSecond).init();
+  }
+  return memory;
 }

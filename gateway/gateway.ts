@@ -47,6 +47,11 @@ export interface GatewayExtras {
    */
   readonly ordersUnavailable?: string | undefined;
   /**
+   * Every API key's rate-limit bucket in shared memory (sharedRateMemory), so a key's limit is
+   * one budget across worker threads. Without it each gateway keeps its own buckets.
+   */
+  readonly rateMemory?: SharedArrayBuffer | undefined;
+  /**
    * Where location sockets are registered and acks routed: pass the LocationPush the order
    * service's `transportFor` consults (it must exist before the service does). Without one the
    * gateway makes its own, reachable as `gateway.locationPush`.
@@ -112,8 +117,11 @@ class StockflowGateway implements Gateway {
     this.orders = extras.orders ?? null;
     this.locationPush = extras.locationPush ?? new LocationPush();
     if (this.orders !== null) registerOrderMetrics(this.gatewayMetrics.registry, this.orders);
-    const keys = new ApiKeyRing(config.auth.apiKeys, config.auth.rateLimit, () =>
-      performance.now(),
+    const keys = new ApiKeyRing(
+      config.auth.apiKeys,
+      config.auth.rateLimit,
+      () => performance.now(),
+      extras.rateMemory ?? null,
     );
     const codec = new FrameCodec();
     const requests = new RequestLog(this.log, REQUEST_LOG_EVERY);

@@ -13,6 +13,8 @@ export interface WorkerInit {
   readonly shard: number;
   readonly count: number;
   readonly config: Config;
+  /** Every API key's rate-limit bucket, shared by all workers (auth.ts sharedRateMemory). */
+  readonly rateMemory: SharedArrayBuffer;
   /** ports[k] reaches worker k (null at this worker's own index). */
   readonly ports: readonly (MessagePort | null)[];
 }

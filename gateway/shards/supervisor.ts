@@ -5,6 +5,7 @@ import { AggregatorRegistry } from 'prom-client';
 
 type WorkerMetrics = Parameters<typeof AggregatorRegistry.aggregate>[0][number];
 import type { Config } from '../../config/index.ts';
+import { sharedRateMemory } from '../auth.ts';
 import type { FromWorker, ToWorker, WorkerInit } from './control.ts';
 
 /**
@@ -85,6 +86,7 @@ export async function startWorkers(config: Config, log: Logger): Promise<WorkerP
   let stopping = false;
   const metrics = new MetricsCollector();
   const workers: ShardWorker[] = [];
+  const rateMemory = sharedRateMemory(config.auth.apiKeys.length, config.auth.rateLimit);
   const onMessage = (w: ShardWorker, m: FromWorker): void => {
     if (m.type === 'scrape') {
       metrics.collect(workers).then(
@@ -106,7 +108,7 @@ export async function startWorkers(config: Config, log: Logger): Promise<WorkerP
   for (let k = 0; k < count; k++) {
     const own = ports[k] as (MessagePort | null)[];
     const thread = spawn(
-      { shard: k, count, config, ports: own },
+      { shard: k, count, config, rateMemory, ports: own },
       own.filter((p): p is MessagePort => p !== null),
     );
     const w = new ShardWorker(k, thread, onMessage);

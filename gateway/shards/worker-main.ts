@@ -67,6 +67,7 @@ async function main(): Promise<void> {
         readiness: () => storeReadiness(config, engine, persisted, streamFeed),
         scrape,
         ordersUnavailable: ORDERS_UNAVAILABLE,
+        rateMemory: init.rateMemory,
       },
     );
     gateway = g;
