@@ -32,7 +32,12 @@ const BODY_LIMITS = Object.freeze({ maxDepth: 8, maxEntries: 10_000_000 });
  * errors as `{code, message, ...}` with the code's status.
  */
 /** The order service's routes: what answers 503 when the gateway runs without one, and why. */
-const ORDER_PREFIXES = ['/v1/orders', '/v1/returns', '/v1/fulfilments', '/v1/erp'] as const;
+const ORDER_PREFIXES = [
+  '/v1/orders',
+  '/v1/returns',
+  '/v1/fulfilments',
+  '/v1/erp/reconciliation',
+] as const;
 
 export class HttpRouter implements ExchangeContext, RouteKit {
   readonly metrics: GatewayMetrics;

@@ -168,6 +168,8 @@ export async function startWorkers(config: Config, log: Logger): Promise<WorkerP
 }
 
 /** Gathers every worker's registry (getMetricsAsJSON) and sums them (prom-client's aggregator). */
+const COLLECT_TIMEOUT_MS = 5_000;
+
 class MetricsCollector {
   private nextId = 1;
   private readonly rounds = new Map<
@@ -177,8 +179,20 @@ class MetricsCollector {
 
   collect(workers: readonly ShardWorker[]): Promise<string> {
     const id = this.nextId++;
-    return new Promise<WorkerMetrics[]>((resolve) => {
-      this.rounds.set(id, { parts: [], left: workers.length, done: resolve });
+    return new Promise<WorkerMetrics[]>((resolve, reject) => {
+      // A worker too busy to answer fails the scrape (500) rather than leaving part of the
+      // process out: counters missing from one scrape would read as resets to Prometheus.
+      const timer = setTimeout(() => {
+        this.rounds.delete(id);
+        reject(
+          new Error(`a worker did not answer for its metrics within ${COLLECT_TIMEOUT_MS} ms`),
+        );
+      }, COLLECT_TIMEOUT_MS);
+      const done = (parts: WorkerMetrics[]): void => {
+        clearTimeout(timer);
+        resolve(parts);
+      };
+      this.rounds.set(id, { parts: [], left: workers.length, done });
       for (const w of workers) w.send({ type: 'collect', id });
     }).then((parts) => {
       for (const part of parts) {
