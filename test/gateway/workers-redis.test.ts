@@ -1,0 +1,106 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { shardOf } from '../../gateway/shards/layout.ts';
+import { startRedis, type RedisHandle } from '../persistence/redis-server.ts';
+import { startServer, type ServerHandle } from '../persistence/server-process.ts';
+import { Client, KEYS, LOCATIONS, RULES } from './harness.ts';
+
+// server.workers: 2 on the Redis store (a redis-server of the test's own, AOF always): each
+// shard's journal and snapshots under `<keyPrefix>:{shard-k}` (one Redis Cluster slot per shard),
+// the count under `<keyPrefix>:shards`, a start with another count refused. Issue #12.
+
+const PREFIX = 'sf-workers';
+const SKUS = Array.from({ length: 16 }, (_, i) => `r-${i}`);
+
+let redis: RedisHandle;
+let dir: string;
+
+beforeAll(async () => {
+  redis = await startRedis();
+  dir = mkdtempSync(join(tmpdir(), 'stockflow-workers-redis-'));
+});
+
+afterAll(async () => {
+  await redis.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function start(workers: number): Promise<ServerHandle> {
+  return startServer(
+    {
+      server: { workers },
+      persistence: { store: 'redis', redis: { url: redis.url, keyPrefix: PREFIX } },
+      auth: { apiKeys: [{ key: KEYS.admin, name: 'ops', role: 'admin' }] },
+      rules: RULES,
+      locations: LOCATIONS,
+      products: SKUS.map((sku) => ({ sku })),
+      log: { level: 'warn' },
+    },
+    dir,
+  );
+}
+
+async function availability(s: ServerHandle): Promise<number[]> {
+  return Promise.all(
+    SKUS.map(async (sku) => {
+      const res = await fetch(`${s.base}/v1/availability?channel=web&sku=${sku}`, {
+        headers: { authorization: `Bearer ${KEYS.admin}` },
+      });
+      return ((await res.json()) as { available: number }).available;
+    }),
+  );
+}
+
+describe('server.workers: 2 on the Redis store', () => {
+  it('keeps each shard under its hash tag, recovers both, and refuses another count', async () => {
+    let server = await start(2);
+    const body = SKUS.map((sku) => JSON.stringify({ sku, onHand: 50 })).join('\n');
+    const loaded = await fetch(`${server.base}/v1/inventory/snapshots?location=dc1&asOf=1`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${KEYS.admin}`, 'content-type': 'application/x-ndjson' },
+      body,
+    });
+    expect(loaded.status).toBe(200);
+    const client = await Client.connect(server.port, { key: KEYS.admin, binary: true });
+    const answers = await Promise.all(
+      SKUS.map((sku, i) =>
+        client.request({
+          op: 'reserve',
+          reservationId: `rr-${i}`,
+          channel: 'web',
+          sku,
+          qty: i + 1,
+        }),
+      ),
+    );
+    expect(answers.map((a) => a.op)).toEqual(SKUS.map(() => 'reserve'));
+    await client.close();
+    const before = await availability(server);
+    expect(before).toEqual(SKUS.map((_, i) => 50 - (i + 1)));
+
+    const r = new Redis(redis.url);
+    try {
+      expect(await r.get(`${PREFIX}:shards`)).toBe('2');
+      for (const k of [0, 1]) {
+        // Both shards journaled: the SKUs are spread over both.
+        expect(SKUS.some((sku) => shardOf(sku, 2) === k)).toBe(true);
+        expect(await r.xlen(`${PREFIX}:{shard-${k}}:journal`)).toBeGreaterThan(0);
+      }
+      // Nothing at the bare prefix: a one-shard server would find no state of its own there.
+      expect(await r.exists(`${PREFIX}:journal`)).toBe(0);
+    } finally {
+      r.disconnect();
+    }
+
+    server.process.kill('SIGTERM');
+    expect(await server.exited()).toBe(0);
+    await expect(start(1)).rejects.toThrow(/holds 2 shard\(s\)/);
+    server = await start(2);
+    expect(await availability(server)).toEqual(before);
+    server.process.kill('SIGTERM');
+    await server.exited();
+  }, 60_000);
+});
