@@ -15,6 +15,11 @@ export interface WorkerInit {
   readonly config: Config;
   /** Every API key's rate-limit bucket, shared by all workers (auth.ts sharedRateMemory). */
   readonly rateMemory: SharedArrayBuffer;
+  /**
+   * One Int32 per shard, 1 while its store and journal are ready: /readyz on any worker answers
+   * for the whole process, not only for the shard of the worker that took the request.
+   */
+  readonly health: SharedArrayBuffer;
   /** ports[k] reaches worker k (null at this worker's own index). */
   readonly ports: readonly (MessagePort | null)[];
 }

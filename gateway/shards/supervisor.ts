@@ -87,6 +87,7 @@ export async function startWorkers(config: Config, log: Logger): Promise<WorkerP
   const metrics = new MetricsCollector();
   const workers: ShardWorker[] = [];
   const rateMemory = sharedRateMemory(config.auth.apiKeys.length, config.auth.rateLimit);
+  const health = new SharedArrayBuffer(4 * count);
   const onMessage = (w: ShardWorker, m: FromWorker): void => {
     if (m.type === 'scrape') {
       metrics.collect(workers).then(
@@ -108,7 +109,7 @@ export async function startWorkers(config: Config, log: Logger): Promise<WorkerP
   for (let k = 0; k < count; k++) {
     const own = ports[k] as (MessagePort | null)[];
     const thread = spawn(
-      { shard: k, count, config, rateMemory, ports: own },
+      { shard: k, count, config, rateMemory, health, ports: own },
       own.filter((p): p is MessagePort => p !== null),
     );
     const w = new ShardWorker(k, thread, onMessage);

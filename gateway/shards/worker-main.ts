@@ -11,12 +11,13 @@ import {
   registerPersisted,
   storeReadiness,
 } from '../engine-start.ts';
-import { createGateway, RedisStreamFeed, type Gateway } from '../index.ts';
+import { createGateway, RedisStreamFeed, type Gateway, type Readiness } from '../index.ts';
 import type { FromWorker, ToWorker, WorkerInit } from './control.ts';
 import { shardPersistence } from './layout.ts';
 import { ShardRouter } from './shard-router.ts';
 
 const init = workerData as WorkerInit;
+const HEALTH_EVERY_MS = 250;
 const ORDERS_UNAVAILABLE =
   'orders, returns, fulfilments and ERP settlement run with server.workers: 1 only, for now: ' +
   'with more workers Stockflow serves the stock path (reservations, availability, feeds, master ' +
@@ -58,13 +59,32 @@ async function main(): Promise<void> {
   const streamFeed =
     shard === 0 && streamConfig !== null ? new RedisStreamFeed(router, streamConfig, log) : null;
 
+  // This shard's readiness, published for every worker's /readyz (a journal down on one shard
+  // makes the whole process not ready: a load balancer cannot tell which worker it reached).
+  const health = new Int32Array(init.health);
+  const own = (): Readiness => storeReadiness(config, engine, persisted, streamFeed);
+  const publish = (): void => {
+    Atomics.store(health, shard, own().ready ? 1 : 0);
+  };
+  publish();
+  const publishing = setInterval(publish, HEALTH_EVERY_MS);
+  const readiness = (): Readiness => {
+    const here = own();
+    Atomics.store(health, shard, here.ready ? 1 : 0);
+    const shards = Array.from(health, (v) => v === 1);
+    return {
+      ready: here.ready && shards.every(Boolean),
+      detail: { ...here.detail, shard, shardsReady: shards },
+    };
+  };
+
   const listen = async (p: number, metricsPort: number | null): Promise<void> => {
     const g = createGateway(
       router,
       { server: { ...config.server, port: p, metricsPort }, auth: config.auth },
       log,
       {
-        readiness: () => storeReadiness(config, engine, persisted, streamFeed),
+        readiness,
         scrape,
         ordersUnavailable: ORDERS_UNAVAILABLE,
         rateMemory: init.rateMemory,
@@ -80,6 +100,7 @@ async function main(): Promise<void> {
   };
 
   const stop = async (): Promise<void> => {
+    clearInterval(publishing);
     await router.stop();
     await persisted.snapshotter?.stop();
     await persisted.store?.close();

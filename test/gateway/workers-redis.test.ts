@@ -5,7 +5,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { shardOf } from '../../gateway/shards/layout.ts';
 import { startRedis, type RedisHandle } from '../persistence/redis-server.ts';
-import { startServer, type ServerHandle } from '../persistence/server-process.ts';
+import { startServer, waitFor, type ServerHandle } from '../persistence/server-process.ts';
 import { Client, KEYS, LOCATIONS, RULES } from './harness.ts';
 
 // server.workers: 2 on the Redis store (a redis-server of the test's own, AOF always): each
@@ -100,7 +100,29 @@ describe('server.workers: 2 on the Redis store', () => {
     await expect(start(1)).rejects.toThrow(/holds 2 shard\(s\)/);
     server = await start(2);
     expect(await availability(server)).toEqual(before);
+    // Redis away: whichever worker answers /readyz (a new connection each time), the process is
+    // not ready while the journals are down, and ready again once they are back.
+    const readyAnswers = async (): Promise<number[]> =>
+      Promise.all(
+        Array.from({ length: 8 }, async () => {
+          const res = await fetch(`${server.base}/readyz`, { headers: { connection: 'close' } });
+          return res.status;
+        }),
+      );
+    await redis.pause();
+    const writer = await Client.connect(server.port, { key: KEYS.admin, binary: true });
+    const pending = SKUS.map((sku, i) =>
+      writer.request(
+        { op: 'reserve', reservationId: `p-${i}`, channel: 'web', sku, qty: 1 },
+        30_000,
+      ),
+    );
+    await waitFor(async () => (await readyAnswers()).every((s) => s === 503), 20_000, '503s');
+    await redis.resume();
+    await Promise.allSettled(pending);
+    await waitFor(async () => (await readyAnswers()).every((s) => s === 200), 20_000, '200s');
+    await writer.close();
     server.process.kill('SIGTERM');
     await server.exited();
-  }, 60_000);
+  }, 90_000);
 });
