@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { shardOf } from '../../gateway/shards/layout.ts';
 import { startServer, type ServerHandle } from '../persistence/server-process.ts';
-import { Client, KEYS, LOCATIONS, RULES } from './harness.ts';
+import { Client, KEYS } from './harness.ts';
+import { available, snapshot, workersConfig } from './workers-kit.ts';
 
 // The real server with server.workers: 2, SIGKILLed under load again and again while connections
 // on both workers reserve SKUs of both shards (most commands cross to the other worker). After
@@ -27,36 +28,11 @@ afterAll(async () => {
 });
 
 function start(): Promise<ServerHandle> {
-  return startServer(
-    {
-      server: { workers: 2 },
-      persistence: { store: 'file', dir: join(dir, 'data') },
-      auth: {
-        apiKeys: [
-          { key: KEYS.admin, name: 'ops', role: 'admin' },
-          { key: KEYS.web, name: 'web-shop', role: 'storefront', channel: 'web' },
-        ],
-        rateLimit: { perSecond: 1_000_000, burst: 1_000_000 },
-      },
-      rules: RULES,
-      locations: LOCATIONS,
-      products: SKUS.map((sku) => ({ sku })),
-      log: { level: 'warn' },
-    },
-    dir,
-  );
+  return startServer(workersConfig(2, SKUS, { store: 'file', dir: join(dir, 'data') }), dir);
 }
 
-async function availability(s: ServerHandle): Promise<number[]> {
-  return Promise.all(
-    SKUS.map(async (sku) => {
-      const res = await fetch(`${s.base}/v1/availability?channel=web&sku=${sku}&location=dc1`, {
-        headers: { authorization: `Bearer ${KEYS.admin}` },
-      });
-      expect(res.status).toBe(200);
-      return ((await res.json()) as { available: number }).available;
-    }),
-  );
+function availability(s: ServerHandle): Promise<number[]> {
+  return Promise.all(SKUS.map((sku) => available(s, sku, 'dc1')));
 }
 
 /** Reserves as fast as 6 connections can until the server dies; returns the acknowledged ids. */
@@ -103,13 +79,7 @@ async function loadUntilKilled(s: ServerHandle, round: number, acked: Map<string
 describe('server.workers: 2 under SIGKILL', () => {
   it(`loses nothing acknowledged and oversells nothing over ${KILLS} kills`, async () => {
     server = await start();
-    const body = SKUS.map((sku) => JSON.stringify({ sku, onHand: STOCK })).join('\n');
-    const loaded = await fetch(`${server.base}/v1/inventory/snapshots?location=dc1&asOf=1`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${KEYS.admin}`, 'content-type': 'application/x-ndjson' },
-      body,
-    });
-    expect(loaded.status).toBe(200);
+    await snapshot(server, 'dc1', Object.fromEntries(SKUS.map((sku) => [sku, STOCK])), 1);
     const acked = new Map<string, string>();
     for (let round = 0; round < KILLS; round++) {
       await loadUntilKilled(server, round, acked);

@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { shardOf } from '../../gateway/shards/layout.ts';
 import { startRedis, type RedisHandle } from '../persistence/redis-server.ts';
 import { startServer, waitFor, type ServerHandle } from '../persistence/server-process.ts';
-import { Client, KEYS, LOCATIONS, RULES } from './harness.ts';
+import { Client, KEYS } from './harness.ts';
+import { available, snapshot, workersConfig } from './workers-kit.ts';
 
 // server.workers: 2 on the Redis store (a redis-server of the test's own, AOF always): each
 // shard's journal and snapshots under `<keyPrefix>:{shard-k}` (one Redis Cluster slot per shard),
@@ -29,41 +30,18 @@ afterAll(async () => {
 });
 
 function start(workers: number): Promise<ServerHandle> {
-  return startServer(
-    {
-      server: { workers },
-      persistence: { store: 'redis', redis: { url: redis.url, keyPrefix: PREFIX } },
-      auth: { apiKeys: [{ key: KEYS.admin, name: 'ops', role: 'admin' }] },
-      rules: RULES,
-      locations: LOCATIONS,
-      products: SKUS.map((sku) => ({ sku })),
-      log: { level: 'warn' },
-    },
-    dir,
-  );
+  const redisConfig = { url: redis.url, keyPrefix: PREFIX };
+  return startServer(workersConfig(workers, SKUS, { store: 'redis', redis: redisConfig }), dir);
 }
 
-async function availability(s: ServerHandle): Promise<number[]> {
-  return Promise.all(
-    SKUS.map(async (sku) => {
-      const res = await fetch(`${s.base}/v1/availability?channel=web&sku=${sku}`, {
-        headers: { authorization: `Bearer ${KEYS.admin}` },
-      });
-      return ((await res.json()) as { available: number }).available;
-    }),
-  );
+function availability(s: ServerHandle): Promise<number[]> {
+  return Promise.all(SKUS.map((sku) => available(s, sku)));
 }
 
 describe('server.workers: 2 on the Redis store', () => {
   it('keeps each shard under its hash tag, recovers both, and refuses another count', async () => {
     let server = await start(2);
-    const body = SKUS.map((sku) => JSON.stringify({ sku, onHand: 50 })).join('\n');
-    const loaded = await fetch(`${server.base}/v1/inventory/snapshots?location=dc1&asOf=1`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${KEYS.admin}`, 'content-type': 'application/x-ndjson' },
-      body,
-    });
-    expect(loaded.status).toBe(200);
+    await snapshot(server, 'dc1', Object.fromEntries(SKUS.map((sku) => [sku, 50])), 1);
     const client = await Client.connect(server.port, { key: KEYS.admin, binary: true });
     const answers = await Promise.all(
       SKUS.map((sku, i) =>

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { shardOf } from '../../gateway/shards/layout.ts';
 import { startServer, type ServerHandle } from '../persistence/server-process.ts';
-import { Client, KEYS, LOCATIONS, promtool, RULES, type Message } from './harness.ts';
+import { Client, KEYS, promtool, type Message } from './harness.ts';
+import { available, http, snapshot, workersConfig } from './workers-kit.ts';
 
 // server.workers: 2 through the real server (gateway/main.ts as a child process): two worker
 // threads, each owning the SKUs that hash to its shard, each with a gateway on the one port.
@@ -19,52 +20,7 @@ const BY_SHARD = [0, 1].map((k) => SKUS.filter((s) => shardOf(s, WORKERS) === k)
 const SPREAD = BY_SHARD.flatMap((list) => list.slice(1, 5));
 
 function config(dir: string, workers = WORKERS): Record<string, unknown> {
-  return {
-    server: { workers, shutdownGraceMs: 5_000 },
-    persistence: { store: 'file', dir: join(dir, 'data') },
-    auth: {
-      apiKeys: [
-        { key: KEYS.admin, name: 'ops', role: 'admin' },
-        { key: KEYS.web, name: 'web-shop', role: 'storefront', channel: 'web' },
-      ],
-      rateLimit: { perSecond: 1_000_000, burst: 1_000_000 },
-    },
-    rules: RULES,
-    locations: LOCATIONS,
-    products: SKUS.map((sku) => ({ sku })),
-    log: { level: 'warn' },
-  };
-}
-
-async function http(
-  s: ServerHandle,
-  path: string,
-  init: { method?: string; headers?: Record<string, string>; body?: string } = {},
-): Promise<Response> {
-  return fetch(`${s.base}${path}`, {
-    ...init,
-    headers: { authorization: `Bearer ${KEYS.admin}`, ...init.headers },
-  });
-}
-
-async function snapshot(s: ServerHandle, location: string, levels: Record<string, number>) {
-  const body = Object.entries(levels)
-    .map(([sku, onHand]) => JSON.stringify({ sku, onHand }))
-    .join('\n');
-  const res = await http(s, `/v1/inventory/snapshots?location=${location}&asOf=${Date.now()}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-ndjson' },
-    body,
-  });
-  expect(res.status, await res.clone().text()).toBe(200);
-  return (await res.json()) as Record<string, unknown>;
-}
-
-async function available(s: ServerHandle, sku: string, location?: string): Promise<number> {
-  const at = location === undefined ? '' : `&location=${location}`;
-  const res = await http(s, `/v1/availability?channel=web&sku=${sku}${at}`);
-  expect(res.status).toBe(200);
-  return ((await res.json()) as { available: number }).available;
+  return workersConfig(workers, SKUS, { store: 'file', dir: join(dir, 'data') });
 }
 
 async function metric(s: ServerHandle, name: string): Promise<number> {

@@ -99,17 +99,22 @@ export interface HarnessOptions {
   readonly start?: boolean;
 }
 
+/** The harness engine's channels, locations and products (a config's values may reuse them). */
+export const HARNESS_MASTER = {
+  rules: {
+    channels: [
+      { id: 'web', priority: 1 },
+      { id: 'app', priority: 1 },
+    ],
+  },
+  locations: LOCATIONS,
+  products: [{ sku: 'A' }, { sku: 'B' }, { sku: 'C' }],
+};
+
 export function orderHarness(options: HarnessOptions = {}): OrderHarness {
   const clock = options.clock ?? new ManualClock();
   const engine = new StockEngine({
-    rules: {
-      channels: [
-        { id: 'web', priority: 1 },
-        { id: 'app', priority: 1 },
-      ],
-    },
-    locations: LOCATIONS,
-    products: [{ sku: 'A' }, { sku: 'B' }, { sku: 'C' }],
+    ...HARNESS_MASTER,
     clock,
     partitions: 4,
   });

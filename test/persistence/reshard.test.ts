@@ -11,7 +11,7 @@ import { fileShardCount, shardOf, shardPersistence } from '../../gateway/shards/
 import { bookText } from '../../gateway/shards/reshard-plan.ts';
 import { reshard, ReshardError } from '../../gateway/shards/reshard.ts';
 import { FileStore, openStore, recover } from '../../persistence/index.ts';
-import { orderHarness, order, LOCATIONS } from '../orders/order-fixture.ts';
+import { HARNESS_MASTER, orderHarness, order } from '../orders/order-fixture.ts';
 import { silent, tempDir } from './engine-fixture.ts';
 import { freePort, startServer } from './server-process.ts';
 
@@ -173,17 +173,7 @@ describe('npm run reshard (offline)', () => {
   }, 30_000);
 
   it('refuses a directory holding orders, and changes nothing', async () => {
-    const values = {
-      rules: {
-        channels: [
-          { id: 'web', priority: 1 },
-          { id: 'app', priority: 1 },
-        ],
-      },
-      locations: LOCATIONS,
-      products: [{ sku: 'A' }, { sku: 'B' }, { sku: 'C' }],
-      log: { level: 'silent' },
-    };
+    const values = { ...HARNESS_MASTER, log: { level: 'silent' } };
     const { dir, config } = setup(values);
     const store = new FileStore({ dir, fsync: 'never', segmentBytes: 1 << 20 }, silent);
     await store.open();
