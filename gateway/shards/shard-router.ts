@@ -277,7 +277,8 @@ export class ShardRouter implements Engine {
     return this.link(owner)
       .ask<WatchSnapshot | ErrorResult>('watch', args)
       .then((snap) => {
-        if (!snap.ok) this.unwatch(channel, sku, location);
+        // Refused (unknown SKU or channel): the owner holds no watch to end.
+        if (!snap.ok) this.forget(topic);
         return snap;
       });
   }
@@ -293,7 +294,12 @@ export class ShardRouter implements Engine {
     if (remote === undefined) return;
     // Every watch asked the owner once: every unwatch tells it once.
     this.link(owner).push('unwatch', { channel, sku, location } satisfies WatchArgs);
-    if (--remote.watchers === 0) this.remoteTopics.delete(topic);
+    this.forget(topic);
+  }
+
+  private forget(topic: string): void {
+    const remote = this.remoteTopics.get(topic);
+    if (remote !== undefined && --remote.watchers === 0) this.remoteTopics.delete(topic);
   }
 
   onDeltas(listener: DeltaListener): () => void {

@@ -101,8 +101,9 @@ async function main(): Promise<void> {
 
   const stop = async (): Promise<void> => {
     clearInterval(publishing);
-    await router.stop();
+    // As gateway/main.ts stops them: the snapshotter before the engine it reads.
     await persisted.snapshotter?.stop();
+    await router.stop();
     await persisted.store?.close();
     router.closeLinks();
     tell({ type: 'stopped' });
