@@ -192,6 +192,8 @@ export class ShardRouter implements Engine {
       case 'expire':
         if (typeof cmd.reservationId !== 'string') return this.shard;
         if (this.local.reservation(cmd.reservationId) !== null) return this.shard;
+        // Of two shards, the one that does not hold it here is the only other place it can be.
+        if (this.count === 2) return 1 - this.shard;
         return this.directory.get(cmd.reservationId) ?? UNKNOWN;
       default:
         // A command without a SKU is refused by the local engine's checks.
@@ -201,6 +203,8 @@ export class ShardRouter implements Engine {
 
   /** Keeps the reservation directory in step with a forwarded command's answer. */
   learn(cmd: Command, result: CommandResult, shard: number): void {
+    // Two shards need no directory (route() sends what is not here to the other one).
+    if (this.count === 2) return;
     if (cmd.op === 'reserve') {
       if (result.ok) this.directory.set(cmd.reservationId, shard);
     } else if (cmd.op === 'release' || cmd.op === 'confirm') {

@@ -1,4 +1,4 @@
-import { MessageChannel } from 'node:worker_threads';
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   ManualClock,
@@ -17,9 +17,10 @@ import { LOCATIONS, RULES } from '../engine/fixtures.ts';
 const SKUS = Array.from({ length: 12 }, (_, i) => `s${i}`);
 const ON = [0, 1].map((k) => SKUS.filter((s) => shardOf(s, 2) === k));
 
-function pair(): { routers: ShardRouter[]; engines: StockEngine[] } {
+function routers(n: number): { routers: ShardRouter[]; engines: StockEngine[] } {
   const clock = new ManualClock();
-  const engines = [0, 1].map(
+  const engines = Array.from(
+    { length: n },
     () =>
       new StockEngine({
         rules: RULES,
@@ -29,12 +30,18 @@ function pair(): { routers: ShardRouter[]; engines: StockEngine[] } {
         conflationMs: 5,
       }),
   );
-  const { port1, port2 } = new MessageChannel();
-  const routers = [
-    new ShardRouter(engines[0] as StockEngine, 0, 2, [null, port1]),
-    new ShardRouter(engines[1] as StockEngine, 1, 2, [port2, null]),
-  ];
-  return { routers, engines };
+  const ports: (MessagePort | null)[][] = engines.map(() => engines.map(() => null));
+  for (let i = 0; i < n; i++) {
+    for (let j = i + 1; j < n; j++) {
+      const { port1, port2 } = new MessageChannel();
+      (ports[i] as (MessagePort | null)[])[j] = port1;
+      (ports[j] as (MessagePort | null)[])[i] = port2;
+    }
+  }
+  return {
+    routers: engines.map((e, k) => new ShardRouter(e, k, n, ports[k] as (MessagePort | null)[])),
+    engines,
+  };
 }
 
 let open: ShardRouter[] = [];
@@ -47,9 +54,13 @@ afterEach(async () => {
 });
 
 function start(): { a: ShardRouter; b: ShardRouter; engines: StockEngine[] } {
-  const { routers, engines } = pair();
-  open = routers;
-  return { a: routers[0] as ShardRouter, b: routers[1] as ShardRouter, engines };
+  const made = routers(2);
+  open = made.routers;
+  return {
+    a: made.routers[0] as ShardRouter,
+    b: made.routers[1] as ShardRouter,
+    engines: made.engines,
+  };
 }
 
 function ok(r: CommandResult): void {
@@ -100,6 +111,23 @@ describe('ShardRouter', () => {
     const missing = await a.execute({ op: 'release', reservationId: 'never' });
     expect(missing).toMatchObject({ ok: false, code: 'NOT_FOUND' });
     expect(await a.availability('web', sku, 'S1')).toMatchObject({ available: 4 });
+  });
+
+  it('finds a reservation among three shards, asked through a router that never saw it', async () => {
+    const made = routers(3);
+    open = made.routers;
+    const [a, b, c] = made.routers as [ShardRouter, ShardRouter, ShardRouter];
+    const sku = SKUS.find((s) => shardOf(s, 3) === 2) as string;
+    ok(await a.execute({ op: 'setOnHand', sku, location: 'S1', onHand: 5, asOf: 1 }));
+    // Made through a: a's directory knows shard 2; b's does not, so b asks every shard.
+    ok(await a.execute({ op: 'reserve', reservationId: 'm', channel: 'web', sku, qty: 2 }));
+    ok(await a.execute({ op: 'reserve', reservationId: 'n', channel: 'web', sku, qty: 1 }));
+    ok(await b.execute({ op: 'release', reservationId: 'm' }));
+    ok(await a.execute({ op: 'confirm', reservationId: 'n', orderId: 'o2' }));
+    expect(await b.execute({ op: 'release', reservationId: 'none' })).toMatchObject({
+      code: 'NOT_FOUND',
+    });
+    expect(await c.availability('web', sku, 'S1')).toMatchObject({ available: 4 });
   });
 
   it('applies master data and rules on both shards', async () => {
