@@ -21,6 +21,7 @@ import type {
 } from '../../engine/index.ts';
 import { ErrorCode, fail, Reason, topicOf, type Clock } from '../../engine/index.ts';
 import { shardOf } from './layout.ts';
+import { packAnswer, unpackAnswer } from './answer-codec.ts';
 import { PeerLink, type PeerWaiter } from './peer-link.ts';
 import { ReservationDirectory } from './reservation-directory.ts';
 
@@ -47,7 +48,7 @@ class ForwardedCommand<T> implements PeerWaiter {
     private readonly tag: T,
   ) {}
   answered(value: unknown): void {
-    const result = value as CommandResult;
+    const result = unpackAnswer(value, this.cmd);
     this.router.learn(this.cmd, result, this.shard);
     this.sink.deliver(result, this.tag, this.cmd);
   }
@@ -67,7 +68,7 @@ class Broadcast<T> implements PeerWaiter {
     this.left = shards;
   }
   answered(value: unknown): void {
-    const result = value as CommandResult;
+    const result = unpackAnswer(value, this.cmd);
     if (!result.ok && result.reason === Reason.UNKNOWN_RESERVATION) this.notFound ??= result;
     else this.found ??= result;
     if (--this.left === 0) {
@@ -84,8 +85,8 @@ class LocalAnswer implements ResultSink<PeerWaiter> {
 const LOCAL_ANSWER = new LocalAnswer();
 
 class ReplySink implements ResultSink<(value: unknown) => void> {
-  deliver(result: CommandResult, reply: (value: unknown) => void): void {
-    reply(result);
+  deliver(result: CommandResult, reply: (value: unknown) => void, command: Command): void {
+    reply(packAnswer(result, command));
   }
 }
 const REPLY_SINK = new ReplySink();
