@@ -105,11 +105,18 @@ class Counter {
   replies = 0;
   private target = 0;
   private wake: (() => void) | null = null;
+  private fail: ((error: Error) => void) | null = null;
 
   constructor(readonly ws: WebSocket) {
     ws.on('message', () => {
       this.replies++;
       if (this.replies >= this.target && this.wake !== null) this.wake();
+    });
+    // One close listener for the connection's life (one per sendAll piled up past Node's limit).
+    ws.once('close', (code) => {
+      this.fail?.(
+        new Error(`connection closed (${code}) with ${this.target - this.replies} unanswered`),
+      );
     });
   }
 
@@ -117,11 +124,7 @@ class Counter {
     this.target += frames.length;
     const done = new Promise<void>((resolve, reject) => {
       this.wake = resolve;
-      this.ws.once('close', (code) => {
-        reject(
-          new Error(`connection closed (${code}) with ${this.target - this.replies} unanswered`),
-        );
-      });
+      this.fail = reject;
     });
     for (const f of frames) this.ws.send(f.data, { binary: f.binary });
     if (this.replies >= this.target) return;
