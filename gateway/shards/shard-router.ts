@@ -1,3 +1,4 @@
+import type { MessagePort } from 'node:worker_threads';
 import type {
   Availability,
   AvailabilityDelta,
@@ -98,12 +99,6 @@ class PromiseSink implements ResultSink<(r: CommandResult) => void> {
 }
 const PROMISE_SINK = new PromiseSink();
 
-/** A topic owned by another shard that this worker's subscribers watch. */
-class RemoteTopic {
-  watchers = 0;
-  constructor(readonly owner: number) {}
-}
-
 interface WatchArgs {
   readonly channel: string;
   readonly sku: string;
@@ -119,20 +114,20 @@ interface ReplaceArgs {
 export class ShardRouter implements Engine {
   private readonly links: (PeerLink | null)[];
   private readonly directory = new ReservationDirectory();
-  private readonly remoteTopics = new Map<string, RemoteTopic>();
+  /** Topics of other shards this worker's subscribers watch: topic → watches held at the owner. */
+  private readonly remoteTopics = new Map<string, number>();
   /** Topics of this shard watched by other workers: topic → watching workers. */
   private readonly watchedByPeers = new Map<string, Set<number>>();
   private readonly listeners = new Set<DeltaListener>();
   private readonly stopLocal: () => void;
-  /** Commands forwarded to another shard, and answers of forwarded commands served here. */
+  /** Commands forwarded to another shard (for the metrics). */
   forwarded = 0;
-  served = 0;
 
   constructor(
     private readonly local: StockEngine,
     readonly shard: number,
     readonly count: number,
-    ports: readonly (import('node:worker_threads').MessagePort | null)[],
+    ports: readonly (MessagePort | null)[],
   ) {
     this.links = ports.map((port, k) =>
       port === null
@@ -157,11 +152,6 @@ export class ShardRouter implements Engine {
 
   get stock(): StockPort {
     return this.local.stock;
-  }
-
-  /** The shard that owns a SKU. */
-  ownerOf(sku: string): number {
-    return shardOf(sku, this.count);
   }
 
   // ---- commands ------------------------------------------------------------------------------
@@ -272,12 +262,7 @@ export class ShardRouter implements Engine {
     const owner = shardOf(sku, this.count);
     if (owner === this.shard) return this.local.watch(channel, sku, location);
     const topic = topicOf(channel, sku, location);
-    let remote = this.remoteTopics.get(topic);
-    if (remote === undefined) {
-      remote = new RemoteTopic(owner);
-      this.remoteTopics.set(topic, remote);
-    }
-    remote.watchers++;
+    this.remoteTopics.set(topic, (this.remoteTopics.get(topic) ?? 0) + 1);
     const args: WatchArgs = { channel, sku, location };
     return this.link(owner)
       .ask<WatchSnapshot | ErrorResult>('watch', args)
@@ -295,16 +280,16 @@ export class ShardRouter implements Engine {
       return;
     }
     const topic = topicOf(channel, sku, location);
-    const remote = this.remoteTopics.get(topic);
-    if (remote === undefined) return;
+    if (!this.remoteTopics.has(topic)) return;
     // Every watch asked the owner once: every unwatch tells it once.
     this.link(owner).push('unwatch', { channel, sku, location } satisfies WatchArgs);
     this.forget(topic);
   }
 
   private forget(topic: string): void {
-    const remote = this.remoteTopics.get(topic);
-    if (remote !== undefined && --remote.watchers === 0) this.remoteTopics.delete(topic);
+    const watches = this.remoteTopics.get(topic) ?? 0;
+    if (watches <= 1) this.remoteTopics.delete(topic);
+    else this.remoteTopics.set(topic, watches - 1);
   }
 
   onDeltas(listener: DeltaListener): () => void {
@@ -463,7 +448,6 @@ export class ShardRouter implements Engine {
     const answer = reply ?? (() => undefined);
     switch (kind) {
       case 'cmd':
-        this.served++;
         this.local.submit(payload as Command, REPLY_SINK, answer);
         return;
       case 'settle':
