@@ -392,6 +392,15 @@ export class StockEngine implements Engine {
     return this.core.reservationIndex.reservation(reservationId)?.view() ?? null;
   }
 
+  /**
+   * True when a release or confirm of this id would reach one of this engine's books: a held
+   * reservation, or one whose reserve is still on its way (the command waits its turn behind
+   * it). Builds nothing: the shard router asks it for every release and confirm.
+   */
+  knowsReservation(reservationId: string): boolean {
+    return this.core.reservationIndex.book(reservationId) !== undefined;
+  }
+
   // ---- live availability -----------------------------------------------------------------------
 
   watch(channel: string, sku: string, location: string | null = null): WatchSnapshot | ErrorResult {

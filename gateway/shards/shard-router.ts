@@ -182,7 +182,7 @@ export class ShardRouter implements Engine {
       case 'confirm':
       case 'expire':
         if (typeof cmd.reservationId !== 'string') return this.shard;
-        if (this.local.reservation(cmd.reservationId) !== null) return this.shard;
+        if (this.local.knowsReservation(cmd.reservationId)) return this.shard;
         // Of two shards, the one that does not hold it here is the only other place it can be.
         if (this.count === 2) return 1 - this.shard;
         return this.directory.get(cmd.reservationId) ?? UNKNOWN;

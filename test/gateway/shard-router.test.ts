@@ -113,6 +113,19 @@ describe('ShardRouter', () => {
     expect(await a.availability('web', sku, 'S1')).toMatchObject({ available: 4 });
   });
 
+  it('releases a reservation whose reserve is still on its way, behind it', async () => {
+    const { a } = start();
+    const sku = ON[0]![0] as string;
+    ok(await a.execute({ op: 'setOnHand', sku, location: 'S1', onHand: 5, asOf: 1 }));
+    // Both sent before either is answered: the release must queue behind the reserve on the
+    // shard that owns the SKU, as with one engine, not go looking for it elsewhere.
+    const reserve = a.execute({ op: 'reserve', reservationId: 'q', channel: 'web', sku, qty: 2 });
+    const release = a.execute({ op: 'release', reservationId: 'q' });
+    ok(await reserve);
+    ok(await release);
+    expect(await a.availability('web', sku, 'S1')).toMatchObject({ available: 5 });
+  });
+
   it('finds a reservation among three shards, asked through a router that never saw it', async () => {
     const made = routers(3);
     open = made.routers;
