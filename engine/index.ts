@@ -49,7 +49,7 @@ export type {
   ShipCommand,
 } from './commands.ts';
 export { ERROR_CODES, ErrorCode, Reason, StockflowError } from './errors.ts';
-export { fail } from './results.ts';
+export { fail, PROMISE_SINK } from './results.ts';
 export { ManualClock, SystemClock } from './clock.ts';
 export type { Clock, TimerHandle } from './clock.ts';
 export { DueQueue } from './due-queue.ts';

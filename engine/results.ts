@@ -1,5 +1,6 @@
 import type {
   CommandResult,
+  ResultSink,
   ErrorResult,
   OkResult,
   PositionView,
@@ -29,3 +30,12 @@ export function fail(
 export function asDuplicate(result: CommandResult): CommandResult {
   return result.ok ? ok(false, result.position, result.reservation, true) : result;
 }
+
+class PromiseSink implements ResultSink<(r: CommandResult) => void> {
+  deliver(result: CommandResult, resolve: (r: CommandResult) => void): void {
+    resolve(result);
+  }
+}
+
+/** The sink of `execute`: the tag is the promise's resolve (one sink for every engine face). */
+export const PROMISE_SINK: ResultSink<(r: CommandResult) => void> = new PromiseSink();

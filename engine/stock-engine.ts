@@ -33,7 +33,7 @@ import {
 } from './master-data.ts';
 import { Envelope, PartitionActors } from './partition-actors.ts';
 import type { Reservation } from './reservation.ts';
-import { fail } from './results.ts';
+import { fail, PROMISE_SINK } from './results.ts';
 import { SkuBook, Watch } from './sku-book.ts';
 import { EngineStockPort, type StockPort } from './stock-port.ts';
 
@@ -46,13 +46,6 @@ function productInput(book: SkuBook): ProductInput {
     ...(Object.keys(book.prices).length === 0 ? {} : { prices: book.prices }),
   };
 }
-
-class PromiseSink implements ResultSink<(r: CommandResult) => void> {
-  deliver(result: CommandResult, resolve: (r: CommandResult) => void): void {
-    resolve(result);
-  }
-}
-const PROMISE_SINK = new PromiseSink();
 
 class NullSink implements ResultSink<null> {
   deliver(): void {

@@ -29,16 +29,6 @@ export interface PeerWaiter {
   answered(value: unknown): void;
 }
 
-class Reply {
-  constructor(
-    private readonly link: PeerLink,
-    private readonly id: number,
-  ) {}
-  readonly send = (value: unknown): void => {
-    this.link.answer(this.id, value);
-  };
-}
-
 export class PeerLink {
   private out: unknown[] = [];
   private scheduled = false;
@@ -90,10 +80,6 @@ export class PeerLink {
     return this.waiting.size;
   }
 
-  answer(id: number, value: unknown): void {
-    this.enqueue(ANSWER, id, value);
-  }
-
   close(): void {
     this.flush();
     this.closed = true;
@@ -134,7 +120,15 @@ export class PeerLink {
         this.waiting.delete(id);
         waiter.answered(payload);
       } else {
-        this.server(kind, payload, id === 0 ? null : new Reply(this, id).send);
+        this.server(
+          kind,
+          payload,
+          id === 0
+            ? null
+            : (value) => {
+                this.enqueue(ANSWER, id, value);
+              },
+        );
       }
     }
   }

@@ -20,7 +20,7 @@ import type {
   StockPort,
   WatchSnapshot,
 } from '../../engine/index.ts';
-import { ErrorCode, fail, Reason, topicOf, type Clock } from '../../engine/index.ts';
+import { ErrorCode, fail, PROMISE_SINK, Reason, topicOf, type Clock } from '../../engine/index.ts';
 import { shardOf } from './layout.ts';
 import { packAnswer, unpackAnswer } from './answer-codec.ts';
 import { PeerLink, type PeerWaiter } from './peer-link.ts';
@@ -92,13 +92,6 @@ class ReplySink implements ResultSink<(value: unknown) => void> {
 }
 const REPLY_SINK = new ReplySink();
 
-class PromiseSink implements ResultSink<(r: CommandResult) => void> {
-  deliver(result: CommandResult, resolve: (r: CommandResult) => void): void {
-    resolve(result);
-  }
-}
-const PROMISE_SINK = new PromiseSink();
-
 interface WatchArgs {
   readonly channel: string;
   readonly sku: string;
@@ -112,12 +105,14 @@ interface ReplaceArgs {
 }
 
 export class ShardRouter implements Engine {
+  /** links[k] reaches worker k (null at this worker's own index); peerLinks, the others. */
   private readonly links: (PeerLink | null)[];
+  private readonly peerLinks: PeerLink[];
   private readonly directory = new ReservationDirectory();
   /** Topics of other shards this worker's subscribers watch: topic → watches held at the owner. */
   private readonly remoteTopics = new Map<string, number>();
-  /** Topics of this shard watched by other workers: topic → watching workers. */
-  private readonly watchedByPeers = new Map<string, Set<number>>();
+  /** Topics of this shard watched by other workers: topic → worker → watches it holds here. */
+  private readonly watchedByPeers = new Map<string, Map<number, number>>();
   private readonly listeners = new Set<DeltaListener>();
   private readonly stopLocal: () => void;
   /** Commands forwarded to another shard (for the metrics). */
@@ -136,6 +131,7 @@ export class ShardRouter implements Engine {
             this.serve(k, kind, payload, reply);
           }),
     );
+    this.peerLinks = this.links.filter((l): l is PeerLink => l !== null);
     this.stopLocal = local.onDeltas((deltas) => {
       this.emit(deltas);
       this.pushToPeers(deltas);
@@ -212,7 +208,7 @@ export class ShardRouter implements Engine {
   }
 
   private async everywhere(kind: string, here: () => Promise<void>): Promise<void> {
-    await Promise.all([here(), ...this.peers().map((l) => l.ask(kind, null))]);
+    await Promise.all([here(), ...this.peerLinks.map((l) => l.ask(kind, null))]);
   }
 
   // ---- reads ---------------------------------------------------------------------------------
@@ -242,8 +238,8 @@ export class ShardRouter implements Engine {
 
   skusAt(location: string): Promise<string[]> {
     const here = this.local.skusAt(location);
-    return Promise.all(this.peers().map((l) => l.ask<string[]>('skusAt', location))).then((lists) =>
-      here.concat(...lists),
+    return Promise.all(this.peerLinks.map((l) => l.ask<string[]>('skusAt', location))).then(
+      (lists) => here.concat(...lists),
     );
   }
 
@@ -313,7 +309,7 @@ export class ShardRouter implements Engine {
       const peers = this.watchedByPeers.get(delta.topic);
       if (peers === undefined) continue;
       out ??= new Map();
-      for (const peer of peers) {
+      for (const peer of peers.keys()) {
         let list = out.get(peer);
         if (list === undefined) out.set(peer, (list = []));
         list.push(delta);
@@ -327,7 +323,7 @@ export class ShardRouter implements Engine {
 
   setRules(input: Parameters<Engine['setRules']>[0]): void {
     this.local.setRules(input);
-    for (const link of this.peers()) link.push('setRules', input);
+    for (const link of this.peerLinks) link.push('setRules', input);
   }
 
   rules(): RulesDocument {
@@ -336,13 +332,13 @@ export class ShardRouter implements Engine {
 
   upsertLocations(list: readonly LocationInput[]): number {
     const changed = this.local.upsertLocations(list);
-    for (const link of this.peers()) link.push('upsertLocations', list);
+    for (const link of this.peerLinks) link.push('upsertLocations', list);
     return changed;
   }
 
   upsertProducts(list: readonly ProductInput[]): number {
     const changed = this.local.upsertProducts(list);
-    for (const link of this.peers()) link.push('upsertProducts', list);
+    for (const link of this.peerLinks) link.push('upsertProducts', list);
     return changed;
   }
 
@@ -410,14 +406,14 @@ export class ShardRouter implements Engine {
 
   /** Closes the links to the other workers (once every worker has drained). */
   closeLinks(): void {
-    for (const link of this.peers()) link.close();
+    for (const link of this.peerLinks) link.close();
   }
 
   /** Forwarding figures for the metrics: messages and commands sent to other workers. */
   linkStats(): { messages: number; items: number } {
     let messages = 0;
     let items = 0;
-    for (const link of this.peers()) {
+    for (const link of this.peerLinks) {
       messages += link.messagesSent;
       items += link.itemsSent;
     }
@@ -478,9 +474,9 @@ export class ShardRouter implements Engine {
         const snap = this.local.watch(a.channel, a.sku, a.location);
         if (snap.ok) {
           let peers = this.watchedByPeers.get(snap.topic);
-          if (peers === undefined) this.watchedByPeers.set(snap.topic, (peers = new Set()));
-          peers.add(peer);
-          this.peerWatchCount(snap.topic, peer, 1);
+          if (peers === undefined)
+            this.watchedByPeers.set(snap.topic, (peers = new Map<number, number>()));
+          peers.set(peer, (peers.get(peer) ?? 0) + 1);
         }
         answer(snap);
         return;
@@ -488,9 +484,11 @@ export class ShardRouter implements Engine {
       case 'unwatch': {
         const a = payload as WatchArgs;
         const topic = topicOf(a.channel, a.sku, a.location);
-        if (this.peerWatchCount(topic, peer, -1) === 0)
-          this.watchedByPeers.get(topic)?.delete(peer);
-        if (this.watchedByPeers.get(topic)?.size === 0) this.watchedByPeers.delete(topic);
+        const peers = this.watchedByPeers.get(topic);
+        const held = peers?.get(peer) ?? 0;
+        if (peers === undefined || held === 0) return;
+        if (held > 1) peers.set(peer, held - 1);
+        else if (peers.delete(peer) && peers.size === 0) this.watchedByPeers.delete(topic);
         this.local.unwatch(a.channel, a.sku, a.location);
         return;
       }
@@ -529,20 +527,6 @@ export class ShardRouter implements Engine {
       default:
         answer(fail(ErrorCode.INTERNAL, null, `shard ${this.shard}: unknown request ${kind}`));
     }
-  }
-
-  /** How many watches of a topic a peer holds here (its subscribers, one watch each). */
-  private readonly peerWatches = new Map<string, number>();
-  private peerWatchCount(topic: string, peer: number, by: number): number {
-    const key = `${peer}\u0000${topic}`;
-    const n = (this.peerWatches.get(key) ?? 0) + by;
-    if (n <= 0) this.peerWatches.delete(key);
-    else this.peerWatches.set(key, n);
-    return Math.max(n, 0);
-  }
-
-  private peers(): PeerLink[] {
-    return this.links.filter((l): l is PeerLink => l !== null);
   }
 
   private link(shard: number): PeerLink {

@@ -62,15 +62,15 @@ async function main(): Promise<void> {
   // This shard's readiness, published for every worker's /readyz (a journal down on one shard
   // makes the whole process not ready: a load balancer cannot tell which worker it reached).
   const health = new Int32Array(init.health);
-  const own = (): Readiness => storeReadiness(config, engine, persisted, streamFeed);
-  const publish = (): void => {
-    Atomics.store(health, shard, own().ready ? 1 : 0);
+  const publish = (): Readiness => {
+    const here = storeReadiness(config, engine, persisted, streamFeed);
+    Atomics.store(health, shard, here.ready ? 1 : 0);
+    return here;
   };
   publish();
   const publishing = setInterval(publish, HEALTH_EVERY_MS);
   const readiness = (): Readiness => {
-    const here = own();
-    Atomics.store(health, shard, here.ready ? 1 : 0);
+    const here = publish();
     const shards = Array.from(health, (v) => v === 1);
     return {
       ready: here.ready && shards.every(Boolean),
