@@ -1,8 +1,9 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { ApiKeyConfig, ApiKeyRole } from '../config/index.ts';
 import {
+  fillSharedBucket,
   SHARED_BUCKET_BYTES,
-  SharedTokenBucket,
+  sharedTokenBucket,
   TokenBucket,
   type RateBucket,
 } from './rate-limit.ts';
@@ -65,7 +66,7 @@ export class ApiKeyRing {
       const bucket =
         shared === null
           ? new TokenBucket(rate.burst, rate.perSecond, now)
-          : new SharedTokenBucket(shared, i * SHARED_BUCKET_BYTES, rate.burst, rate.perSecond);
+          : sharedTokenBucket(shared, i * SHARED_BUCKET_BYTES, rate.burst, rate.perSecond);
       this.principals.push(new Principal(k, bucket));
     });
   }
@@ -141,7 +142,7 @@ export function sharedRateMemory(
 ): SharedArrayBuffer {
   const memory = new SharedArrayBuffer(Math.max(1, keys) * SHARED_BUCKET_BYTES);
   for (let i = 0; i < keys; i++) {
-    new SharedTokenBucket(memory, i * SHARED_BUCKET_BYTES, rate.burst, rate.perSecond).init();
+    fillSharedBucket(memory, i * SHARED_BUCKET_BYTES, rate.burst);
   }
   return memory;
 }

@@ -26,12 +26,20 @@ export interface WorkerPool {
 class ShardWorker {
   private readonly waiters = new Map<string, ((m: FromWorker) => void)[]>();
   exited = false;
+  /** Resolves when the thread has exited: a step waiting for its answer then waits no more. */
+  readonly ended: Promise<void>;
 
   constructor(
     readonly shard: number,
     readonly thread: Worker,
     private readonly onMessage: (w: ShardWorker, m: FromWorker) => void,
   ) {
+    this.ended = new Promise((resolve) => {
+      thread.once('exit', () => {
+        this.exited = true;
+        resolve();
+      });
+    });
     thread.on('message', (m: FromWorker) => {
       const list = this.waiters.get(m.type);
       const waiter = list?.shift();
@@ -100,7 +108,7 @@ export async function startWorkers(config: Config, log: Logger): Promise<WorkerP
         },
       );
     } else if (m.type === 'collected') {
-      metrics.answer(w.shard, m);
+      metrics.answer(m);
     } else if (m.type === 'failed') {
       log.fatal({ shard: w.shard, reason: m.message }, 'a shard worker failed; exiting');
       process.exit(1);
@@ -121,7 +129,6 @@ export async function startWorkers(config: Config, log: Logger): Promise<WorkerP
       process.exit(1);
     });
     thread.on('exit', (code) => {
-      w.exited = true;
       if (stopping) return;
       log.fatal({ shard: k, code }, 'a shard worker exited; exiting so every shard recovers');
       process.exit(1);
@@ -150,19 +157,17 @@ export async function startWorkers(config: Config, log: Logger): Promise<WorkerP
     metricsPort: bound.metricsPort,
     async stop() {
       stopping = true;
+      // Every worker takes a step and says it is done (or has exited) before the next step.
+      const step = (message: ToWorker, done: FromWorker['type']): Promise<unknown> =>
+        Promise.all(
+          workers.map((w) => {
+            w.send(message);
+            return Promise.race([w.next(done), w.ended]);
+          }),
+        );
       // Gateways first, while every shard still answers the others' forwarded commands.
-      await Promise.all(
-        workers.map((w) => {
-          w.send({ type: 'drain' });
-          return w.exited ? Promise.resolve() : w.next('drained');
-        }),
-      );
-      await Promise.all(
-        workers.map((w) => {
-          w.send({ type: 'stop' });
-          return w.exited ? Promise.resolve() : w.next('stopped');
-        }),
-      );
+      await step({ type: 'drain' }, 'drained');
+      await step({ type: 'stop' }, 'stopped');
       await Promise.all(workers.map((w) => w.thread.terminate()));
     },
   };
@@ -206,7 +211,7 @@ class MetricsCollector {
     });
   }
 
-  answer(_shard: number, m: Extract<FromWorker, { type: 'collected' }>): void {
+  answer(m: Extract<FromWorker, { type: 'collected' }>): void {
     const round = this.rounds.get(m.id);
     if (round === undefined) return;
     round.parts.push(m.metrics as WorkerMetrics);

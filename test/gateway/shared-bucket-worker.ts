@@ -1,7 +1,7 @@
-// A worker thread for shared-bucket.test.ts: takes one token at a time from a SharedTokenBucket
+// A worker thread for shared-bucket.test.ts: takes one token at a time from a shared TokenBucket
 // in the memory it is given, as fast as it can, and reports how many takes were granted.
 import { parentPort, workerData } from 'node:worker_threads';
-import { SharedTokenBucket } from '../../gateway/rate-limit.ts';
+import { sharedTokenBucket } from '../../gateway/rate-limit.ts';
 
 const { memory, gate, attempts, burst, perSecond } = workerData as {
   memory: SharedArrayBuffer;
@@ -11,7 +11,7 @@ const { memory, gate, attempts, burst, perSecond } = workerData as {
   burst: number;
   perSecond: number;
 };
-const bucket = new SharedTokenBucket(memory, 0, burst, perSecond);
+const bucket = sharedTokenBucket(memory, 0, burst, perSecond);
 const flags = new Int32Array(gate);
 Atomics.add(flags, 0, 1);
 Atomics.wait(flags, 1, 0);

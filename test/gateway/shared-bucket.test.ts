@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { sharedRateMemory } from '../../gateway/auth.ts';
 
 // A key's rate limit with server.workers > 1 is one budget for the process: its bucket lives in
-// shared memory that every worker thread takes from (gateway/rate-limit.ts SharedTokenBucket).
+// shared memory that every worker thread takes from (gateway/rate-limit.ts sharedTokenBucket).
 
 const WORKER = fileURLToPath(new URL('./shared-bucket-worker.ts', import.meta.url));
 
@@ -31,7 +31,7 @@ function taker(
   });
 }
 
-describe('SharedTokenBucket', () => {
+describe('a TokenBucket in shared memory', () => {
   it('grants one budget across four threads taking at once', async () => {
     const burst = 20_000;
     const memory = sharedRateMemory(1, { burst, perSecond: 1 });
