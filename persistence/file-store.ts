@@ -1,3 +1,4 @@
+import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -32,6 +33,22 @@ export interface FileStoreOptions {
 
 const SEGMENT_SUFFIX = '.wal';
 const SNAPSHOT_SUFFIX = '.snap';
+const JOURNAL_DIR = 'journal';
+const SNAPSHOT_DIR = 'snapshots';
+
+/**
+ * What a file store keeps in its directory: the entries to move when its state moves (the offline
+ * re-shard), and the test of whether a directory holds any state (a segment or a snapshot).
+ */
+export const FILE_STORE_ENTRIES: readonly string[] = [JOURNAL_DIR, SNAPSHOT_DIR];
+
+export function fileStoreHoldsState(dir: string): boolean {
+  const any = (sub: string, suffix: string): boolean => {
+    const path = join(dir, sub);
+    return existsSync(path) && readdirSync(path).some((name) => name.endsWith(suffix));
+  };
+  return any(JOURNAL_DIR, SEGMENT_SUFFIX) || any(SNAPSHOT_DIR, SNAPSHOT_SUFFIX);
+}
 const pad = (seq: number): string => String(seq).padStart(16, '0');
 
 interface Segment {
@@ -76,8 +93,8 @@ export class FileStore implements Store {
     private readonly options: FileStoreOptions,
     private readonly log: Logger,
   ) {
-    this.journalDir = join(options.dir, 'journal');
-    this.snapshotDir = join(options.dir, 'snapshots');
+    this.journalDir = join(options.dir, JOURNAL_DIR);
+    this.snapshotDir = join(options.dir, SNAPSHOT_DIR);
   }
 
   async open(): Promise<void> {

@@ -1,5 +1,5 @@
 // The persistence folder's public face.
-export { FileStore } from './file-store.ts';
+export { FILE_STORE_ENTRIES, FileStore, fileStoreHoldsState } from './file-store.ts';
 export { openStore } from './open-store.ts';
 export { RedisStore } from './redis-store.ts';
 export type { RedisStoreOptions } from './redis-store.ts';

@@ -1,14 +1,8 @@
-import {
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import type { PersistenceConfig } from '../../config/index.ts';
+import { fileStoreHoldsState } from '../../persistence/index.ts';
 
 /**
  * Which shard owns what, and where each shard keeps its state (docs/scaling.md, "Shards").
@@ -35,6 +29,11 @@ export function shardOf(id: string, count: number): number {
   return (h >>> 0) % count;
 }
 
+/** The directory of shard `k` inside persistence.dir (with more than one shard). */
+export function shardDirName(k: number): string {
+  return `shard-${k}`;
+}
+
 /** The persistence settings of shard `k` of `count`. */
 export function shardPersistence(
   config: PersistenceConfig,
@@ -44,7 +43,7 @@ export function shardPersistence(
   if (count === 1) return config;
   return {
     ...config,
-    dir: join(config.dir, `shard-${k}`),
+    dir: join(config.dir, shardDirName(k)),
     redis: { ...config.redis, keyPrefix: `${config.redis.keyPrefix}:{shard-${k}}` },
   };
 }
@@ -71,15 +70,6 @@ function mismatch(where: string, found: number, wanted: number): ShardLayoutErro
   );
 }
 
-/** A file store directory holds state of its own (a journal segment or a snapshot). */
-function holdsState(dir: string): boolean {
-  const any = (sub: string, suffix: string): boolean => {
-    const path = join(dir, sub);
-    return existsSync(path) && readdirSync(path).some((name) => name.endsWith(suffix));
-  };
-  return any('journal', '.wal') || any('snapshots', '.snap');
-}
-
 /**
  * The shard count the file store directory holds: its shards.json, or 1 when the directory is
  * today's single-shard layout (or empty).
@@ -95,7 +85,7 @@ export function fileShardCount(dir: string): number | null {
     }
     return parsed.count;
   }
-  return holdsState(dir) ? 1 : null;
+  return fileStoreHoldsState(dir) ? 1 : null;
 }
 
 /** Writes the shard count into a file store directory (atomically: a temp file renamed). */

@@ -3,9 +3,9 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Config, PersistenceConfig } from '../../config/index.ts';
 import type { SkuState } from '../../engine/index.ts';
-import { loadStore, openStore } from '../../persistence/index.ts';
+import { FILE_STORE_ENTRIES, loadStore, openStore } from '../../persistence/index.ts';
 import { createEngine } from '../engine-start.ts';
-import { shardOf, shardPersistence, writeFileShardCount } from './layout.ts';
+import { shardDirName, shardOf, shardPersistence, writeFileShardCount } from './layout.ts';
 import { bookText, productOnly, type ReshardPlan } from './reshard-plan.ts';
 import { ReshardError } from './reshard-source.ts';
 
@@ -105,8 +105,8 @@ export async function verifyShard(
 /** What makes up a layout of `count` shards in the data directory (besides shards.json). */
 function layoutEntries(count: number): string[] {
   return count === 1
-    ? ['journal', 'snapshots']
-    : Array.from({ length: count }, (_, k) => `shard-${k}`);
+    ? [...FILE_STORE_ENTRIES]
+    : Array.from({ length: count }, (_, k) => shardDirName(k));
 }
 
 /**
