@@ -10,9 +10,9 @@ import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { StockflowServer } from './durable-server.ts';
 import { runChild } from './durable-suite.ts';
-import { serveDurableLoad, spreadSku, WARM_SKU, type MeasureJob } from './durable-load.ts';
+import { serveDurableLoad, type MeasureJob } from './durable-load.ts';
+import { KEYS, stockOf } from './scale-suite.ts';
 
-const KEYS = { admin: 'bench-ceiling-admin-key-0000', storefront: 'bench-ceiling-web-key-000000' };
 const CONNECTIONS = 8;
 const SECONDS = 5;
 
@@ -23,8 +23,7 @@ interface Round {
 }
 
 async function round(servers: number, store: 'file' | 'memory'): Promise<Round> {
-  const stock = new Map<string, number>([[WARM_SKU, 100_000_000]]);
-  for (let i = 0; i < 10_000; i++) stock.set(spreadSku(i), 10_000);
+  const { stock } = stockOf('spread');
   const list: StockflowServer[] = [];
   try {
     for (let i = 0; i < servers; i++) {

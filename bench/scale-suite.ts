@@ -6,6 +6,7 @@
  * their own: the reserves one of the durable benchmark (durable-load.ts), the orders and fan-out
  * ones of this benchmark (scale-orders.ts, scale-fanout.ts), all raw-socket.
  */
+import { scrapeValue } from '../test/persistence/server-process.ts';
 import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -38,13 +39,19 @@ import {
 } from './scale-report.ts';
 
 const ENTRY = fileURLToPath(new URL('./scale.ts', import.meta.url));
-const KEYS = { admin: 'bench-scale-admin-key-000000', storefront: 'bench-scale-web-key-00000000' };
+export const KEYS = {
+  admin: 'bench-scale-admin-key-000000',
+  storefront: 'bench-scale-web-key-00000000',
+};
 const SPREAD_SKUS = 10_000;
 const ORDER_SKUS = 1_000;
 const PLENTY = 100_000_000;
 
 /** The products and stock (per location) a case's server starts with. */
-function stockOf(c: ScaleCase): { stock: Map<string, number>; locations: readonly string[] } {
+export function stockOf(c: ScaleCase): {
+  stock: Map<string, number>;
+  locations: readonly string[];
+} {
   const stock = new Map<string, number>([[WARM_SKU, PLENTY]]);
   const many = (n: number, qty: number): void => {
     for (let i = 0; i < n; i++) stock.set(spreadSku(i), qty);
@@ -202,14 +209,11 @@ function threadsOf(pid: number): number {
  * their answers) between workers, from the server's /metrics: the batching the run achieved.
  */
 async function forwardingOf(port: number): Promise<{ forwarded: number; forwardMessages: number }> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  const value = (name: string): number => {
-    const line = text.split('\n').find((l) => l.startsWith(`${name} `));
-    return line === undefined ? 0 : Number(line.split(' ')[1]);
-  };
+  const base = `http://127.0.0.1:${port}`;
+  const value = async (name: string): Promise<number> => (await scrapeValue(base, name)) ?? 0;
   return {
-    forwarded: value('stockflow_shard_forwarded_commands_total'),
-    forwardMessages: value('stockflow_shard_forward_messages_total'),
+    forwarded: await value('stockflow_shard_forwarded_commands_total'),
+    forwardMessages: await value('stockflow_shard_forward_messages_total'),
   };
 }
 

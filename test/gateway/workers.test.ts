@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { shardOf } from '../../gateway/shards/layout.ts';
-import { startServer, type ServerHandle } from '../persistence/server-process.ts';
+import { scrapeValue, startServer, type ServerHandle } from '../persistence/server-process.ts';
 import { Client, KEYS, promtool, type Message } from './harness.ts';
 import { available, http, snapshot, workersConfig } from './workers-kit.ts';
 
@@ -24,9 +24,7 @@ function config(dir: string, workers = WORKERS): Record<string, unknown> {
 }
 
 async function metric(s: ServerHandle, name: string): Promise<number> {
-  const text = await (await fetch(`${s.base}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
-  return line === undefined ? Number.NaN : Number(line.split(' ')[1]);
+  return (await scrapeValue(s.base, name)) ?? Number.NaN;
 }
 
 function connectMany(s: ServerHandle, n: number): Promise<Client[]> {

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { freePort, waitFor } from '../persistence/server-process.ts';
+import { freePort, scrapeValue, waitFor } from '../persistence/server-process.ts';
 import { KEYS } from '../../demo/retailer.ts';
 import { run, type Child } from './child.ts';
 import { ROOT } from './ops-files.ts';
@@ -29,11 +29,7 @@ describe('npm run demo', () => {
     const availability = (await res.json()) as { available: number };
     expect(availability.available).toBeGreaterThan(0);
 
-    const metric = async (name: string): Promise<number> => {
-      const text = await (await fetch(`${base}/metrics`)).text();
-      const line = text.split('\n').find((l) => l.startsWith(`${name} `));
-      return Number(line?.split(' ')[1] ?? 0);
-    };
+    const metric = async (name: string): Promise<number> => (await scrapeValue(base, name)) ?? 0;
     await waitFor(
       async () => (await metric('stockflow_orders_placed_total')) > 0,
       30_000,

@@ -31,6 +31,13 @@ export async function waitFor(
   }
 }
 
+/** The value of an unlabelled metric in the server's /metrics at `base`, or null without it. */
+export async function scrapeValue(base: string, name: string): Promise<number | null> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+  return line === undefined ? null : Number(line.split(' ')[1]);
+}
+
 export interface ServerHandle {
   readonly port: number;
   readonly base: string;
