@@ -70,3 +70,4 @@ export { topicOf } from './delta-conflation.ts';
 export type { AvailabilityDelta, DeltaListener } from './delta-conflation.ts';
 export type { EngineState, PositionState, ReservationRecord, SkuState } from './engine-state.ts';
 export { MAX_QTY } from './command-validation.ts';
+export { fnv1a32 } from './id-table.ts';

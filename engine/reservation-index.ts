@@ -1,3 +1,4 @@
+import { IdTable, idHash } from './id-table.ts';
 import { Reservation } from './reservation.ts';
 
 /** A reservation id while a reserve of it is on its way (routed, not yet answered): its SKU
@@ -10,6 +11,8 @@ export class ReservationSlot<B extends object> {
   constructor(
     readonly id: string,
     readonly book: B,
+    /** The id's hash in the index, computed once for the claim and the release. */
+    readonly hash: number,
   ) {}
 }
 
@@ -25,7 +28,7 @@ export class ReservationSlot<B extends object> {
  * becomes its reservation, or is dropped when it holds none.
  */
 export class ReservationIndex<B extends object> {
-  private readonly entries = new Map<string, ReservationSlot<B> | Reservation>();
+  private readonly entries = new IdTable<ReservationSlot<B> | Reservation>();
   /** The slot of the command being applied: spares the hot path a second lookup. */
   current: ReservationSlot<B> | null = null;
 
@@ -58,26 +61,27 @@ export class ReservationIndex<B extends object> {
 
   /** The slot for a reserve of `id` on `book`, or null when the id belongs to another book. */
   claim(id: string, book: B): ReservationSlot<B> | null {
-    const entry = this.entries.get(id);
+    const hash = idHash(id);
+    const entry = this.entries.get(id, hash);
     if (entry === undefined) {
-      const slot = new ReservationSlot(id, book);
-      this.entries.set(id, slot);
+      const slot = new ReservationSlot(id, book, hash);
+      this.entries.set(id, slot, hash);
       return slot;
     }
     if (!(entry instanceof Reservation)) return entry.book === book ? entry : null;
     if (this.bookOf(entry) !== book) return null;
     // A granted reservation whose id is asked for again: a slot again while that is on its way.
-    const slot = new ReservationSlot(id, book);
+    const slot = new ReservationSlot(id, book, hash);
     slot.reservation = entry;
-    this.entries.set(id, slot);
+    this.entries.set(id, slot, hash);
     return slot;
   }
 
   /** Once no reserve of its id is on its way, the slot becomes its reservation or is dropped. */
   release(slot: ReservationSlot<B>): void {
-    if (slot.inflight !== 0 || this.entries.get(slot.id) !== slot) return;
-    if (slot.reservation === null) this.entries.delete(slot.id);
-    else this.entries.set(slot.id, slot.reservation);
+    if (slot.inflight !== 0 || this.entries.get(slot.id, slot.hash) !== slot) return;
+    if (slot.reservation === null) this.entries.delete(slot.id, slot.hash);
+    else this.entries.set(slot.id, slot.reservation, slot.hash);
   }
 
   /** Records `r` as granted under its id (on `book`). */
@@ -89,9 +93,10 @@ export class ReservationIndex<B extends object> {
       slot.reservation = r;
       return;
     }
-    const entry = this.entries.get(r.id);
+    const hash = idHash(r.id);
+    const entry = this.entries.get(r.id, hash);
     if (entry === undefined || entry === r) {
-      this.entries.set(r.id, r);
+      this.entries.set(r.id, r, hash);
     } else if (!(entry instanceof Reservation) && entry.book === book) {
       entry.reservation = r;
     } else {

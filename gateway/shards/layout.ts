@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { fnv1a32 } from '../../engine/index.ts';
 import type { PersistenceConfig } from '../../config/index.ts';
 import { fileStoreHoldsState } from '../../persistence/index.ts';
 
@@ -20,13 +21,7 @@ import { fileStoreHoldsState } from '../../persistence/index.ts';
  */
 
 export function shardOf(id: string, count: number): number {
-  if (count === 1) return 0;
-  let h = 0x811c9dc5;
-  for (let i = 0; i < id.length; i++) {
-    h ^= id.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return (h >>> 0) % count;
+  return count === 1 ? 0 : fnv1a32(id) % count;
 }
 
 /** The directory of shard `k` inside persistence.dir (with more than one shard). */
