@@ -25,7 +25,7 @@ describe('ExpiryHeap', () => {
             }),
             fc.record({ kind: fc.constant('pop' as const) }),
           ),
-          { maxLength: 200 },
+          { maxLength: 200, size: 'max' },
         ),
         (steps) => {
           const heap = new ExpiryHeap<Item>();

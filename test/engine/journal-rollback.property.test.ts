@@ -93,8 +93,8 @@ describe('journal: acknowledged means durable, and failed writes leave nothing b
     await fc.assert(
       fc.asyncProperty(
         rulesArb,
-        fc.array(step, { minLength: 1, maxLength: 20 }),
-        fc.array(outcome, { maxLength: 40 }),
+        fc.array(step, { minLength: 1, maxLength: 20, size: 'max' }),
+        fc.array(outcome, { maxLength: 40, size: 'max' }),
         fc.boolean(),
         async (rules, steps, plan, ranked) => {
           const clock = new ManualClock(START);

@@ -6,7 +6,10 @@ describe('ReservationTimes', () => {
   it('never hands out a handle in use, and keeps every row through growth', () => {
     fc.assert(
       fc.property(
-        fc.array(fc.oneof(fc.constant(-1), fc.nat({ max: 5_000 })), { maxLength: 3_000 }),
+        fc.array(fc.oneof(fc.constant(-1), fc.nat({ max: 5_000 })), {
+          maxLength: 3_000,
+          size: 'max',
+        }),
         (steps) => {
           const times = new ReservationTimes();
           const live = new Map<number, number>();

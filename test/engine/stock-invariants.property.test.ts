@@ -147,7 +147,11 @@ async function runHistory(initialRules: RulesInput, steps: readonly Step[]): Pro
 describe('stock invariants (model-based, fast-check)', () => {
   it('matches a plain reference model over random histories, never granting beyond onHand', async () => {
     await fc.assert(
-      fc.asyncProperty(rulesArb, fc.array(stepArb, { minLength: 1, maxLength: 40 }), runHistory),
+      fc.asyncProperty(
+        rulesArb,
+        fc.array(stepArb, { minLength: 1, maxLength: 40, size: 'max' }),
+        runHistory,
+      ),
       { numRuns: NUM_RUNS },
     );
   });
@@ -157,7 +161,7 @@ describe('stock invariants (model-based, fast-check)', () => {
       {
         weight: 4,
         arbitrary: fc
-          .array(batchCmdArb, { minLength: 1, maxLength: 8 })
+          .array(batchCmdArb, { minLength: 1, maxLength: 8, size: 'max' })
           .map((cmds) => ({ kind: 'batch' as const, cmds })),
       },
       {
@@ -169,7 +173,11 @@ describe('stock invariants (model-based, fast-check)', () => {
       },
     );
     await fc.assert(
-      fc.asyncProperty(rulesArb, fc.array(batchStep, { minLength: 1, maxLength: 20 }), runHistory),
+      fc.asyncProperty(
+        rulesArb,
+        fc.array(batchStep, { minLength: 1, maxLength: 20, size: 'max' }),
+        runHistory,
+      ),
       { numRuns: NUM_RUNS },
     );
   });

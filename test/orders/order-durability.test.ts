@@ -193,10 +193,7 @@ describe('concurrent orders on scarce stock', () => {
         fc.array(fc.integer({ min: 0, max: 4 }), { minLength: 9, maxLength: 9 }),
         fc.array(
           fc.uniqueArray(lineArb, { minLength: 1, maxLength: 3, selector: ([sku]) => sku }),
-          {
-            minLength: 1,
-            maxLength: 12,
-          },
+          { minLength: 1, maxLength: 12, size: 'max' },
         ),
         async (profile, levels, orderLines) => {
           const h = orderHarness({ profiles: [profile] });
