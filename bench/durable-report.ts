@@ -72,14 +72,14 @@ function flagged(r: CaseResult): string {
 
 function resultTable(rows: readonly CaseRow[], unit: string): string[] {
   const out = [
-    `| case | system | held at start | ${unit}/s | p50 ms | p99 ms | max ms | server CPU µs/op | redis-server µs/op | GC % of server CPU | server RSS MiB | generator cores | other processes (cores) | replies |`,
-    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+    `| case | system | held at start | ${unit}/s | p50 ms | p99 ms | max ms | server CPU µs/op | redis-server µs/op | GC % of server CPU | records per group commit | server RSS MiB | generator cores | other processes (cores) | replies |`,
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
   ];
   for (const row of rows) {
     for (const [system, r] of Object.entries(row.by) as [System, CaseResult][]) {
       const gc = r.gcShare === null ? '' : String(round(r.gcShare * 100, 1));
       out.push(
-        `| ${row.label} | ${SYSTEM_NAMES[system]} | ${thousands(r.held)} | ${thousands(r.perSecond)} | ${r.p50Ms} | ${r.p99Ms} | ${r.maxMs} | ${r.serverCpuUsPerOp} | ${r.redisCpuUsPerOp ?? ''} | ${gc} | ${r.serverRssMiB} | ${r.generatorCores} | ${r.othersCores} | ${flagged(r)} |`,
+        `| ${row.label} | ${SYSTEM_NAMES[system]} | ${thousands(r.held)} | ${thousands(r.perSecond)} | ${r.p50Ms} | ${r.p99Ms} | ${r.maxMs} | ${r.serverCpuUsPerOp} | ${r.redisCpuUsPerOp ?? ''} | ${gc} | ${r.recordsPerCommit ?? ''} | ${r.serverRssMiB} | ${r.generatorCores} | ${r.othersCores} | ${flagged(r)} |`,
       );
     }
   }

@@ -66,6 +66,9 @@ export interface MetricsSample {
   /** nodejs_gc_duration_seconds_sum over every kind of GC. */
   readonly gcSeconds: number;
   readonly heapUsedBytes: number;
+  /** Group commits so far, and the records they wrote (stockflow_journal_group_commit_records). */
+  readonly commits: number;
+  readonly commitRecords: number;
 }
 
 export function buildConfig(
@@ -211,14 +214,21 @@ export class StockflowServer {
     const text = await (await fetch(`${this.base}/metrics`)).text();
     let gcSeconds = 0;
     let heapUsedBytes = 0;
+    let commits = 0;
+    let commitRecords = 0;
     for (const line of text.split('\n')) {
+      const value = (): number => Number(line.slice(line.lastIndexOf(' ') + 1));
       if (line.startsWith('nodejs_gc_duration_seconds_sum')) {
-        gcSeconds += Number(line.slice(line.lastIndexOf(' ') + 1));
+        gcSeconds += value();
       } else if (line.startsWith('nodejs_heap_size_used_bytes ')) {
-        heapUsedBytes = Number(line.slice(line.lastIndexOf(' ') + 1));
+        heapUsedBytes = value();
+      } else if (line.startsWith('stockflow_journal_group_commit_records_count')) {
+        commits = value();
+      } else if (line.startsWith('stockflow_journal_group_commit_records_sum')) {
+        commitRecords = value();
       }
     }
-    return { gcSeconds, heapUsedBytes };
+    return { gcSeconds, heapUsedBytes, commits, commitRecords };
   }
 
   /** What the server says is available of `sku` at LOCATION for the channel (GET /v1/availability). */

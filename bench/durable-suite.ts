@@ -19,7 +19,13 @@ import {
   type Target,
 } from './durable-load.ts';
 import { loadLuaStock, preloadLuaHolds, type LuaJob } from './durable-lua.ts';
-import { MAIN, procSample, StockflowServer, type StoreKind } from './durable-server.ts';
+import {
+  MAIN,
+  procSample,
+  StockflowServer,
+  type MetricsSample,
+  type StoreKind,
+} from './durable-server.ts';
 import { ratios, renderMarkdown, targets } from './durable-report.ts';
 
 /**
@@ -168,7 +174,8 @@ function round(n: number, digits = 2): number {
 interface Sides {
   readonly server: () => number;
   readonly redis: (() => number) | null;
-  readonly gc: (() => Promise<number>) | null;
+  /** The server's /metrics (GC time, group commits); null for Redis-Lua. */
+  readonly metrics: (() => Promise<MetricsSample>) | null;
 }
 
 /** Runs one measured generator and turns it and the server-side deltas into a CaseResult. */
@@ -182,10 +189,10 @@ async function measure(
 ): Promise<Omit<CaseResult, 'serverRssMiB' | 'serverPeakRssMiB' | 'heapUsedMiB' | 'stockCheck'>> {
   let cpu0 = 0;
   let redis0 = 0;
-  let gc0 = 0;
+  let before: MetricsSample | null = null;
   let m0 = machineCpu();
   const r = await start(async () => {
-    gc0 = sides.gc === null ? 0 : await sides.gc();
+    before = sides.metrics === null ? null : await sides.metrics();
     m0 = machineCpu();
     cpu0 = sides.server();
     redis0 = sides.redis?.() ?? 0;
@@ -193,7 +200,10 @@ async function measure(
   const cpu = sides.server() - cpu0;
   const redisCpu = sides.redis === null ? null : sides.redis() - redis0;
   const m1 = machineCpu();
-  const gc = sides.gc === null ? null : (await sides.gc()) - gc0;
+  const after = sides.metrics === null ? null : await sides.metrics();
+  const b = before as MetricsSample | null;
+  const gc = after === null || b === null ? null : after.gcSeconds - b.gcSeconds;
+  const commits = after === null || b === null ? 0 : after.commits - b.commits;
   const seconds = (r.endMs - r.startMs) / 1_000;
   const expected = c === 'refusal' ? 'INSUFFICIENT_STOCK' : 'granted';
   const good = r.outcomes[expected] ?? 0;
@@ -223,6 +233,10 @@ async function measure(
     serverCores: round(serverCores),
     redisCpuUsPerOp: redisCpu === null ? null : round(redisCpu / Math.max(1, good)),
     gcShare: gc === null || cpu === 0 ? null : round((gc * 1e6) / cpu, 3),
+    recordsPerCommit:
+      commits === 0 || after === null || b === null
+        ? null
+        : round((after.commitRecords - b.commitRecords) / commits, 0),
     generatorCores: round(generatorCores),
     othersCores: round(Math.max(0, machineCores - serverCores - generatorCores - redisCores)),
   };
@@ -300,7 +314,7 @@ async function stockflowGroup(
         {
           server: () => server.proc().cpuMicros,
           redis: redis === null ? null : () => procSample(redis.pid).cpuMicros,
-          gc: async () => (await server.metrics()).gcSeconds,
+          metrics: () => server.metrics(),
         },
         (atGo) => runChild<MeasureResult>('load', job, atGo),
       );
@@ -378,7 +392,7 @@ async function luaGroup(
         c,
         group.held ? 'held' : 'fresh',
         held,
-        { server: () => procSample(redis.pid).cpuMicros, redis: null, gc: null },
+        { server: () => procSample(redis.pid).cpuMicros, redis: null, metrics: null },
         (atGo) => runChild<MeasureResult>('lua', job, atGo),
       );
       const proc = procSample(redis.pid);
@@ -404,7 +418,8 @@ function describe(r: CaseResult): string {
   return (
     `${r.system} ${r.case}${r.held > 0 ? ` (${r.held} held)` : ''}: ${r.perSecond}/s ` +
     `p50 ${r.p50Ms} p99 ${r.p99Ms} max ${r.maxMs} ms, ${r.serverCpuUsPerOp} µs/op, ` +
-    `gc ${r.gcShare === null ? '-' : `${round(r.gcShare * 100, 1)}%`}, rss ${r.serverRssMiB} MiB, ` +
+    `gc ${r.gcShare === null ? '-' : `${round(r.gcShare * 100, 1)}%`}, ` +
+    `${r.recordsPerCommit === null ? '' : `${r.recordsPerCommit} rec/commit, `}rss ${r.serverRssMiB} MiB, ` +
     `gen ${r.generatorCores} cores, others ${r.othersCores}${flag}`
   );
 }

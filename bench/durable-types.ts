@@ -46,6 +46,8 @@ export interface CaseResult {
   readonly redisCpuUsPerOp: number | null;
   /** GC time (nodejs_gc_duration_seconds_sum) over the server's CPU time in the run. */
   readonly gcShare: number | null;
+  /** Journal records per group commit over the window (file and Redis stores). */
+  readonly recordsPerCommit: number | null;
   readonly serverRssMiB: number;
   readonly serverPeakRssMiB: number;
   readonly heapUsedMiB: number | null;
