@@ -1,5 +1,6 @@
 import { Packr, Unpackr } from 'msgpackr';
 import { JsonGuard } from './json-guard.ts';
+import { readHotFrame } from './hot-frame.ts';
 import { MsgpackGuard, type GuardLimits, type GuardVerdict } from './msgpack-guard.ts';
 import {
   ERROR_CODES,
@@ -102,15 +103,26 @@ export class FrameCodec {
   private readonly jsonGuard: JsonGuard;
   private readonly textDecoder = new TextDecoder('utf-8', { fatal: false });
 
-  constructor(limits: GuardLimits = FRAME_LIMITS) {
+  constructor(
+    limits: GuardLimits = FRAME_LIMITS,
+    /** Read hot frames from their bytes (hot-frame.ts); off, every frame takes the general path
+     * (the tests compare the two). */
+    private readonly hotFrames = true,
+  ) {
     this.msgpackGuard = new MsgpackGuard(limits);
     this.jsonGuard = new JsonGuard(limits);
   }
 
-  /** Decodes a frame (valid only during the uWS callback that handed it over). */
+  /**
+   * Decodes a frame (valid only during the uWS callback that handed it over). A reserve, release
+   * or confirm in the shape client libraries send is read straight from its bytes (hot-frame.ts);
+   * every other frame is checked by the guard, then unpacked.
+   */
   decode(frame: ArrayBuffer, binary: boolean): unknown {
-    const bytes = new Uint8Array(frame);
     if (binary) {
+      const bytes = Buffer.from(frame);
+      const hot = this.hotFrames ? readHotFrame(bytes) : null;
+      if (hot !== null) return hot;
       const verdict = this.msgpackGuard.check(bytes);
       if (verdict !== null) return REJECTED[verdict];
       try {
@@ -119,6 +131,7 @@ export class FrameCodec {
         return REJECTED.malformed;
       }
     }
+    const bytes = new Uint8Array(frame);
     const verdict = this.jsonGuard.scan(bytes);
     if (verdict !== null) return REJECTED[verdict];
     let value: unknown;
