@@ -71,3 +71,4 @@ export type { AvailabilityDelta, DeltaListener } from './delta-conflation.ts';
 export type { EngineState, PositionState, ReservationRecord, SkuState } from './engine-state.ts';
 export { MAX_QTY } from './command-validation.ts';
 export { fnv1a32 } from './id-table.ts';
+export { asciiString, NameCache } from './ascii.ts';

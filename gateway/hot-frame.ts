@@ -12,6 +12,8 @@
  * what a client sees never depends on which path read its frame.
  */
 
+import { asciiString, NameCache } from '../engine/index.ts';
+
 /** A hot frame's fields; those it did not carry are undefined, as on a decoded object. */
 export class HotFrame {
   op: string | undefined = undefined;
@@ -134,8 +136,8 @@ function readInt(b: Uint8Array, c: Cursor): number {
   }
 }
 
-/** The length of an ASCII string at `c.at` (fixstr, str8, str16), its bytes starting at the
- * cursor once read; or NOT_SIMPLE for anything else (the cursor is then left). */
+/** The length of a string at `c.at` (fixstr, str8, str16) whose bytes follow in the frame,
+ * the cursor moved to those bytes; or NOT_SIMPLE for anything else (the cursor is then left). */
 function readStringLength(b: Uint8Array, c: Cursor): number {
   const at = c.at;
   const t = b[at] as number;
@@ -156,10 +158,12 @@ function readStringLength(b: Uint8Array, c: Cursor): number {
     return NOT_SIMPLE;
   }
   if (start + length > b.length) return NOT_SIMPLE;
-  for (let i = start; i < start + length; i++) if ((b[i] as number) >= 0x80) return NOT_SIMPLE;
   c.at = start;
   return length;
 }
+
+/** Ops, channels and locations take a handful of values: one string each (see NameCache). */
+const names = new NameCache();
 
 /**
  * The hot frame in `bytes`, or null when it is not one (the general path reads it). `bytes` is
@@ -206,7 +210,9 @@ export function readHotFrame(bytes: Buffer): HotFrame | null {
     }
     const length = readStringLength(bytes, c);
     if (length === NOT_SIMPLE) return null;
-    const value = bytes.toString('latin1', c.at, c.at + length);
+    const named = field === Field.op || field === Field.channel || field === Field.location;
+    const value = named ? names.read(bytes, c.at, length) : asciiString(bytes, c.at, length);
+    if (value === null) return null;
     c.at += length;
     switch (field) {
       case Field.op:

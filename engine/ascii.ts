@@ -1,0 +1,83 @@
+/**
+ * Strings read straight from bytes (a WebSocket frame, a journal record) when they are ASCII,
+ * without a decoder: a few repeated names (channels, locations, ops) come back as the same
+ * string each time, which is then neither allocated again nor hashed again by the maps the
+ * engine looks it up in (V8 keeps a string's hash in the string once computed).
+ */
+
+/**
+ * The string of bytes[start, start + n) if every byte is ASCII, else null. Short strings are
+ * built by one String.fromCharCode call (a flat string, no decoder call); longer ones by
+ * Buffer's latin1 slice, which for ASCII is the same text.
+ */
+export function asciiString(b: Buffer, start: number, n: number): string | null {
+  const end = start + n;
+  for (let i = start; i < end; i++) if ((b[i] as number) >= 0x80) return null;
+  if (n > 12) return b.toString('latin1', start, end);
+  switch (n) {
+    case 0:
+      return '';
+    case 1:
+      return String.fromCharCode(b[start] as number);
+    case 2:
+      return String.fromCharCode(b[start] as number, b[start + 1] as number);
+    case 3:
+      return String.fromCharCode(
+        b[start] as number,
+        b[start + 1] as number,
+        b[start + 2] as number,
+      );
+    case 4:
+      return String.fromCharCode(
+        b[start] as number,
+        b[start + 1] as number,
+        b[start + 2] as number,
+        b[start + 3] as number,
+      );
+    default:
+      return b.toString('latin1', start, end);
+  }
+}
+
+/**
+ * A small direct-mapped cache of ASCII names by their bytes: `read` gives the cached string
+ * when the bytes match the one in their slot, else reads (and keeps) the new one. Meant for the
+ * fields that take a handful of values across millions of messages; a miss costs one hash of
+ * the bytes over reading the string anyway.
+ */
+export class NameCache {
+  private readonly names: string[];
+  private readonly lengths: Int32Array;
+  private readonly mask: number;
+
+  constructor(
+    slots = 256,
+    /** Longer names are read every time, never cached. */
+    private readonly maxBytes = 32,
+  ) {
+    if ((slots & (slots - 1)) !== 0) throw new Error('NameCache slots must be a power of 2');
+    this.names = new Array<string>(slots).fill('');
+    this.lengths = new Int32Array(slots).fill(-1);
+    this.mask = slots - 1;
+  }
+
+  /** The string of bytes[start, start + n) if they are ASCII, else null. */
+  read(b: Buffer, start: number, n: number): string | null {
+    if (n > this.maxBytes) return asciiString(b, start, n);
+    let h = n;
+    for (let i = start; i < start + n; i++) h = (Math.imul(h, 31) + (b[i] as number)) | 0;
+    const slot = h & this.mask;
+    if (this.lengths[slot] === n) {
+      const cached = this.names[slot] as string;
+      let i = 0;
+      while (i < n && cached.charCodeAt(i) === b[start + i]) i++;
+      if (i === n) return cached;
+    }
+    const s = asciiString(b, start, n);
+    if (s !== null) {
+      this.names[slot] = s;
+      this.lengths[slot] = n;
+    }
+    return s;
+  }
+}
