@@ -5,6 +5,7 @@ import type { Command } from './commands.ts';
 import { DeltaConflation } from './delta-conflation.ts';
 import { DueQueue } from './due-queue.ts';
 import type { LocationRanker } from './location-ranker.ts';
+import { fnv1a32, IdTable } from './id-table.ts';
 import {
   attributesOf,
   Location,
@@ -32,15 +33,6 @@ export interface CoreSettings {
   readonly idempotencyWindow: number;
 }
 
-function fnv1a(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
-}
-
 /** What of a location changes what channels see there (a change re-evaluates its positions). */
 function viewKey(location: Location): string {
   return `${location.type}\u0000${location.channelsKey}\u0000${location.pickup ? 1 : 0}`;
@@ -66,6 +58,13 @@ export class EngineCore implements BookContext, UndoTarget<SkuBook> {
   readonly idempotencyWindow: number;
   rules: ChannelRules;
   readonly books = new Map<string, SkuBook>();
+  /**
+   * The same books by SKU for the lookups made per command (a reserve's route, replay): a SKU
+   * arrives as a fresh string from a frame or a record, and the first Map lookup of a fresh
+   * string has V8 compute its hash, about as much as the rest of the lookup; this table hashes it
+   * in JS (see IdTable). Kept with `books` at their three changes.
+   */
+  private readonly bookTable = new IdTable<SkuBook>();
   readonly locations = new Map<string, Location>();
   readonly positionsAt = new Map<string, Position[]>();
   /** Which book owns each reservation id (claimed when a reserve is accepted for routing). */
@@ -156,7 +155,12 @@ export class EngineCore implements BookContext, UndoTarget<SkuBook> {
   bookOf(cmd: Command): SkuBook | undefined {
     return cmd.op === 'release' || cmd.op === 'confirm' || cmd.op === 'expire'
       ? this.reservationIndex.book(cmd.reservationId)
-      : this.books.get(cmd.sku);
+      : this.bookTable.get(cmd.sku);
+  }
+
+  /** The book of `sku`, or undefined (the per-command lookup; see bookTable). */
+  book(sku: string): SkuBook | undefined {
+    return this.bookTable.get(sku);
   }
 
   // ---- master data and rules ----------------------------------------------------------------------
@@ -207,11 +211,12 @@ export class EngineCore implements BookContext, UndoTarget<SkuBook> {
       const group = input.group ?? '';
       const existing = this.books.get(input.sku);
       if (existing === undefined) {
-        const partition = fnv1a(input.sku) % this.partitions;
+        const partition = fnv1a32(input.sku) % this.partitions;
         const book = new SkuBook(input.sku, group, partition, this.reservationIndex);
         book.attributes = attributesOf(input.attributes);
         book.prices = pricesOf(input.prices);
         this.books.set(input.sku, book);
+        this.bookTable.set(input.sku, book);
         this.undo?.product(input.sku, null, productOf(book));
         continue;
       }
@@ -258,6 +263,7 @@ export class EngineCore implements BookContext, UndoTarget<SkuBook> {
   /** Drops every book, position and reservation (an import starts). */
   clearBooks(): void {
     this.books.clear();
+    this.bookTable.clear();
     this.positionsAt.clear();
     this.reservationIndex.clear();
     this.reservationTimes.clear();
@@ -301,6 +307,7 @@ export class EngineCore implements BookContext, UndoTarget<SkuBook> {
 
   removeBook(sku: string): void {
     this.books.delete(sku);
+    this.bookTable.delete(sku);
   }
 
   restoreProduct(book: SkuBook, previous: Product): void {

@@ -166,7 +166,7 @@ export class StockEngine implements Engine {
         }
         break;
       default:
-        book = core.books.get(cmd.sku);
+        book = core.book(cmd.sku);
         if (book === undefined) {
           return fail(ErrorCode.NOT_FOUND, Reason.UNKNOWN_SKU, `unknown sku ${cmd.sku}`);
         }
