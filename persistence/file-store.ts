@@ -9,6 +9,7 @@ import {
   decodeRecords,
   encodeFrame,
   encodeRecords,
+  openJournalFrame,
   readFrame,
   unpackPayload,
 } from './record-codec.ts';
@@ -49,6 +50,9 @@ export function fileStoreHoldsState(dir: string): boolean {
   };
   return any(JOURNAL_DIR, SEGMENT_SUFFIX) || any(SNAPSHOT_DIR, SNAPSHOT_SUFFIX);
 }
+/** Records handed to replay at a time: few enough that a batch is applied and dropped before the
+ * young generation fills (what is alive then is copied). */
+const REPLAY_BATCH = 1_024;
 const pad = (seq: number): string => String(seq).padStart(16, '0');
 
 interface Segment {
@@ -184,8 +188,22 @@ export class FileStore implements Store {
       let at = 0;
       let batch: JournalRecord[] = [];
       for (;;) {
-        const frame = readFrame(buf, at, fromSeq);
+        const frame = openJournalFrame(buf, at);
         if (frame.kind === 'end') break;
+        if (frame.kind === 'records') {
+          // Checked whole; built and handed over a slice at a time (see RecordReader.take).
+          at = frame.next;
+          if (frame.lastSeq < fromSeq) continue;
+          const reader = frame.reader;
+          while (!reader.done) {
+            reader.take(fromSeq, REPLAY_BATCH, batch);
+            if (batch.length >= REPLAY_BATCH) {
+              yield batch;
+              batch = [];
+            }
+          }
+          continue;
+        }
         const records = frame.kind === 'frame' ? decodeRecords(frame.value) : null;
         if (frame.kind === 'torn' || records === null) {
           const reason = frame.kind === 'torn' ? frame.reason : 'not a group of journal records';
@@ -195,7 +213,7 @@ export class FileStore implements Store {
         }
         at = frame.next;
         for (const record of records) if (record.seq >= fromSeq) batch.push(record);
-        if (batch.length >= 4_096) {
+        if (batch.length >= REPLAY_BATCH) {
           yield batch;
           batch = [];
         }
