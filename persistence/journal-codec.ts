@@ -197,6 +197,12 @@ function head(w: RecordWriter, tag: Tag, r: JournalRecord): void {
   w.f64(r.at);
 }
 
+const NAME_MAX = 32;
+const NAME_SLOTS = 256;
+const names: string[] = new Array<string>(NAME_SLOTS).fill('');
+/** Byte length of each cached name; -1: none. */
+const namesBytes = new Int32Array(NAME_SLOTS).fill(-1);
+
 /** Reads a format 2 payload; throws on anything malformed (the frame is then torn). */
 export class RecordReader {
   private at = 2;
@@ -290,6 +296,42 @@ export class RecordReader {
     this.need(2 + n);
     const s = this.buf.toString('utf8', this.at + 2, this.at + 2 + n);
     this.at += 2 + n;
+    return s;
+  }
+
+  /**
+   * A string a few values repeat in (a channel, a location): read through a small cache, so the
+   * same text is the same string each time, neither allocated again nor hashed again by the maps
+   * replay looks it up in.
+   */
+  private name(): string {
+    this.need(2);
+    const n = this.buf.readUInt16LE(this.at);
+    this.need(2 + n);
+    const start = this.at + 2;
+    this.at = start + n;
+    if (n > NAME_MAX) return this.buf.toString('utf8', start, start + n);
+    const buf = this.buf;
+    let h = n;
+    for (let i = 0; i < n; i++) h = (Math.imul(h, 31) + (buf[start + i] as number)) | 0;
+    const slot = h & (NAME_SLOTS - 1);
+    const cached = names[slot] as string;
+    if (namesBytes[slot] === n) {
+      let same = true;
+      for (let i = 0; i < n; i++) {
+        if (cached.charCodeAt(i) !== buf[start + i]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return cached;
+    }
+    const s = buf.toString('utf8', start, start + n);
+    // Only ASCII is cached: its bytes are its char codes, which the check above compares.
+    if (s.length === n) {
+      names[slot] = s;
+      namesBytes[slot] = n;
+    }
     return s;
   }
 
@@ -390,10 +432,10 @@ export class RecordReader {
       case Tag.Reserve: {
         const flags = this.u8();
         const reservationId = this.str();
-        const channel = this.str();
+        const channel = this.name();
         const sku = this.str();
         const qty = this.f64();
-        const location = (flags & 1) !== 0 ? this.str() : undefined;
+        const location = (flags & 1) !== 0 ? this.name() : undefined;
         const ttlMs = (flags & 2) !== 0 ? this.f64() : undefined;
         let lines: [string, number][] | undefined;
         if ((flags & 4) !== 0) {
