@@ -108,6 +108,7 @@ export class JournalLink {
     );
     this.pipeline = pipeline;
     this.core.undo = pipeline.undo;
+    this.replayBooks.clear();
   }
 
   /** Registers a journal extension (before recovery); its records and items are routed by kind. */
@@ -280,6 +281,7 @@ export class JournalLink {
       writer.resync(pipeline.durableSeq).then(
         (records) => {
           const replayed = this.replay(records);
+          this.replayBooks.clear();
           pipeline.resume(records.length > 0 ? replayed.lastSeq : pipeline.durableSeq);
           this.core.rearmExpiry();
           this.resyncDelayMs = 100;

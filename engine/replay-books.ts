@@ -24,7 +24,9 @@ function hashOf(s: string): number {
  *
  * Filled from the engine's books when first used, then extended by the books records name that
  * it does not hold yet; built again whenever the engine's `epoch` says a book went (an import
- * started, a change was undone), so it never finds a book the engine no longer has.
+ * started, a change was undone), so it never finds a book the engine no longer has. Cleared once
+ * a replay is over (recovery attaches the journal, a resync replayed), so it holds no memory
+ * while the engine runs.
  */
 export class ReplayBooks {
   private hashes = new Int32Array(0);
@@ -49,6 +51,15 @@ export class ReplayBooks {
     const book = books.get(sku);
     if (book !== undefined) this.insert(h, book);
     return book;
+  }
+
+  /** Lets go of every book (replay is over): the next `find` fills the table again. */
+  clear(): void {
+    this.hashes = new Int32Array(0);
+    this.books = [];
+    this.mask = -1;
+    this.count = 0;
+    this.epoch = -1;
   }
 
   private rebuild(books: ReadonlyMap<string, SkuBook>, epoch: number): void {

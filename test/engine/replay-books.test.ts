@@ -34,5 +34,7 @@ describe('replay finding books by SKU', () => {
     books.set('A', again);
     expect(finder.find('A', books, 2)).toBe(again);
     expect(finder.find('B', books, 2)).toBeUndefined();
+    finder.clear();
+    expect(finder.find('A', books, 2)).toBe(again);
   });
 });
