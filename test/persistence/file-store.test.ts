@@ -307,6 +307,35 @@ describe('file store', () => {
     expect(Math.max(...batches.map((b) => b.length))).toBeLessThanOrEqual(1_024);
   });
 
+  it('reads the journal as it is when read, after a segment was read ahead at snapshot load', async () => {
+    const { dir, cleanup } = tempDir();
+    cleanups.push(cleanup);
+    // One segment: the one read ahead is the one appended to.
+    const store = fileStore(dir);
+    await store.open();
+    const release = (seq: number): JournalRecord => ({
+      seq,
+      at: seq,
+      entry: { type: 'command', cmd: { op: 'release', reservationId: `r${seq}` } },
+    });
+    for (let seq = 1; seq <= 12; seq++) await store.append([release(seq)]);
+    const writer = await store.beginSnapshot({
+      format: 2,
+      takenAt: 0,
+      startSeq: 5,
+      metaLsn: 0,
+      rules: { channels: [{ id: 'web', priority: 1 }] },
+      locations: [],
+    });
+    await writer.commit(4);
+    expect(await store.loadSnapshot()).not.toBeNull();
+    // Written after the read ahead started: still read.
+    for (let seq = 13; seq <= 15; seq++) await store.append([release(seq)]);
+    const read: JournalRecord[] = [];
+    for await (const batch of store.readJournal(5)) read.push(...batch);
+    expect(read.map((r) => r.seq)).toEqual([5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]);
+  });
+
   it('applies nothing of a group commit whose CRC checks out but whose records do not decode', async () => {
     const { dir, cleanup } = tempDir();
     cleanups.push(cleanup);
