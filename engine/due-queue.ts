@@ -36,7 +36,8 @@ export class DueQueue<T extends HeapItem> {
   /** Adds the item, or moves it to its current `dueAt`. */
   schedule(item: T): void {
     this.heap.push(item);
-    this.arm();
+    // Held (recovery replaying a million holds), there is nothing to arm: arm() would disarm.
+    if (!this.held) this.arm();
   }
 
   remove(item: T): void {

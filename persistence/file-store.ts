@@ -1,4 +1,13 @@
-import { constants, existsSync, readdirSync } from 'node:fs';
+import {
+  close,
+  closeSync,
+  constants,
+  existsSync,
+  fstatSync,
+  openSync,
+  read,
+  readdirSync,
+} from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -9,6 +18,7 @@ import {
   decodeRecords,
   encodeFrame,
   encodeRecords,
+  openJournalFrame,
   readFrame,
   unpackPayload,
 } from './record-codec.ts';
@@ -49,6 +59,9 @@ export function fileStoreHoldsState(dir: string): boolean {
   };
   return any(JOURNAL_DIR, SEGMENT_SUFFIX) || any(SNAPSHOT_DIR, SNAPSHOT_SUFFIX);
 }
+/** Records handed to replay at a time: few enough that a batch is applied and dropped before the
+ * young generation fills (what is alive then is copied). */
+const REPLAY_BATCH = 1_024;
 const pad = (seq: number): string => String(seq).padStart(16, '0');
 
 interface Segment {
@@ -82,6 +95,8 @@ export class FileStore implements Store {
   private offset = 0;
   private lastSeq = 0;
   private broken: string | null = null;
+  /** A segment being read ahead of replay (see `prefetch`). */
+  private prefetched: { readonly path: string; readonly bytes: Promise<Buffer> } | null = null;
   private readonly counters = {
     corruptRecords: 0,
     corruptSnapshots: 0,
@@ -127,6 +142,7 @@ export class FileStore implements Store {
 
   async append(records: readonly JournalRecord[]): Promise<void> {
     if (records.length === 0) return;
+    this.prefetched = null;
     const buf = encodeRecords(records);
     const first = records[0] as JournalRecord;
     try {
@@ -164,6 +180,7 @@ export class FileStore implements Store {
   }
 
   private async cutBack(): Promise<void> {
+    this.prefetched = null;
     if (this.tail === null) return;
     try {
       await this.tail.truncate(this.offset);
@@ -174,18 +191,31 @@ export class FileStore implements Store {
   }
 
   async *readJournal(fromSeq: number): AsyncIterable<readonly JournalRecord[]> {
-    const startIndex = Math.max(
-      0,
-      this.segments.findLastIndex((s) => s.firstSeq <= fromSeq),
-    );
+    const startIndex = this.segmentIndexOf(fromSeq);
     for (let i = startIndex; i < this.segments.length; i++) {
       const segment = this.segments[i] as Segment;
-      const buf = await readFile(segment.path);
+      const buf = await this.segmentBytes(segment);
+      // The next segment is read while this one is replayed.
+      this.prefetch(this.segments[i + 1]);
       let at = 0;
       let batch: JournalRecord[] = [];
       for (;;) {
-        const frame = readFrame(buf, at, fromSeq);
+        const frame = openJournalFrame(buf, at);
         if (frame.kind === 'end') break;
+        if (frame.kind === 'records') {
+          // Checked whole; built and handed over a slice at a time (see RecordReader.take).
+          at = frame.next;
+          if (frame.lastSeq < fromSeq) continue;
+          const reader = frame.reader;
+          while (!reader.done) {
+            reader.take(fromSeq, REPLAY_BATCH, batch);
+            if (batch.length >= REPLAY_BATCH) {
+              yield batch;
+              batch = [];
+            }
+          }
+          continue;
+        }
         const records = frame.kind === 'frame' ? decodeRecords(frame.value) : null;
         if (frame.kind === 'torn' || records === null) {
           const reason = frame.kind === 'torn' ? frame.reason : 'not a group of journal records';
@@ -195,7 +225,7 @@ export class FileStore implements Store {
         }
         at = frame.next;
         for (const record of records) if (record.seq >= fromSeq) batch.push(record);
-        if (batch.length >= 4_096) {
+        if (batch.length >= REPLAY_BATCH) {
           yield batch;
           batch = [];
         }
@@ -204,10 +234,41 @@ export class FileStore implements Store {
     }
   }
 
+  /** Index of the segment holding `seq` (the first when none starts at or before it). */
+  private segmentIndexOf(seq: number): number {
+    return Math.max(
+      0,
+      this.segments.findLastIndex((s) => s.firstSeq <= seq),
+    );
+  }
+
+  /**
+   * Starts reading a segment ahead of its use, so that it is read while this thread imports the
+   * snapshot or replays the segment before (about 0.4 s waited for otherwise, for the 100 MB of
+   * a 1M-record recovery). Dropped by anything that changes the journal before it is used.
+   */
+  private prefetch(segment: Segment | undefined): void {
+    if (segment === undefined) {
+      this.prefetched = null;
+      return;
+    }
+    const bytes = readAhead(segment.path);
+    // A failed read fails where it is used; one never used must not be an unhandled rejection.
+    bytes.catch(() => undefined);
+    this.prefetched = { path: segment.path, bytes };
+  }
+
+  private segmentBytes(segment: Segment): Promise<Buffer> {
+    const ahead = this.prefetched;
+    this.prefetched = null;
+    return ahead !== null && ahead.path === segment.path ? ahead.bytes : readFile(segment.path);
+  }
+
   /** A torn or corrupt frame ends the journal: cut it there and drop every later segment. */
   private async endJournalAt(index: number, at: number, reason: string): Promise<void> {
     const segment = this.segments[index] as Segment;
     const dropped = this.segments.slice(index + 1);
+    this.prefetched = null;
     this.counters.corruptRecords++;
     this.log.warn(
       { segment: segment.path, offset: at, reason, droppedSegments: dropped.length },
@@ -309,7 +370,12 @@ export class FileStore implements Store {
     for (const name of names) {
       const path = join(this.snapshotDir, name);
       const loaded = parseSnapshot(await readFile(path), path);
-      if (typeof loaded !== 'string') return loaded;
+      if (typeof loaded !== 'string') {
+        // Recovery reads the journal from the snapshot's start next: its first segment is read
+        // from disk while the snapshot is imported.
+        this.prefetch(this.segments[this.segmentIndexOf(loaded.header.startSeq)]);
+        return loaded;
+      }
       this.counters.corruptSnapshots++;
       this.log.warn(
         { snapshot: path, reason: loaded },
@@ -320,6 +386,7 @@ export class FileStore implements Store {
   }
 
   async trim(beforeSeq: number, keep: number): Promise<void> {
+    this.prefetched = null;
     // A segment can go when the next one starts at or below beforeSeq: all its records are older.
     while (this.segments.length > 1 && (this.segments[1] as Segment).firstSeq <= beforeSeq) {
       const old = this.segments.shift() as Segment;
@@ -383,6 +450,50 @@ class FileSnapshotWriter implements SnapshotWriter {
     await this.handle.close().catch(() => undefined);
     await rm(this.temp, { force: true });
   }
+}
+
+/**
+ * A whole file, read by one read on libuv's threads that is started before this returns: unlike
+ * `readFile`, which issues a read per 512 KB from this thread's event loop (so makes no progress
+ * while this thread computes), it is read while the caller works without yielding.
+ */
+function readAhead(path: string): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    let fd: number;
+    let size: number;
+    try {
+      fd = openSync(path, 'r');
+    } catch (error) {
+      reject(error instanceof Error ? error : new Error(String(error)));
+      return;
+    }
+    try {
+      size = fstatSync(fd).size;
+    } catch (error) {
+      closeSync(fd);
+      reject(error instanceof Error ? error : new Error(String(error)));
+      return;
+    }
+    const buf = Buffer.allocUnsafe(size);
+    const done = (error: Error | null, at: number): void => {
+      close(fd, () => {
+        if (error === null) resolve(at === size ? buf : buf.subarray(0, at));
+        else reject(error);
+      });
+    };
+    const step = (at: number): void => {
+      if (at === size) {
+        done(null, at);
+        return;
+      }
+      read(fd, buf, at, size - at, at, (error, n) => {
+        if (error !== null) done(error, at);
+        else if (n === 0) done(null, at);
+        else step(at + n);
+      });
+    };
+    step(0);
+  });
 }
 
 /**

@@ -89,8 +89,10 @@ export function checkFrame(buf: Buffer, at: number): FrameCheck {
  */
 export function readFrame(buf: Buffer, at: number, fromSeq = -Infinity): FrameRead {
   const checked = checkFrame(buf, at);
-  if (checked.kind !== 'frame') return checked;
-  const { payload, next } = checked;
+  return checked.kind === 'frame' ? decodeFrame(checked.payload, checked.next, fromSeq) : checked;
+}
+
+function decodeFrame(payload: Buffer, next: number, fromSeq: number): FrameRead {
   try {
     if (payload[0] !== JOURNAL_MAGIC) {
       return { kind: 'frame', value: unpackr.unpack(payload), next, lastSeq: 0 };
@@ -102,6 +104,39 @@ export function readFrame(buf: Buffer, at: number, fromSeq = -Infinity): FrameRe
     if (error instanceof PersistenceError) throw error;
     return { kind: 'torn', reason: `undecodable payload: ${String(error)}` };
   }
+}
+
+export type JournalFrameRead =
+  | FrameRead
+  | {
+      /** A binary journal payload, checked whole (see RecordReader.check): `reader` reads it
+       * from its first record, a slice at a time. */
+      readonly kind: 'records';
+      readonly reader: RecordReader;
+      readonly next: number;
+      readonly lastSeq: number;
+    };
+
+/**
+ * Reads the journal frame at `at` as `readFrame` does, except that a binary journal payload is
+ * only checked (every record stepped over, nothing built) and handed back with a reader, for the
+ * caller to build its records a slice at a time.
+ */
+export function openJournalFrame(buf: Buffer, at: number): JournalFrameRead {
+  const checked = checkFrame(buf, at);
+  if (checked.kind !== 'frame') return checked;
+  const { payload, next } = checked;
+  if (payload[0] !== JOURNAL_MAGIC) return decodeFrame(payload, next, -Infinity);
+  let lastSeq: number;
+  try {
+    const probe = new RecordReader(payload);
+    probe.check();
+    lastSeq = probe.lastSeq;
+  } catch (error) {
+    if (error instanceof PersistenceError) throw error;
+    return { kind: 'torn', reason: `undecodable payload: ${String(error)}` };
+  }
+  return { kind: 'records', reader: new RecordReader(payload), next, lastSeq };
 }
 
 /** A msgpack payload a frame check passed (snapshot chunks are decoded as they are imported). */

@@ -139,6 +139,28 @@ describe('the journal record layout (format 2)', () => {
     );
   });
 
+  it('reads repeated channel and location names right however many there are (they are cached)', () => {
+    const names = Array.from({ length: 2_000 }, (_, i) => (i % 3 === 0 ? `Lé${i}` : `L${i}`));
+    const records: JournalRecord[] = Array.from({ length: 6_000 }, (_, i) => ({
+      seq: i + 1,
+      at: 1,
+      entry: {
+        type: 'command',
+        cmd: {
+          op: 'reserve',
+          reservationId: `r${i}`,
+          channel: names[(i * 7) % 13] as string,
+          sku: 'S',
+          qty: 1,
+          location: names[(i * 7919) % names.length] as string,
+          ttlMs: undefined,
+          lines: undefined,
+        },
+      },
+    }));
+    expect(roundTrip(encodeRecords(records))).toEqual(records);
+  });
+
   it('steps over the records before a sequence without building them, and reads the rest', () => {
     fc.assert(
       fc.property(recordsArb(anyNumber), fc.nat(), (records, k) => {
