@@ -84,9 +84,6 @@ export class EngineCore implements BookContext, UndoTarget<SkuBook> {
   /** Bumped by every change to locations, so readers can cache what they derive from them. */
   locationsVersion = 0;
   positionCount = 0;
-  /** Bumped whenever a book goes (all of them at an import, one when its creation is undone), so
-   * what caches books (replay's) knows to drop them. */
-  booksEpoch = 0;
   watchedTopics = 0;
   staleFeeds = 0;
   compensatedFeeds = 0;
@@ -265,7 +262,6 @@ export class EngineCore implements BookContext, UndoTarget<SkuBook> {
 
   /** Drops every book, position and reservation (an import starts). */
   clearBooks(): void {
-    this.booksEpoch++;
     this.books.clear();
     this.bookTable.clear();
     this.positionsAt.clear();
@@ -310,7 +306,6 @@ export class EngineCore implements BookContext, UndoTarget<SkuBook> {
   }
 
   removeBook(sku: string): void {
-    this.booksEpoch++;
     this.books.delete(sku);
     this.bookTable.delete(sku);
   }

@@ -13,7 +13,6 @@ import type {
   JournalWriter,
 } from './journal.ts';
 import type { Envelope } from './partition-actors.ts';
-import { ReplayBooks } from './replay-books.ts';
 import { rollback, type UndoBatch } from './undo-log.ts';
 
 /** Journal state for readiness and metrics. */
@@ -62,8 +61,6 @@ export class JournalLink {
   private readonly commitObservers: ((records: number, ms: number) => void)[] = [];
   private resyncTimer: TimerHandle | null = null;
   private resyncDelayMs = 100;
-  /** The books replay finds by SKU (see ReplayBooks): core.bookOf, without V8 hashing each SKU. */
-  private readonly replayBooks = new ReplayBooks();
 
   constructor(
     private readonly core: EngineCore,
@@ -108,7 +105,6 @@ export class JournalLink {
     );
     this.pipeline = pipeline;
     this.core.undo = pipeline.undo;
-    this.replayBooks.clear();
   }
 
   /** Registers a journal extension (before recovery); its records and items are routed by kind. */
@@ -229,10 +225,7 @@ export class JournalLink {
         break;
     }
     const cmd = entry.cmd;
-    const book =
-      cmd.op === 'release' || cmd.op === 'confirm' || cmd.op === 'expire'
-        ? core.reservationIndex.book(cmd.reservationId)
-        : this.replayBooks.find(cmd.sku, core.books, core.booksEpoch);
+    const book = core.bookOf(cmd);
     if (book === undefined) {
       core.log.warn({ seq: record.seq, op: cmd.op }, 'journal record names nothing known; skipped');
       return false;
@@ -281,7 +274,6 @@ export class JournalLink {
       writer.resync(pipeline.durableSeq).then(
         (records) => {
           const replayed = this.replay(records);
-          this.replayBooks.clear();
           pipeline.resume(records.length > 0 ? replayed.lastSeq : pipeline.durableSeq);
           this.core.rearmExpiry();
           this.resyncDelayMs = 100;

@@ -1,5 +1,11 @@
 import { Packr, Unpackr } from 'msgpackr';
-import type { Command, JournalEntry, JournalRecord } from '../engine/index.ts';
+import {
+  asciiString,
+  NameCache,
+  type Command,
+  type JournalEntry,
+  type JournalRecord,
+} from '../engine/index.ts';
 import { PersistenceError } from './persistence-error.ts';
 
 /**
@@ -197,78 +203,8 @@ function head(w: RecordWriter, tag: Tag, r: JournalRecord): void {
   w.f64(r.at);
 }
 
-/**
- * The string of up to 8 ASCII bytes, built in JS (null for longer or non-ASCII ones: the caller
- * decodes those as UTF-8). A reserve record's id and SKU are usually short, and Buffer's toString
- * is a call into C++ that measured about 6 times the cost of this for them, twice per record.
- */
-function shortAscii(b: Buffer, a: number, n: number): string | null {
-  if (n > 8) return null;
-  let high = 0;
-  for (let i = a; i < a + n; i++) high |= b[i] as number;
-  if ((high & 0x80) !== 0) return null;
-  switch (n) {
-    case 0:
-      return '';
-    case 1:
-      return String.fromCharCode(b[a + 0] as number);
-    case 2:
-      return String.fromCharCode(b[a + 0] as number, b[a + 1] as number);
-    case 3:
-      return String.fromCharCode(b[a + 0] as number, b[a + 1] as number, b[a + 2] as number);
-    case 4:
-      return String.fromCharCode(
-        b[a + 0] as number,
-        b[a + 1] as number,
-        b[a + 2] as number,
-        b[a + 3] as number,
-      );
-    case 5:
-      return String.fromCharCode(
-        b[a + 0] as number,
-        b[a + 1] as number,
-        b[a + 2] as number,
-        b[a + 3] as number,
-        b[a + 4] as number,
-      );
-    case 6:
-      return String.fromCharCode(
-        b[a + 0] as number,
-        b[a + 1] as number,
-        b[a + 2] as number,
-        b[a + 3] as number,
-        b[a + 4] as number,
-        b[a + 5] as number,
-      );
-    case 7:
-      return String.fromCharCode(
-        b[a + 0] as number,
-        b[a + 1] as number,
-        b[a + 2] as number,
-        b[a + 3] as number,
-        b[a + 4] as number,
-        b[a + 5] as number,
-        b[a + 6] as number,
-      );
-    default:
-      return String.fromCharCode(
-        b[a + 0] as number,
-        b[a + 1] as number,
-        b[a + 2] as number,
-        b[a + 3] as number,
-        b[a + 4] as number,
-        b[a + 5] as number,
-        b[a + 6] as number,
-        b[a + 7] as number,
-      );
-  }
-}
-
-const NAME_MAX = 32;
-const NAME_SLOTS = 256;
-const names: string[] = new Array<string>(NAME_SLOTS).fill('');
-/** Byte length of each cached name; -1: none. */
-const namesBytes = new Int32Array(NAME_SLOTS).fill(-1);
+/** Channels and locations take a handful of values: one string each (see NameCache). */
+const names = new NameCache();
 
 /** Reads a format 2 payload; throws on anything malformed (the frame is then torn). */
 export class RecordReader {
@@ -367,7 +303,7 @@ export class RecordReader {
     const n = this.buf.readUInt16LE(this.at);
     this.need(2 + n);
     const s =
-      shortAscii(this.buf, this.at + 2, n) ??
+      asciiString(this.buf, this.at + 2, n) ??
       this.buf.toString('utf8', this.at + 2, this.at + 2 + n);
     this.at += 2 + n;
     return s;
@@ -384,29 +320,7 @@ export class RecordReader {
     this.need(2 + n);
     const start = this.at + 2;
     this.at = start + n;
-    if (n > NAME_MAX) return this.buf.toString('utf8', start, start + n);
-    const buf = this.buf;
-    let h = n;
-    for (let i = 0; i < n; i++) h = (Math.imul(h, 31) + (buf[start + i] as number)) | 0;
-    const slot = h & (NAME_SLOTS - 1);
-    const cached = names[slot] as string;
-    if (namesBytes[slot] === n) {
-      let same = true;
-      for (let i = 0; i < n; i++) {
-        if (cached.charCodeAt(i) !== buf[start + i]) {
-          same = false;
-          break;
-        }
-      }
-      if (same) return cached;
-    }
-    const s = shortAscii(buf, start, n) ?? buf.toString('utf8', start, start + n);
-    // Only ASCII is cached: its bytes are its char codes, which the check above compares.
-    if (s.length === n) {
-      names[slot] = s;
-      namesBytes[slot] = n;
-    }
-    return s;
+    return names.read(this.buf, start, n) ?? this.buf.toString('utf8', start, start + n);
   }
 
   private skipStr(): void {
