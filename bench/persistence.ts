@@ -233,7 +233,10 @@ async function recoveryOnly(stores: readonly ('file' | 'redis')[]): Promise<void
     `${JSON.stringify({ ...previous, recoveryDate: new Date().toISOString(), recoveryNode: process.version, recovery }, null, 2)}\n`,
   );
   const md = await readFile(new URL('persistence.md', dir), 'utf8');
-  const head = md.slice(0, md.indexOf('| recovery ('));
+  // Everything above the recovery table, less the paragraph an earlier --write put there.
+  let head = md.slice(0, md.indexOf('| recovery ('));
+  const earlier = head.lastIndexOf('\nRecovery (');
+  if (earlier !== -1) head = head.slice(0, earlier);
   await writeFile(
     new URL('persistence.md', dir),
     [
