@@ -264,6 +264,8 @@ export function renderMarkdown(report: Report): string {
     '  share comes out high; a CPU profile (`DURABLE_SERVER_FLAGS="--cpu-prof',
     '  --cpu-prof-dir=/tmp/durable-prof" npm run bench:durable`) splits it exactly. RSS is at the',
     '  end of the case.',
+    '- "Records per group commit" is the growth of `stockflow_journal_group_commit_records` (sum',
+    '  over count) in the window: how many reserves share one write and its sync (file, Redis).',
     '- A case whose replies are not all the expected outcome, or whose stock does not add up',
     '  afterwards (hot and refusal cases: the availability the server reports), is flagged in the',
     '  "replies" column; its figures count only the expected outcome.',
