@@ -25,6 +25,15 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
+/** A journal record of a release of `r<seq>`: the smallest record there is. */
+function release(seq: number): JournalRecord {
+  return {
+    seq,
+    at: seq,
+    entry: { type: 'command', cmd: { op: 'release', reservationId: `r${seq}` } },
+  };
+}
+
 function fileStore(dir: string, segmentBytes = 64 * 1024 * 1024): FileStore {
   const store = new FileStore({ dir, fsync: 'always', segmentBytes }, silent);
   cleanups.push(() => store.close());
@@ -292,11 +301,6 @@ describe('file store', () => {
     cleanups.push(cleanup);
     const store = fileStore(dir);
     await store.open();
-    const release = (seq: number): JournalRecord => ({
-      seq,
-      at: seq,
-      entry: { type: 'command', cmd: { op: 'release', reservationId: `r${seq}` } },
-    });
     const first = Array.from({ length: 3_000 }, (_, i) => release(i + 1));
     const second = Array.from({ length: 10 }, (_, i) => release(3_001 + i));
     await store.append(first);
@@ -313,11 +317,6 @@ describe('file store', () => {
     // One segment: the one read ahead is the one appended to.
     const store = fileStore(dir);
     await store.open();
-    const release = (seq: number): JournalRecord => ({
-      seq,
-      at: seq,
-      entry: { type: 'command', cmd: { op: 'release', reservationId: `r${seq}` } },
-    });
     for (let seq = 1; seq <= 12; seq++) await store.append([release(seq)]);
     const writer = await store.beginSnapshot({
       format: 2,
@@ -341,11 +340,6 @@ describe('file store', () => {
     cleanups.push(cleanup);
     const store = fileStore(dir);
     await store.open();
-    const release = (seq: number): JournalRecord => ({
-      seq,
-      at: seq,
-      entry: { type: 'command', cmd: { op: 'release', reservationId: `r${seq}` } },
-    });
     await store.append([release(1)]);
     await store.append(Array.from({ length: 2_000 }, (_, i) => release(i + 2)));
     await store.close();
