@@ -107,9 +107,11 @@ export class ReservationIndex<B extends object> {
   /** Forgets `r` (purged, or its grant taken back). */
   remove(r: Reservation): void {
     const c = this.current;
-    const entry = c !== null && c.id === r.id ? c : this.entries.get(r.id);
+    const slot = c !== null && c.id === r.id ? c : null;
+    const hash = slot === null ? idHash(r.id) : slot.hash;
+    const entry = slot ?? this.entries.get(r.id, hash);
     if (entry === r) {
-      this.entries.delete(r.id);
+      this.entries.delete(r.id, hash);
     } else if (entry !== undefined && !(entry instanceof Reservation) && entry.reservation === r) {
       entry.reservation = null;
       this.release(entry);
