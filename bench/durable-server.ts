@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, waitFor } from '../test/persistence/server-process.ts';
+import { freePort, metricValue, waitFor } from '../test/persistence/server-process.ts';
 import { RedisServer } from './gateway-redis.ts';
 import { CHANNEL, LOCATION } from './durable-load.ts';
 
@@ -212,23 +212,19 @@ export class StockflowServer {
 
   async metrics(): Promise<MetricsSample> {
     const text = await (await fetch(`${this.base}/metrics`)).text();
+    // GC durations are labelled by kind: summed over every kind.
     let gcSeconds = 0;
-    let heapUsedBytes = 0;
-    let commits = 0;
-    let commitRecords = 0;
     for (const line of text.split('\n')) {
-      const value = (): number => Number(line.slice(line.lastIndexOf(' ') + 1));
       if (line.startsWith('nodejs_gc_duration_seconds_sum')) {
-        gcSeconds += value();
-      } else if (line.startsWith('nodejs_heap_size_used_bytes ')) {
-        heapUsedBytes = value();
-      } else if (line.startsWith('stockflow_journal_group_commit_records_count')) {
-        commits = value();
-      } else if (line.startsWith('stockflow_journal_group_commit_records_sum')) {
-        commitRecords = value();
+        gcSeconds += Number(line.slice(line.lastIndexOf(' ') + 1));
       }
     }
-    return { gcSeconds, heapUsedBytes, commits, commitRecords };
+    return {
+      gcSeconds,
+      heapUsedBytes: metricValue(text, 'nodejs_heap_size_used_bytes') ?? 0,
+      commits: metricValue(text, 'stockflow_journal_group_commit_records_count') ?? 0,
+      commitRecords: metricValue(text, 'stockflow_journal_group_commit_records_sum') ?? 0,
+    };
   }
 
   /** What the server says is available of `sku` at LOCATION for the channel (GET /v1/availability). */

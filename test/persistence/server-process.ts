@@ -31,11 +31,15 @@ export async function waitFor(
   }
 }
 
-/** The value of an unlabelled metric in the server's /metrics at `base`, or null without it. */
-export async function scrapeValue(base: string, name: string): Promise<number | null> {
-  const text = await (await fetch(`${base}/metrics`)).text();
+/** The value of an unlabelled metric in a /metrics text, or null without it. */
+export function metricValue(text: string, name: string): number | null {
   const line = text.split('\n').find((l) => l.startsWith(`${name} `));
   return line === undefined ? null : Number(line.split(' ')[1]);
+}
+
+/** The value of an unlabelled metric in the server's /metrics at `base`, or null without it. */
+export async function scrapeValue(base: string, name: string): Promise<number | null> {
+  return metricValue(await (await fetch(`${base}/metrics`)).text(), name);
 }
 
 export interface ServerHandle {
