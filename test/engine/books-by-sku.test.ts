@@ -1,9 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock, StockEngine, type CommandResult } from '../../engine/index.ts';
+import { LOCATIONS, RULES } from './fixtures.ts';
 import { MemoryJournal } from './memory-journal.ts';
-
-const LOCATIONS = [{ id: 'DC', type: 'dc' as const }];
-const RULES = { channels: [{ id: 'web', priority: 1 }] };
 
 function reserve(engine: StockEngine, sku: string, id: string): Promise<CommandResult> {
   return engine.execute({ op: 'reserve', reservationId: id, channel: 'web', sku, qty: 1 });
