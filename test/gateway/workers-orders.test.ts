@@ -24,6 +24,7 @@ const BY_SHARD = [0, 1].map((k) => SKUS.filter((s) => shardOf(s, WORKERS) === k)
 const HTTP_SKUS = [0, 1].map((k) => BY_SHARD[k]!.slice(0, 3));
 const WS_SKUS = [0, 1].map((k) => BY_SHARD[k]!.slice(3, 5));
 const PUSH_SKUS = [0, 1].map((k) => BY_SHARD[k]!.slice(5, 7));
+const KEYED_SKUS = [0, 1].map((k) => BY_SHARD[k]!.slice(7, 8));
 
 /** Deepest stock first, up to two shipments (as the harness's order service sources). */
 const ORDERS = {
@@ -258,7 +259,7 @@ describe('orders on server.workers: 2', () => {
   });
 
   it('serialises ten identical HTTP placements under one Idempotency-Key across workers', async () => {
-    const [a, b] = WS_SKUS as [string[], string[]];
+    const [a, b] = KEYED_SKUS as [string[], string[]];
     await snapshot(server, 'dc1', Object.fromEntries([...a, ...b].map((s) => [s, 100])), 1);
     const body = order('idem-1', [
       [a[0]!, 1],
@@ -286,14 +287,18 @@ describe('orders on server.workers: 2', () => {
     expect(bodies.filter((x) => !x.duplicate)).toHaveLength(1);
     expect(await available(server, a[0]!)).toBe(99);
     expect(await available(server, b[0]!)).toBe(99);
-    const other = await on[1]!.request('/v1/orders', {
-      key: KEYS.web,
-      body: order('idem-2', [[a[0]!, 1]]),
-      headers: { 'idempotency-key': 'checkout-idem' },
-    });
-    expect(other.status).toBe(409);
-    expect(other.body).toMatchObject({ code: 'CONFLICT', reason: 'ID_REUSED' });
-    // Give the units back for the WebSocket test, from the other worker.
+    // The key with other orders, whatever their ids (wherever an order of that id may be kept).
+    for (let i = 0; i < 8; i++) {
+      const other = await on[i % 2]!.request('/v1/orders', {
+        key: KEYS.web,
+        body: order(`idem-other-${i}`, [[a[0]!, 1]]),
+        headers: { 'idempotency-key': 'checkout-idem' },
+      });
+      expect(other.status, `idem-other-${i}`).toBe(409);
+      expect(other.body).toMatchObject({ code: 'CONFLICT', reason: 'ID_REUSED' });
+    }
+    expect(await available(server, a[0]!)).toBe(99);
+    // Cancelled from the other worker: the units come back.
     const cancel = await on[0]!.request('/v1/orders/idem-1/cancel', { key: KEYS.web, body: {} });
     expect(cancel.status).toBe(200);
     expect(await available(server, a[0]!)).toBe(100);
@@ -301,6 +306,7 @@ describe('orders on server.workers: 2', () => {
 
   it('places orders over WebSockets on both workers; a repeat on another worker is a duplicate', async () => {
     const [a, b] = WS_SKUS as [string[], string[]];
+    await snapshot(server, 'dc1', Object.fromEntries([...a, ...b].map((s) => [s, 100])), 1);
     // Four connections on each worker, JSON and msgpack.
     const clients = await Promise.all(
       Array.from({ length: 8 }, (_, i) =>
@@ -390,12 +396,19 @@ describe('orders on server.workers: 2', () => {
       idempotencyKey: 'ck-9',
     });
     expect(k0).toMatchObject({ op: 'placeOrder', duplicate: true, order: { orderId: 'ws-keyed' } });
-    const reused = await clients[2]!.request({
-      op: 'placeOrder',
-      order: order('ws-other', [[a[1]!, 1]]),
-      idempotencyKey: 'ck-9',
-    });
-    expect(reused).toMatchObject({ op: 'error', code: 'CONFLICT', reason: 'ID_REUSED' });
+    // The key with other orders, whatever their ids, from connections on both workers.
+    const reused = await Promise.all(
+      clients.map((c, ci) =>
+        c.request({
+          op: 'placeOrder',
+          order: order(`ws-other-${ci}`, [[a[1]!, 1]]),
+          idempotencyKey: 'ck-9',
+        }),
+      ),
+    );
+    for (const r of reused) {
+      expect(r).toMatchObject({ op: 'error', code: 'CONFLICT', reason: 'ID_REUSED' });
+    }
     ordered.set(a[1]!, ordered.get(a[1]!)! + 2);
     ordered.set(b[0]!, ordered.get(b[0]!)! + 2);
     // Nothing was allocated twice.
@@ -574,15 +587,16 @@ describe('orders on server.workers: 2', () => {
       const far = await locationOn(1);
       const home = await locationOn(0);
       const first = await placeAtStore1();
-      const push1 = await pushedTo(home, first.id);
+      const [at1, push1] = await pushedToAny([home, far], first.id);
+      expect(at1, 'the push went to the older socket, on worker 1').toBe(0);
       expect(await home.request({ op: 'ack', messageIds: [push1.messageId] })).toMatchObject({
         acked: 1,
       });
       const newest = await locationOn(1);
       const second = await placeAtStore1();
-      const push2 = await pushedToAny([newest, home, far], second.id);
-      expect(push2[0], 'the push went to an older socket').toBe(0);
-      expect(await newest.request({ op: 'ack', messageIds: [push2[1].messageId] })).toMatchObject({
+      const [at2, push2] = await pushedToAny([newest, home, far], second.id);
+      expect(at2, 'the push went to an older socket').toBe(0);
+      expect(await newest.request({ op: 'ack', messageIds: [push2.messageId] })).toMatchObject({
         acked: 1,
       });
       expect(pushes([far, home, newest])).toEqual([]);
