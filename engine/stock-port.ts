@@ -43,6 +43,20 @@ export interface StockPort {
   offerReader(channel: string, skus: readonly string[]): OfferReader;
   /** What an order holds allocated, per SKU and location (the engine is the truth of it). */
   orderHoldings(orderId: string, skus: Iterable<string>): Map<string, Map<string, number>>;
+  /**
+   * Makes the three reads above current for these SKUs before a decision. Null when they are
+   * current already: the engine holds every SKU in this thread. With SKUs sharded over worker
+   * threads (gateway/shards/sharded-stock-port.ts), it fetches from their owners what `channel`
+   * may take of them, what `orderId` holds of them and, with `pickupAt`, their availability
+   * there. Call it after the decision's last await: the reads then answer what the owners held
+   * when asked, and an allocation made from them may still be refused (sourcing plans again).
+   */
+  refresh(
+    channel: string,
+    skus: Iterable<string>,
+    orderId: string | null,
+    pickupAt: string | null,
+  ): Promise<void> | null;
 
   /** Joins the engine's journal and snapshots (register before recovery). */
   extend<R, S extends ExtensionItem>(extension: JournalExtension<R, S>): ExtensionJournal<R>;
@@ -138,6 +152,10 @@ export class EngineStockPort implements StockPort {
       }
     }
     return out;
+  }
+
+  refresh(): null {
+    return null;
   }
 
   extend<R, S extends ExtensionItem>(extension: JournalExtension<R, S>): ExtensionJournal<R> {

@@ -55,7 +55,8 @@ interface LocationStatic {
  * The locations an order could be sourced from, read from the engine's stock port and weighed by
  * the planner: every location with an offer, or with a profile's `nearest` pre-filter only the
  * nearest few. Each location's master data and sourcing config is cached until the engine's
- * locations change; its backlog (open fulfilments) comes from the order index.
+ * locations change; its backlog (open fulfilments) comes from the order index, plus those of the
+ * other order services when orders are sharded over worker threads.
  */
 export class SourcingCandidates {
   private readonly sourcingOf: Map<string, LocationSourcing>;
@@ -68,6 +69,7 @@ export class SourcingCandidates {
     private readonly stock: StockPort,
     locations: readonly LocationSourcing[],
     private readonly index: OrderIndex,
+    private readonly openElsewhere: (location: string) => number = () => 0,
   ) {
     this.sourcingOf = new Map(locations.map((l) => [l.id, l]));
   }
@@ -147,7 +149,7 @@ export class SourcingCandidates {
       priority: s.priority,
       shippingCost: (zone === null ? undefined : s.zoneCosts[zone]) ?? s.shippingCost,
       dailyCapacity: s.dailyCapacity,
-      openFulfilments: this.index.openAt(location),
+      openFulfilments: this.index.openAt(location) + this.openElsewhere(location),
       available,
     };
   }

@@ -73,6 +73,11 @@ export class OrderIndex {
     return this.open.get(location) ?? 0;
   }
 
+  /** Fulfilments open per location (read only; the index keeps it). */
+  openByLocation(): ReadonlyMap<string, number> {
+    return this.open;
+  }
+
   openFulfilments(): number {
     let n = 0;
     for (const count of this.open.values()) n += count;

@@ -53,6 +53,12 @@ export interface OrderServiceOptions {
   readonly selection: readonly ProfileSelection[];
   readonly defaultProfile: string;
   readonly locations: readonly LocationSourcing[];
+  /**
+   * Fulfilments open at a location in the other order services, when orders are sharded over
+   * worker threads (gateway/shards/backlog-board.ts): added to this service's own wherever
+   * sourcing weighs a location's backlog against its capacity. Default: none.
+   */
+  readonly openElsewhere?: ((location: string) => number) | undefined;
   readonly acceptTimeoutMs: number;
   readonly maxSourcingAttempts: number;
   readonly backorderRetryMs: number;
@@ -216,7 +222,12 @@ export class OrderService implements JournalExtension<OrderRecord, OrderSnapshot
         this.runner.ack(m, outcome);
       },
     });
-    const candidates = new SourcingCandidates(stock, options.locations, this.index);
+    const candidates = new SourcingCandidates(
+      stock,
+      options.locations,
+      this.index,
+      options.openElsewhere,
+    );
     const settlementStreams = options.settlementStreams ?? [];
     this.settlementStreams = settlementStreams;
     const context = {
@@ -319,6 +330,16 @@ export class OrderService implements JournalExtension<OrderRecord, OrderSnapshot
   /** The newest orders in memory, newest first (at most `limit`, and at most 200). */
   recent(limit: number): OrderView[] {
     return this.index.recent(limit).map((order) => order.view());
+  }
+
+  /** Fulfilments open per location in this service (what the others add to theirs). */
+  openByLocation(): ReadonlyMap<string, number> {
+    return this.index.openByLocation();
+  }
+
+  /** The order an Idempotency-Key (scoped to a channel) placed, or null. */
+  keyOwner(channel: string, key: string): string | null {
+    return this.index.keyOwner(channel, key);
   }
 
   /** The order a fulfilment belongs to. */

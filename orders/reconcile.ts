@@ -95,13 +95,20 @@ export class Reconciler {
     const reserved = order.lines.some((l) => l.reservationId !== null);
     if (first && reserved) await this.confirmReservations(order);
     const need = order.need();
+    const pickupAt = input.delivery.type === 'pickup' ? input.delivery.location : null;
     // An order created in this very step holds nothing but its confirmed reservations; any other
     // (a resumed, re-sourced or cancelled one) is checked against what the engine holds for it.
-    const held =
-      fresh && !reserved ? NOTHING_HELD : this.stock.orderHoldings(orderId, order.skus());
+    const readHeld = !fresh || reserved;
+    const fetching = this.stock.refresh(
+      input.channel,
+      order.skus(),
+      readHeld ? orderId : null,
+      pickupAt,
+    );
+    if (fetching !== null) await fetching;
+    const held = readHeld ? this.stock.orderHoldings(orderId, order.skus()) : NOTHING_HELD;
     const committed = order.committed();
     const excluded = order.excluded();
-    const pickupAt = input.delivery.type === 'pickup' ? input.delivery.location : null;
     const adopted: Holding[] = [];
     const giveBack: Holding[] = [];
     for (const [sku, at] of held) {
@@ -134,6 +141,10 @@ export class Reconciler {
     if (need.size > 0 && order.cancelReason === null) {
       const inUse = [...new Set([...order.inUse(), ...adopted.map((a) => a.location)])];
       for (let attempt = 1; attempt <= this.options.maxSourcingAttempts; attempt++) {
+        // A later attempt plans from what the owners hold now (the last one was refused).
+        const again =
+          attempt > 1 ? this.stock.refresh(input.channel, need.keys(), null, pickupAt) : null;
+        if (again !== null) await again;
         plan = this.candidates.plan(order, need, profile, excluded, inUse, pickupAt);
         if (plan.allocations.length === 0) break;
         const tag = `${orderId}:a${this.incarnation}.${order.version}.${attempt}`;
