@@ -160,10 +160,7 @@ async function generate(
     const r = await runChild<OrdersResult>('orders', job, atGo, ENTRY);
     const notes = [
       r.exhausted > 0 ? `${r.exhausted} connection(s) ran out of pre-built orders` : '',
-      // The order service runs with one worker only, for now: with more, placeOrder is a 503.
-      (r.outcomes.ok ?? 0) === 0
-        ? 'no order placed: orders run with server.workers: 1 only, for now'
-        : '',
+      (r.outcomes.ok ?? 0) === 0 ? 'no order placed' : '',
     ];
     return fromRequests(r, 'ok', notes.filter((n) => n !== '').join('; '));
   }

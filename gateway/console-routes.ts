@@ -58,15 +58,18 @@ export class ConsoleRoutes {
       return;
     }
     const journal = this.ctx.engine.storage.journalStats;
-    const orders = this.ctx.orders?.stats() ?? null;
-    ex.json(200, {
-      at: this.ctx.engine.clock.now(),
-      reserves: this.ctx.metrics.resultsOf('reserve'),
-      orders: {
-        placed: orders?.placed ?? 0,
-        failed: orders?.placementsFailed ?? 0,
-      },
-      journal: { commits: journal.commits, records: journal.records },
+    const at = this.ctx.engine.clock.now();
+    const reserves = this.ctx.metrics.resultsOf('reserve');
+    this.kit.answered(ex, this.ctx.orders?.stats() ?? null, (orders) => {
+      ex.json(200, {
+        at,
+        reserves,
+        orders: {
+          placed: orders?.placed ?? 0,
+          failed: orders?.placementsFailed ?? 0,
+        },
+        journal: { commits: journal.commits, records: journal.records },
+      });
     });
   };
 }

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { ServerConfig } from '../config/index.ts';
 import type { Engine } from '../engine/index.ts';
-import type { OrderService } from '../orders/index.ts';
+import type { OrderApi } from './order-api.ts';
 import type { ApiKeyRing } from './auth.ts';
 import type { FeedLog } from './feed-log.ts';
 import type { FrameCodec } from './frame-codec.ts';
@@ -39,7 +39,7 @@ export interface GatewayContext {
   readonly requests: RequestLog;
   readonly state: GatewayState;
   /** The order service; null when the gateway runs none (no order routes nor location keys). */
-  readonly orders: OrderService | null;
+  readonly orders: OrderApi | null;
   /** The WebSocket side of the order service; null with it. */
   readonly wsOrders: WsOrders | null;
   /** The last stock feeds of each location, for the console. */
@@ -48,6 +48,4 @@ export interface GatewayContext {
   readonly readiness: (() => Readiness) | null;
   /** The /metrics body when it is not this gateway's registry alone (every worker's, summed). */
   readonly scrape: (() => Promise<string>) | null;
-  /** Why there is no order service (its routes answer 503 with it), or null. */
-  readonly ordersUnavailable: string | null;
 }

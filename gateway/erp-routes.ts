@@ -1,6 +1,6 @@
 import type { HttpRequest, TemplatedApp } from 'uWebSockets.js';
 import { ErrorCode, Reason, type Engine } from '../engine/index.ts';
-import type { OrderService } from '../orders/index.ts';
+import type { OrderApi } from './order-api.ts';
 import type { Principal } from './auth.ts';
 import type { HttpExchange } from './http-exchange.ts';
 import type { RouteKit } from './route-kit.ts';
@@ -21,7 +21,7 @@ function isDay(day: string): boolean {
  */
 export class ErpRoutes {
   constructor(
-    private readonly orders: OrderService,
+    private readonly orders: OrderApi,
     private readonly engine: Engine,
     private readonly kit: RouteKit,
   ) {}
@@ -55,6 +55,8 @@ export class ErpRoutes {
       });
       return;
     }
-    ex.json(200, this.orders.reconciliation(day, location));
+    this.kit.answered(ex, this.orders.reconciliation(day, location), (rows) => {
+      ex.json(200, rows);
+    });
   };
 }

@@ -4,7 +4,8 @@ import uWS from 'uWebSockets.js';
 import type { TemplatedApp, us_listen_socket } from 'uWebSockets.js';
 import type { Config, ServerConfig } from '../config/index.ts';
 import { ErrorCode, StockflowError, type Engine } from '../engine/index.ts';
-import { type OrderService } from '../orders/index.ts';
+import { OrderService } from '../orders/index.ts';
+import type { OrderApi } from './order-api.ts';
 import { ApiKeyRing } from './auth.ts';
 import { FeedLog } from './feed-log.ts';
 import { FrameCodec } from './frame-codec.ts';
@@ -39,13 +40,7 @@ export interface GatewayExtras {
    * gateway neither starts nor stops it (its owner does), but waits for its running steps when
    * closing.
    */
-  readonly orders?: OrderService | undefined;
-  /**
-   * Without `orders`: why there is none. The order, return, fulfilment and ERP routes and the
-   * WebSocket order ops then answer 503 UNAVAILABLE with this message instead of not existing
-   * (server.workers > 1 serves the stock path only, for now).
-   */
-  readonly ordersUnavailable?: string | undefined;
+  readonly orders?: OrderApi | undefined;
   /**
    * Every API key's rate-limit bucket in shared memory (sharedRateMemory), so a key's limit is
    * one budget across worker threads. Without it each gateway keeps its own buckets.
@@ -92,7 +87,7 @@ function listenOn(app: TemplatedApp, host: string, port: number): Promise<us_lis
 class StockflowGateway implements Gateway {
   closing = false;
   readonly locationPush: LocationPush;
-  private readonly orders: OrderService | null;
+  private readonly orders: OrderApi | null;
   private readonly server: ServerConfig;
   private readonly log: Logger;
   private readonly app: TemplatedApp;
@@ -115,8 +110,10 @@ class StockflowGateway implements Gateway {
     this.log = logger.child({ component: 'gateway' });
     this.gatewayMetrics = new GatewayMetrics(engine);
     this.orders = extras.orders ?? null;
+    // The home of the orders counts them; a worker that forwards to it (RemoteOrders) does not.
+    if (this.orders instanceof OrderService)
+      registerOrderMetrics(this.gatewayMetrics.registry, this.orders);
     this.locationPush = extras.locationPush ?? new LocationPush();
-    if (this.orders !== null) registerOrderMetrics(this.gatewayMetrics.registry, this.orders);
     const keys = new ApiKeyRing(
       config.auth.apiKeys,
       config.auth.rateLimit,
@@ -153,7 +150,6 @@ class StockflowGateway implements Gateway {
       feeds: new FeedLog(engine.clock),
       readiness: extras.readiness ?? null,
       scrape: extras.scrape ?? null,
-      ordersUnavailable: extras.ordersUnavailable ?? null,
     };
     this.ws = new WsHandler(ctx);
     this.gatewayMetrics.socketBuffers.watch(() => this.ws.bufferedAmounts());

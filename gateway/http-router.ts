@@ -13,6 +13,7 @@ import { MasterRoutes } from './master-routes.ts';
 import { InventoryRoutes } from './inventory-routes.ts';
 import { JsonGuard } from './json-guard.ts';
 import type { GatewayMetrics, OpLabel } from './metrics.ts';
+import type { Answer } from './order-api.ts';
 import { OrderRoutes } from './order-routes.ts';
 import { ReservationRoutes } from './reservation-routes.ts';
 import { ReturnRoutes } from './return-routes.ts';
@@ -31,14 +32,6 @@ const BODY_LIMITS = Object.freeze({ maxDepth: 8, maxEntries: 10_000_000 });
  * needs from the request before returning (uWS request objects live only that long) and answers
  * errors as `{code, message, ...}` with the code's status.
  */
-/** The order service's routes: what answers 503 when the gateway runs without one, and why. */
-const ORDER_PREFIXES = [
-  '/v1/orders',
-  '/v1/returns',
-  '/v1/fulfilments',
-  '/v1/erp/reconciliation',
-] as const;
-
 export class HttpRouter implements ExchangeContext, RouteKit {
   readonly metrics: GatewayMetrics;
   readonly log: GatewayContext['log'];
@@ -82,18 +75,6 @@ export class HttpRouter implements ExchangeContext, RouteKit {
       new OrderRoutes(this.ctx.orders, this.ctx.engine, this).register(app);
       new ReturnRoutes(this.ctx.orders, this.ctx.engine, this).register(app);
       new ErpRoutes(this.ctx.orders, this.ctx.engine, this).register(app);
-    } else if (this.ctx.ordersUnavailable !== null) {
-      const why = this.ctx.ordersUnavailable;
-      for (const prefix of ORDER_PREFIXES) {
-        for (const pattern of [prefix, `${prefix}/*`]) {
-          app.any(pattern, (res) => {
-            new HttpExchange(res, 'invalid', performance.now(), this).error(
-              ErrorCode.UNAVAILABLE,
-              why,
-            );
-          });
-        }
-      }
     }
     app.any('/*', (res, req) => {
       const ex = new HttpExchange(res, 'invalid', performance.now(), this);
@@ -160,6 +141,11 @@ export class HttpRouter implements ExchangeContext, RouteKit {
         this.log.error({ err: again }, 'answering a failed request failed');
       }
     });
+  }
+
+  answered<T>(ex: HttpExchange, answer: Answer<T>, then: (value: T) => void): void {
+    if (answer instanceof Promise) this.after(ex, answer, then);
+    else then(answer);
   }
 
   readJson(ex: HttpExchange, then: (value: unknown) => void, whenEmpty?: unknown): void {

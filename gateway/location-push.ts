@@ -9,6 +9,14 @@ export interface LocationPushOptions {
   readonly ackTimeoutMs?: number | undefined;
 }
 
+/** The other workers' location pushes, as one worker's sees them (location-relay.ts). */
+export interface LocationPeers {
+  /** The newest socket of a location here opened at `at` (null: none is open here now). */
+  newest(location: string, at: number | null): void;
+  /** Acks messages the other workers pushed; answers how many were waiting there. */
+  ack(location: string, messageIds: readonly string[]): Promise<number>;
+}
+
 /** A location key's open WebSocket, as the push sees it. */
 export interface LocationSocket {
   readonly location: string;
@@ -18,6 +26,11 @@ export interface LocationSocket {
 
 const DEFAULT_ACK_TIMEOUT_MS = 10_000;
 const STREAM_PREFIX = 'location:';
+
+/** The location of a `location:<id>` stream, or null for another stream. */
+export function streamLocation(stream: string): string | null {
+  return stream.startsWith(STREAM_PREFIX) ? stream.slice(STREAM_PREFIX.length) : null;
+}
 
 /** The outbox stream of a location's messages. */
 export function locationStream(location: string): string {
@@ -73,6 +86,9 @@ export class LocationPush {
   private readonly transports = new Map<string, LocationTransport>();
   /** messageId -> the push waiting for its ack (at most the outbox's in-flight limit). */
   private readonly awaiting = new Map<string, AwaitingAck>();
+  /** When each open socket opened (ms, comparable across threads): the newest gets pushes. */
+  private readonly openedAt = new WeakMap<LocationSocket, number>();
+  private peers: LocationPeers | null = null;
 
   constructor(options: LocationPushOptions = {}) {
     const timeout = options.ackTimeoutMs ?? DEFAULT_ACK_TIMEOUT_MS;
@@ -88,12 +104,27 @@ export class LocationPush {
    * once when the location connects and the gateway wakes the stream).
    */
   transportFor(stream: string): OutboxTransport | null {
-    if (!stream.startsWith(STREAM_PREFIX)) return null;
-    return this.transports.get(stream.slice(STREAM_PREFIX.length)) ?? null;
+    const location = streamLocation(stream);
+    return location === null ? null : (this.transports.get(location) ?? null);
+  }
+
+  /**
+   * With worker threads (gateway/shards/location-relay.ts): the other workers, told when the
+   * newest socket of a location here changes, and asked about acks of messages not sent here.
+   */
+  connect(peers: LocationPeers): void {
+    this.peers = peers;
+  }
+
+  /** When the newest open socket of a location here opened, or null with none open. */
+  newestAt(location: string): number | null {
+    const socket = this.sockets.get(location)?.at(-1);
+    return socket === undefined ? null : (this.openedAt.get(socket) ?? null);
   }
 
   /** @internal The gateway: a location's socket opened. */
   add(socket: LocationSocket): void {
+    this.openedAt.set(socket, performance.timeOrigin + performance.now());
     const list = this.sockets.get(socket.location);
     if (list === undefined) {
       this.sockets.set(socket.location, [socket]);
@@ -101,6 +132,7 @@ export class LocationPush {
     } else {
       list.push(socket);
     }
+    this.peers?.newest(socket.location, this.newestAt(socket.location));
   }
 
   /** @internal The gateway: a location's socket closed; what waits for its ack is retried. */
@@ -113,6 +145,7 @@ export class LocationPush {
         this.sockets.delete(socket.location);
         this.transports.delete(socket.location);
       }
+      this.peers?.newest(socket.location, this.newestAt(socket.location));
     }
     // Bounded by the outbox's in-flight limit, so a scan beats a second index.
     for (const [messageId, waiting] of this.awaiting) {
@@ -130,10 +163,29 @@ export class LocationPush {
    * it; ids of other locations, repeats and unknown ids are ignored.
    */
   ack(location: string, messageIds: readonly string[]): number {
+    return this.ackHere(location, messageIds, null);
+  }
+
+  /**
+   * @internal The gateway: `ack`, and with worker threads the ids not waiting here are asked of
+   * the other workers (a location may ack on any of its sockets, whichever worker pushed).
+   */
+  ackAnywhere(location: string, messageIds: readonly string[]): number | Promise<number> {
+    const elsewhere: string[] = [];
+    const acked = this.ackHere(location, messageIds, elsewhere);
+    if (elsewhere.length === 0 || this.peers === null) return acked;
+    return this.peers.ack(location, elsewhere).then((there) => acked + there);
+  }
+
+  /** Settles the messages waiting here for the location's acks; the others go to `missed`. */
+  private ackHere(location: string, messageIds: readonly string[], missed: string[] | null) {
     let acked = 0;
     for (const messageId of messageIds) {
       const waiting = this.awaiting.get(messageId);
-      if (waiting?.location !== location) continue;
+      if (waiting?.location !== location) {
+        missed?.push(messageId);
+        continue;
+      }
       this.settle(messageId, waiting, DELIVERED);
       acked++;
     }

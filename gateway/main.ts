@@ -6,7 +6,7 @@ import './uws-guard.ts';
 import type { Logger } from 'pino';
 import { ConfigError, createLogger, loadConfig, type Config } from '../config/index.ts';
 import type { StockEngine } from '../engine/index.ts';
-import { OrderService, type OutboxTransport } from '../orders/index.ts';
+import type { OrderService } from '../orders/index.ts';
 import {
   createEngine,
   openPersistence,
@@ -14,13 +14,12 @@ import {
   storeReadiness,
   type Persisted,
 } from './engine-start.ts';
-import { createGateway, LocationPush, RedisStreamFeed, type Gateway } from './index.ts';
+import { createGateway, RedisStreamFeed, type Gateway } from './index.ts';
 import { firstRun } from './first-run.ts';
-import { orderSettings } from './order-settings.ts';
-import { SettlementSinks } from './settlement-sinks.ts';
+import { createOrders } from './order-start.ts';
+import type { SettlementSinks } from './settlement-sinks.ts';
 import { claimLayout } from './shards/layout.ts';
 import { startWorkers } from './shards/supervisor.ts';
-import { WebhookTransport } from './webhook-transport.ts';
 
 interface Running {
   readonly gateway: Gateway;
@@ -34,19 +33,7 @@ interface Running {
 async function start(config: Config, log: Logger): Promise<Running> {
   const engine = createEngine(config, log);
   // The order service joins the engine's journal before recovery replays it.
-  const push = new LocationPush({ ackTimeoutMs: config.orders.outbox.pushAckTimeoutMs });
-  const settlement = new SettlementSinks(
-    config.erp.settlement,
-    config.orders.outbox.timeoutMs,
-    engine.clock,
-    log,
-  );
-  const orders = new OrderService({
-    stock: engine.stock,
-    clock: engine.clock,
-    logger: log.child({ component: 'orders' }),
-    ...orderOptions(config, engine, push, settlement),
-  });
+  const { orders, push, settlement } = createOrders(config, engine.stock, engine.clock, log);
   const persisted = await openPersistence(engine, config, config.persistence, log);
   orders.start();
   settlement.start();
@@ -72,36 +59,6 @@ async function start(config: Config, log: Logger): Promise<Running> {
   streamFeed?.start();
   log.info({ ...ports, store: config.persistence.store }, 'stockflow is listening');
   return { gateway, engine, orders, persisted, settlement, streamFeed };
-}
-
-/**
- * The order service's settings from the config, and how its messages travel: a location with a
- * webhook gets signed HTTP POSTs, any other gets them over its WebSocket (LocationPush); customer
- * notifications go to the customer webhook, and are not produced when there is none; the ERP's
- * settlement events go to its sinks (SettlementSinks), and are not produced when there is none.
- */
-function orderOptions(
-  config: Config,
-  engine: StockEngine,
-  push: LocationPush,
-  settlement: SettlementSinks,
-): Omit<ConstructorParameters<typeof OrderService>[0], 'stock' | 'clock' | 'logger'> {
-  const o = config.orders;
-  const http = (target: { url: string; secret: string }): OutboxTransport =>
-    new WebhookTransport(target, { timeoutMs: o.outbox.timeoutMs, clock: engine.clock });
-  const hooks = new Map<string, OutboxTransport>();
-  for (const l of o.locations)
-    if (l.webhook !== null) hooks.set(`location:${l.id}`, http(l.webhook));
-  const customer = o.notifications.webhook === null ? null : http(o.notifications.webhook);
-  return {
-    ...orderSettings(config),
-    notifyCustomers: customer !== null,
-    settlementStreams: settlement.streams,
-    transportFor: (stream) =>
-      stream === 'customer'
-        ? customer
-        : (hooks.get(stream) ?? settlement.transportFor(stream) ?? push.transportFor(stream)),
-  };
 }
 
 async function stop(running: Running): Promise<void> {

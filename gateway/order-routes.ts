@@ -1,6 +1,6 @@
 import type { HttpRequest, TemplatedApp } from 'uWebSockets.js';
 import { ErrorCode, Reason, type Engine } from '../engine/index.ts';
-import { type OrderResult, type OrderService } from '../orders/index.ts';
+import type { OrderResult } from '../orders/index.ts';
 import type { Principal } from './auth.ts';
 import type { HttpExchange } from './http-exchange.ts';
 import { locationStream } from './location-push.ts';
@@ -10,6 +10,7 @@ import {
   fulfilmentAnswerBody,
   IDEMPOTENCY_KEY,
 } from './message-schemas.ts';
+import type { OrderApi } from './order-api.ts';
 import { fulfilmentLocation, orderChannel, otherChannel, otherLocation } from './order-access.ts';
 import { AccessRefusal } from './reservation-access.ts';
 import type { RouteKit } from './route-kit.ts';
@@ -37,7 +38,7 @@ function refuse(ex: HttpExchange, refusal: AccessRefusal): void {
  */
 export class OrderRoutes {
   constructor(
-    private readonly orders: OrderService,
+    private readonly orders: OrderApi,
     private readonly engine: Engine,
     private readonly kit: RouteKit,
   ) {}
@@ -104,12 +105,12 @@ export class OrderRoutes {
       ex.error(ErrorCode.BAD_REQUEST, `limit must be a whole number within 1..${MAX_LIST}`);
       return;
     }
-    const recent = this.orders.recent(MAX_LIST);
-    const orders = (channel === null ? recent : recent.filter((o) => o.channel === channel)).slice(
-      0,
-      limit,
-    );
-    ex.json(200, { orders });
+    this.kit.answered(ex, this.orders.recent(MAX_LIST), (recent) => {
+      const orders = (
+        channel === null ? recent : recent.filter((o) => o.channel === channel)
+      ).slice(0, limit);
+      ex.json(200, { orders });
+    });
   };
 
   private readonly read = (ex: HttpExchange, req: HttpRequest, p: Principal): void => {
@@ -120,17 +121,20 @@ export class OrderRoutes {
       refuse(ex, channel);
       return;
     }
-    const order = this.orders.get(orderId);
-    if (order === null) {
-      ex.error(ErrorCode.NOT_FOUND, `unknown order ${orderId}`, { reason: Reason.UNKNOWN_ORDER });
-      return;
-    }
-    const refusal = otherChannel(p, orderId, order.channel);
-    if (refusal !== null) {
-      refuse(ex, refusal);
-      return;
-    }
-    ex.json(200, order);
+    this.kit.answered(ex, this.orders.get(orderId), (order) => {
+      if (order === null) {
+        ex.error(ErrorCode.NOT_FOUND, `unknown order ${orderId}`, {
+          reason: Reason.UNKNOWN_ORDER,
+        });
+        return;
+      }
+      const refusal = otherChannel(p, orderId, order.channel);
+      if (refusal !== null) {
+        refuse(ex, refusal);
+        return;
+      }
+      ex.json(200, order);
+    });
   };
 
   private readonly cancel = (ex: HttpExchange, req: HttpRequest, p: Principal): void => {
@@ -203,10 +207,9 @@ export class OrderRoutes {
       });
       return;
     }
-    const messages = this.orders
-      .pendingFor(locationStream(location))
-      .map((m) => new FulfilmentPush(m));
-    ex.json(200, { location, messages });
+    this.kit.answered(ex, this.orders.pendingFor(locationStream(location)), (pending) => {
+      ex.json(200, { location, messages: pending.map((m) => new FulfilmentPush(m)) });
+    });
   };
 
   private readonly fulfilment = (ex: HttpExchange, req: HttpRequest, p: Principal): void => {
@@ -217,25 +220,27 @@ export class OrderRoutes {
       refuse(ex, bound);
       return;
     }
-    const orderId = this.orders.orderOfFulfilment(fulfilmentId);
-    const order = orderId === null ? null : this.orders.get(orderId);
-    const x = order?.fulfilments.find((f) => f.fulfilmentId === fulfilmentId);
-    if (order == null || x === undefined) {
-      ex.error(ErrorCode.NOT_FOUND, `unknown fulfilment ${fulfilmentId}`, {
-        reason: Reason.UNKNOWN_FULFILMENT,
+    this.kit.answered(ex, this.orders.orderOfFulfilment(fulfilmentId), (orderId) => {
+      this.kit.answered(ex, orderId === null ? null : this.orders.get(orderId), (order) => {
+        const x = order?.fulfilments.find((f) => f.fulfilmentId === fulfilmentId);
+        if (order == null || x === undefined) {
+          ex.error(ErrorCode.NOT_FOUND, `unknown fulfilment ${fulfilmentId}`, {
+            reason: Reason.UNKNOWN_FULFILMENT,
+          });
+          return;
+        }
+        const refusal = otherLocation(p, fulfilmentId, x.location);
+        if (refusal !== null) {
+          refuse(ex, refusal);
+          return;
+        }
+        ex.json(200, {
+          orderId: order.orderId,
+          fulfilment: x,
+          delivery: order.delivery,
+          customer: { id: order.customer.id, name: order.customer.name ?? null },
+        });
       });
-      return;
-    }
-    const refusal = otherLocation(p, fulfilmentId, x.location);
-    if (refusal !== null) {
-      refuse(ex, refusal);
-      return;
-    }
-    ex.json(200, {
-      orderId: order.orderId,
-      fulfilment: x,
-      delivery: order.delivery,
-      customer: { id: order.customer.id, name: order.customer.name ?? null },
     });
   };
 

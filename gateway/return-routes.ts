@@ -1,6 +1,7 @@
 import type { HttpRequest, TemplatedApp } from 'uWebSockets.js';
 import { ErrorCode, Reason, type Engine } from '../engine/index.ts';
-import type { OrderResult, OrderService, ReturnView } from '../orders/index.ts';
+import type { OrderResult, ReturnView } from '../orders/index.ts';
+import type { OrderApi } from './order-api.ts';
 import type { Principal } from './auth.ts';
 import type { HttpExchange } from './http-exchange.ts';
 import { fulfilmentLocation, orderChannel, otherChannel } from './order-access.ts';
@@ -28,7 +29,7 @@ type Binding = (principal: Principal) => string | null | AccessRefusal;
  */
 export class ReturnRoutes {
   constructor(
-    private readonly orders: OrderService,
+    private readonly orders: OrderApi,
     private readonly engine: Engine,
     private readonly kit: RouteKit,
   ) {}
@@ -88,20 +89,21 @@ export class ReturnRoutes {
         return;
       }
     }
-    const found = this.orders.getReturn(returnId);
-    if (found === null) {
-      ex.error(ErrorCode.NOT_FOUND, `unknown return ${returnId}`, {
-        reason: Reason.UNKNOWN_RETURN,
-      });
-      return;
-    }
-    // Any location may read a return: it may be the one the parcel is brought to.
-    const refusal = p.role === 'location' ? null : otherChannel(p, found.orderId, found.channel);
-    if (refusal !== null) {
-      refuse(ex, refusal);
-      return;
-    }
-    ex.json(200, { orderId: found.orderId, return: found.return });
+    this.kit.answered(ex, this.orders.getReturn(returnId), (found) => {
+      if (found === null) {
+        ex.error(ErrorCode.NOT_FOUND, `unknown return ${returnId}`, {
+          reason: Reason.UNKNOWN_RETURN,
+        });
+        return;
+      }
+      // Any location may read a return: it may be the one the parcel is brought to.
+      const refusal = p.role === 'location' ? null : otherChannel(p, found.orderId, found.channel);
+      if (refusal !== null) {
+        refuse(ex, refusal);
+        return;
+      }
+      ex.json(200, { orderId: found.orderId, return: found.return });
+    });
   };
 
   private readonly held = (ex: HttpExchange, req: HttpRequest, p: Principal): void => {
@@ -128,7 +130,9 @@ export class ReturnRoutes {
       });
       return;
     }
-    ex.json(200, this.orders.heldAt(location));
+    this.kit.answered(ex, this.orders.heldAt(location), (held) => {
+      ex.json(200, held);
+    });
   };
 
   /**

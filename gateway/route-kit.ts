@@ -2,6 +2,7 @@ import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import type { Principal } from './auth.ts';
 import type { HttpExchange } from './http-exchange.ts';
 import type { OpLabel } from './metrics.ts';
+import type { Answer } from './order-api.ts';
 
 export type RouteHandler = (ex: HttpExchange, req: HttpRequest, principal: Principal) => void;
 
@@ -11,6 +12,8 @@ export interface RouteKit {
   route(res: HttpResponse, req: HttpRequest, op: OpLabel, handler: RouteHandler): void;
   /** Runs `then` with the value; a rejection answers the exchange (StockflowError: its code). */
   after<T>(ex: HttpExchange, pending: Promise<T>, then: (value: T) => void): void;
+  /** Runs `then` with a read's answer: at once when it is here, as `after` when it is a promise. */
+  answered<T>(ex: HttpExchange, answer: Answer<T>, then: (value: T) => void): void;
   /** Reads the JSON body within the body limit and guards (400 otherwise). */
   readJson(ex: HttpExchange, then: (value: unknown) => void, whenEmpty?: unknown): void;
   /** Answers a thrown error: a StockflowError with its code's status, anything else 500. */

@@ -89,15 +89,11 @@ export class WsMessages implements ResultHandler {
       case 'order': {
         const orders = this.ctx.wsOrders;
         if (orders === null) {
-          const why = this.ctx.ordersUnavailable;
-          const reply =
-            why === null
-              ? new ErrorReply(
-                  id,
-                  ErrorCode.NOT_FOUND,
-                  `op ${record.name} needs the order service, which this gateway does not run`,
-                )
-              : new ErrorReply(id, ErrorCode.UNAVAILABLE, why);
+          const reply = new ErrorReply(
+            id,
+            ErrorCode.NOT_FOUND,
+            `op ${record.name} needs the order service, which this gateway does not run`,
+          );
           this.error(conn, binary, record.name, reply, t0);
           return;
         }

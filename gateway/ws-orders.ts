@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { ErrorCode, StockflowError } from '../engine/index.ts';
-import { type OrderResult, type OrderService } from '../orders/index.ts';
+import type { OrderResult } from '../orders/index.ts';
+import type { OrderApi } from './order-api.ts';
 import type { Connection } from './connection.ts';
 import type { FrameCodec } from './frame-codec.ts';
 import { locationStream, type LocationPush, type LocationSocket } from './location-push.ts';
@@ -58,7 +59,7 @@ export class WsOrders {
   private readonly links = new Map<Connection, LocationLink>();
 
   constructor(
-    private readonly orders: OrderService,
+    private readonly orders: OrderApi,
     private readonly push: LocationPush,
     private readonly codec: FrameCodec,
     private readonly metrics: GatewayMetrics,
@@ -212,8 +213,21 @@ export class WsOrders {
       this.send(conn, binary, 'ack', ErrorCode.FORBIDDEN, reply, t0);
       return;
     }
-    const acked = this.push.ack(location, parsed.data.messageIds);
-    this.send(conn, binary, 'ack', 'ok', new AckReply(id, acked), t0);
+    const acked = this.push.ackAnywhere(location, parsed.data.messageIds);
+    if (typeof acked === 'number') {
+      this.send(conn, binary, 'ack', 'ok', new AckReply(id, acked), t0);
+      return;
+    }
+    acked.then(
+      (n) => {
+        this.send(conn, binary, 'ack', 'ok', new AckReply(id, n), t0);
+      },
+      (error: unknown) => {
+        this.log.error({ err: error }, 'acknowledging on the other workers failed');
+        const reply = new ErrorReply(id, ErrorCode.INTERNAL, 'acknowledging failed');
+        this.send(conn, binary, 'ack', ErrorCode.INTERNAL, reply, t0);
+      },
+    );
   }
 
   /** Answers an order service call when it settles; a rejection is answered with its code. */

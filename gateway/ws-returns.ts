@@ -1,4 +1,5 @@
-import type { OrderResult, OrderService } from '../orders/index.ts';
+import type { OrderResult } from '../orders/index.ts';
+import type { OrderApi } from './order-api.ts';
 import type { Principal } from './auth.ts';
 import { describeIssue, type RequestId } from './message-schemas.ts';
 import { fulfilmentLocation, orderChannel } from './order-access.ts';
@@ -26,7 +27,7 @@ export interface ReturnCall {
  * refusal to answer at once. The WebSocket order handler (ws-orders.ts) runs and answers it.
  */
 export function returnCall(
-  orders: OrderService,
+  orders: OrderApi,
   op: ReturnOp,
   msg: unknown,
   principal: Principal,

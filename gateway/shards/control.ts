@@ -5,7 +5,8 @@ import type { Config } from '../../config/index.ts';
  * What the main thread and a shard's worker say to each other (the peers' own traffic goes over
  * PeerLink). Start: the worker recovers its shard and says `ready`; the main thread says `listen`
  * (worker 0 first, so a port 0 is chosen once and the others join it). Stop: `drain` to every
- * worker (gateways close while every shard still serves the others), then `stop` (engines and
+ * worker (gateways close while every shard still serves the others), then `quiesce` (order
+ * services finish their steps, which may still allocate on any shard), then `stop` (engines and
  * stores). /metrics: a worker asks `scrape`; the main thread gathers `collect` from each.
  */
 
@@ -29,6 +30,7 @@ export type ToWorker =
   | { readonly type: 'collect'; readonly id: number }
   | { readonly type: 'scraped'; readonly id: number; readonly body: string | null }
   | { readonly type: 'drain' }
+  | { readonly type: 'quiesce' }
   | { readonly type: 'stop' };
 
 export type FromWorker =
@@ -38,4 +40,5 @@ export type FromWorker =
   | { readonly type: 'collected'; readonly id: number; readonly metrics: unknown }
   | { readonly type: 'scrape'; readonly id: number }
   | { readonly type: 'drained' }
+  | { readonly type: 'quiesced' }
   | { readonly type: 'stopped' };

@@ -24,7 +24,8 @@ export interface SourceShard {
  * Reads shard `k` of `count` into a fresh engine without attaching its journal (the source is
  * only read). The order service joins the engine's journal as the server's does, so order records
  * are replayed into it rather than skipped unseen: a shard holding any order, return or
- * settlement state is refused, as orders only run on a single-shard layout (docs/scaling.md).
+ * settlement state is refused. Orders live in the journal of the shard their id hashes to, and
+ * the re-shard moves stock only (docs/scaling.md, "Re-sharding (offline)").
  */
 export async function readShard(
   config: Config,
@@ -53,8 +54,8 @@ export async function readShard(
     if (held > 0) {
       throw new ReshardError(
         `shard ${k} (${p.dir}) holds order state (${held} order(s) with their returns and ` +
-          `settlement messages): orders run only on a single-shard layout (server.workers: 1), ` +
-          `so it cannot be re-sharded; nothing was changed`,
+          `settlement messages): the re-shard moves stock only, not orders (they live in the ` +
+          `journal of the shard their id hashes to), so it cannot be re-sharded; nothing was changed`,
       );
     }
     return { shard: k, state, durableSeq: loaded.durableSeq };

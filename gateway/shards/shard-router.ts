@@ -37,6 +37,22 @@ import { ReservationDirectory } from './reservation-directory.ts';
  */
 
 type Route = number;
+
+/** The requests the router serves itself. */
+const STOCK_KINDS: ReadonlySet<string> = new Set([
+  'cmd',
+  'settle',
+  'durable',
+  'availability',
+  'skusAt',
+  'watch',
+  'unwatch',
+  'deltas',
+  'setRules',
+  'upsertLocations',
+  'upsertProducts',
+  'replace',
+]);
 const UNKNOWN: Route = -1;
 
 /** Waits for a forwarded command's answer and hands it to the sink it came with. */
@@ -92,6 +108,13 @@ class ReplySink implements ResultSink<(value: unknown) => void> {
 }
 const REPLY_SINK = new ReplySink();
 
+/** Serves one kind of request (or push: `reply` null) from the worker `peer`. */
+export type PeerHandler = (
+  peer: number,
+  payload: unknown,
+  reply: ((value: unknown) => void) | null,
+) => void;
+
 interface WatchArgs {
   readonly channel: string;
   readonly sku: string;
@@ -114,6 +137,8 @@ export class ShardRouter implements Engine {
   /** Topics of this shard watched by other workers: topic → worker → watches it holds here. */
   private readonly watchedByPeers = new Map<string, Map<number, number>>();
   private readonly listeners = new Set<DeltaListener>();
+  /** Requests beyond the stock path's own (orders, the location relay, stock reads for orders). */
+  private readonly handlers = new Map<string, PeerHandler>();
   private readonly stopLocal: () => void;
   /** Commands forwarded to another shard (for the metrics). */
   forwarded = 0;
@@ -420,6 +445,31 @@ export class ShardRouter implements Engine {
     return { messages, items };
   }
 
+  // ---- what else travels between workers ------------------------------------------------------
+
+  /** The shard that owns a SKU. */
+  ownerOf(sku: string): number {
+    return shardOf(sku, this.count);
+  }
+
+  /** Asks worker `shard` a request some `handle` there serves. */
+  ask<T>(shard: number, kind: string, payload: unknown): Promise<T> {
+    return this.link(shard).ask<T>(kind, payload);
+  }
+
+  /** Tells worker `shard` something, with no answer. */
+  tell(shard: number, kind: string, payload: unknown): void {
+    this.link(shard).push(kind, payload);
+  }
+
+  /** Serves requests of `kind` from the other workers (a kind of the stock path's own: refused). */
+  handle(kind: string, handler: PeerHandler): void {
+    if (STOCK_KINDS.has(kind) || this.handlers.has(kind)) {
+      throw new Error(`a handler for ${kind} exists already`);
+    }
+    this.handlers.set(kind, handler);
+  }
+
   // ---- serving the other workers -------------------------------------------------------------
 
   private serve(
@@ -524,8 +574,11 @@ export class ShardRouter implements Engine {
           });
         return;
       }
-      default:
-        answer(fail(ErrorCode.INTERNAL, null, `shard ${this.shard}: unknown request ${kind}`));
+      default: {
+        const handler = this.handlers.get(kind);
+        if (handler !== undefined) handler(peer, payload, reply);
+        else answer(fail(ErrorCode.INTERNAL, null, `shard ${this.shard}: unknown request ${kind}`));
+      }
     }
   }
 

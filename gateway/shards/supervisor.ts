@@ -147,11 +147,6 @@ export async function startWorkers(config: Config, log: Logger): Promise<WorkerP
     }),
   );
   log.info({ workers: count, port: bound.port }, 'every shard worker is listening');
-  log.warn(
-    { workers: count },
-    'orders, returns and ERP settlement are not served with more than one worker yet ' +
-      '(their routes answer 503); set server.workers: 1 to run them (docs/scaling.md)',
-  );
   return {
     port: bound.port,
     metricsPort: bound.metricsPort,
@@ -167,6 +162,8 @@ export async function startWorkers(config: Config, log: Logger): Promise<WorkerP
         );
       // Gateways first, while every shard still answers the others' forwarded commands.
       await step({ type: 'drain' }, 'drained');
+      // Then the order services, while every engine still takes their allocations.
+      await step({ type: 'quiesce' }, 'quiesced');
       await step({ type: 'stop' }, 'stopped');
       await Promise.all(workers.map((w) => w.thread.terminate()));
     },

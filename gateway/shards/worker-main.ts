@@ -12,16 +12,18 @@ import {
   storeReadiness,
 } from '../engine-start.ts';
 import { createGateway, RedisStreamFeed, type Gateway, type Readiness } from '../index.ts';
+import { registerOrderMetrics } from '../order-metrics.ts';
+import { createOrders } from '../order-start.ts';
+import { BacklogBoard } from './backlog-board.ts';
 import type { FromWorker, ToWorker, WorkerInit } from './control.ts';
 import { shardPersistence } from './layout.ts';
+import { LocationRelay } from './location-relay.ts';
+import { ShardedOrders } from './remote-orders.ts';
+import { serveOffers, ShardedStockPort } from './sharded-stock-port.ts';
 import { ShardRouter } from './shard-router.ts';
 
 const init = workerData as WorkerInit;
 const HEALTH_EVERY_MS = 250;
-const ORDERS_UNAVAILABLE =
-  'orders, returns, fulfilments and ERP settlement run with server.workers: 1 only, for now: ' +
-  'with more workers Stockflow serves the stock path (reservations, availability, feeds, master ' +
-  'data) on every core (docs/scaling.md)';
 if (parentPort === null) throw new Error('worker-main.ts runs in a worker thread');
 const port = parentPort;
 const tell = (message: FromWorker): void => {
@@ -31,6 +33,16 @@ const tell = (message: FromWorker): void => {
 const { config, shard, count } = init;
 const log = createLogger(config.log, undefined, false).child({ shard });
 const engine = createEngine(config, log);
+// This shard's order service (docs/scaling.md, "Orders on workers"): the orders whose id hashes
+// here. It joins this shard's journal before recovery, and reads and allocates other shards' SKUs
+// through the router, which exists after recovery (so do the relay and the board).
+const stock = new ShardedStockPort(engine.stock);
+let relay: LocationRelay | null = null;
+let board: BacklogBoard | null = null;
+const own = createOrders(config, stock, engine.clock, log, {
+  locations: (stream) => relay?.transportFor(stream) ?? null,
+  openElsewhere: (location) => board?.elsewhere(location) ?? 0,
+});
 let gateway: Gateway | null = null;
 let nextScrape = 1;
 const scrapes = new Map<number, (body: string | null) => void>();
@@ -54,6 +66,16 @@ async function main(): Promise<void> {
     log,
   );
   const router = new ShardRouter(engine, shard, count, init.ports);
+  // Every handler before this turn ends: the other workers' requests are read in a later one.
+  serveOffers(router, engine.stock);
+  stock.connect(router);
+  relay = new LocationRelay(router, own.push);
+  const b = new BacklogBoard(router, () => own.orders.openByLocation());
+  board = b;
+  b.start();
+  own.orders.start();
+  own.settlement.start();
+  const orders = new ShardedOrders(own.orders, router);
   // One reader of the stock feed stream for the process (its rows go wherever their SKU lives).
   const streamConfig = config.feeds.redisStream;
   const streamFeed =
@@ -86,12 +108,14 @@ async function main(): Promise<void> {
       {
         readiness,
         scrape,
-        ordersUnavailable: ORDERS_UNAVAILABLE,
+        orders,
+        locationPush: own.push,
         rateMemory: init.rateMemory,
       },
     );
     gateway = g;
     registerPersisted(g.metrics, engine, persisted);
+    registerOrderMetrics(g.metrics, own.orders);
     registerForwarding(g, router);
     streamFeed?.registerMetrics(g.metrics);
     const ports = await g.listen();
@@ -128,6 +152,17 @@ async function main(): Promise<void> {
           .then(() => gateway?.close())
           .then(() => {
             tell({ type: 'drained' });
+          }, failed);
+        return;
+      case 'quiesce':
+        // Every gateway is closed: no call reaches an order service any more; their running
+        // steps finish while every engine still takes their allocations.
+        b.stop();
+        own.orders
+          .stop()
+          .then(() => own.settlement.close())
+          .then(() => {
+            tell({ type: 'quiesced' });
           }, failed);
         return;
       case 'stop':

@@ -146,19 +146,48 @@ describe('server.workers: 2', () => {
     await Promise.all([...subscribers, driver].map((c) => c.close()));
   });
 
-  it('answers the order routes and ops 503, saying orders need one worker for now', async () => {
-    const res = await http(server, '/v1/orders?limit=5');
-    expect(res.status).toBe(503);
-    expect(((await res.json()) as { message: string }).message).toMatch(/server.workers: 1/);
-    const client = await Client.connect(server.port, { key: KEYS.web });
-    const reply = await client.request({
-      op: 'placeOrder',
-      orderId: 'o-1',
-      channel: 'web',
-      lines: [],
-    });
-    expect(reply.code).toBe('UNAVAILABLE');
-    await client.close();
+  it('serves orders on every worker: a cross-shard order over HTTP and WebSocket', async () => {
+    const a = BY_SHARD[0]?.[6] as string;
+    const b = BY_SHARD[1]?.[6] as string;
+    await snapshot(server, 'dc1', { [a]: 5, [b]: 5 });
+    const body = (orderId: string): string =>
+      JSON.stringify({
+        orderId,
+        channel: 'web',
+        customer: { id: 'c-1' },
+        lines: [
+          { sku: a, qty: 2, unitPrice: 100 },
+          { sku: b, qty: 3, unitPrice: 100 },
+        ],
+        delivery: { type: 'ship', address: { city: 'Paris', lat: 48.86, lon: 2.35 } },
+        payment: { amount: 500, currency: 'EUR' },
+      });
+    // Several requests, so that they land on both workers: each answers as the home does.
+    const placed = await Promise.all(
+      ['x-1', 'x-1', 'x-1', 'x-1'].map((id) =>
+        http(server, '/v1/orders', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: body(id),
+        }),
+      ),
+    );
+    expect(placed.map((r) => r.status).sort()).toEqual([200, 200, 200, 201]);
+    expect(await available(server, a, 'dc1')).toBe(3);
+    expect(await available(server, b, 'dc1')).toBe(2);
+    const read = await Promise.all(
+      [1, 2, 3, 4].map(async () => (await http(server, '/v1/orders/x-1')).json()),
+    );
+    for (const o of read)
+      expect(o).toMatchObject({ orderId: 'x-1', status: 'fulfilment_requested' });
+    const clients = await connectMany(server, 4);
+    const replies = await Promise.all(
+      clients.map((c) => c.request({ op: 'cancelOrder', orderId: 'x-1' })),
+    );
+    expect(replies.filter((r) => r.ok === true).length).toBe(4);
+    expect(await available(server, a, 'dc1')).toBe(5);
+    expect(await available(server, b, 'dc1')).toBe(5);
+    await Promise.all(clients.map((c) => c.close()));
   });
 
   it('sums every worker’s metrics into one /metrics', async () => {
