@@ -16,7 +16,7 @@ export type Answer<T> = T | Promise<T>;
 /**
  * The order service as the gateway's routes and WebSocket ops use it. With `server.workers: 1`
  * it is the OrderService itself (every read answers at once); with more workers, on every
- * worker but the orders' home, it is a RemoteOrders (gateway/shards/remote-orders.ts) that asks
+ * worker but the orders' home, it is a RemoteOrders (gateway/shards/sharded-orders.ts) that asks
  * the home worker, so every read may answer a promise (docs/scaling.md, "Orders on workers").
  * Every value crossing it is plain data (msgpack between threads).
  */

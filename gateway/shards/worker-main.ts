@@ -18,7 +18,7 @@ import { BacklogBoard } from './backlog-board.ts';
 import type { FromWorker, ToWorker, WorkerInit } from './control.ts';
 import { shardPersistence } from './layout.ts';
 import { LocationRelay } from './location-relay.ts';
-import { ShardedOrders } from './remote-orders.ts';
+import { ShardedOrders } from './sharded-orders.ts';
 import { serveOffers, ShardedStockPort } from './sharded-stock-port.ts';
 import { ShardRouter } from './shard-router.ts';
 
