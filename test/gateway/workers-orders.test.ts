@@ -793,10 +793,13 @@ describe('orders on server.workers: 2 under SIGKILL', () => {
     const settle: string[] = [];
     const all = await views(s);
     const held = new Map<string, number>();
+    /** Orders sent, never answered and unknown to the server (it lost them, or never had them). */
+    const absent: string[] = [];
     for (const [id, view] of all) {
       const lines = sent.get(id)!;
       if (view === null) {
         if (acked.has(id) || refused.has(id)) safety.push(`${id} was answered and is gone`);
+        else absent.push(id);
         continue;
       }
       const same = view.lines.map((l) => [l.sku, l.qty]);
@@ -820,7 +823,14 @@ describe('orders on server.workers: 2 under SIGKILL', () => {
         const now = await available(s, sku, location);
         if (h > stock) safety.push(`${sku}@${location} oversold: ${h} held of ${stock}`);
         if (now < 0) safety.push(`${sku}@${location} available ${now}`);
-        if (now !== stock - h) settle.push(`${sku}@${location} available ${now}, held ${h}`);
+        if (now !== stock - h) {
+          // Which lost orders had the SKU: an allocation kept for one of them is held by nobody.
+          const lost = absent.filter((id) => sent.get(id)!.some(([x]) => x === sku));
+          settle.push(
+            `${sku}@${location} available ${now} of ${stock}, orders hold ${h}; ` +
+              `unanswered orders of it the server does not know: ${lost.join(' ') || 'none'}`,
+          );
+        }
       }
     }
     return [safety, settle];
@@ -838,6 +848,21 @@ describe('orders on server.workers: 2 under SIGKILL', () => {
     }
   }
 
+  /** `work`, failing with what the server logged, for a crash or an error it logged. */
+  async function withOutput(s: ServerHandle, when: string, work: Promise<void>): Promise<void> {
+    try {
+      await work;
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      throw new Error(
+        `${when}: ${message}\n--- the server's output ---\n${s.output().slice(-6_000)}`,
+        {
+          cause: error,
+        },
+      );
+    }
+  }
+
   it(`loses no acknowledged order and oversells nothing over ${KILLS} kills`, async () => {
     server = await start();
     for (const [location, stock] of Object.entries(STOCK)) {
@@ -846,7 +871,7 @@ describe('orders on server.workers: 2 under SIGKILL', () => {
     for (let round = 0; round < KILLS; round++) {
       await loadUntilKilled(server, round);
       server = await start();
-      await verify(server);
+      await withOutput(server, `after kill ${round + 1}`, verify(server));
     }
     expect(odd).toEqual([]);
     // Orders were placed, and the stock ran out on the way (refusals, too).
