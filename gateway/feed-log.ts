@@ -29,11 +29,27 @@ const MAX_LOCATIONS = 10_000;
  */
 export class FeedLog {
   private readonly byLocation = new Map<string, FeedRecord[]>();
+  private shared: ((record: FeedRecord) => void) | null = null;
 
   constructor(private readonly clock: Clock) {}
 
+  /**
+   * With worker threads (gateway/shards/feed-share.ts): every feed recorded here is also told to
+   * the other workers, which `keep` it, so the console sees every feed whichever worker took it.
+   */
+  share(tell: (record: FeedRecord) => void): void {
+    this.shared = tell;
+  }
+
   record(feed: Omit<FeedRecord, 'at'>): void {
-    let ring = this.byLocation.get(feed.location);
+    const record: FeedRecord = { at: new Date(this.clock.now()).toISOString(), ...feed };
+    this.keep(record);
+    this.shared?.(record);
+  }
+
+  /** Keeps a feed as recorded (here, or by another worker). */
+  keep(record: FeedRecord): void {
+    let ring = this.byLocation.get(record.location);
     if (ring === undefined) {
       if (this.byLocation.size >= MAX_LOCATIONS) {
         const oldest = this.byLocation.keys().next();
@@ -42,10 +58,10 @@ export class FeedLog {
       ring = [];
     } else {
       // Re-inserted last, so the map's first key is the location fed longest ago.
-      this.byLocation.delete(feed.location);
+      this.byLocation.delete(record.location);
     }
-    this.byLocation.set(feed.location, ring);
-    ring.push({ at: new Date(this.clock.now()).toISOString(), ...feed });
+    this.byLocation.set(record.location, ring);
+    ring.push(record);
     if (ring.length > FEEDS_PER_LOCATION) ring.splice(0, ring.length - FEEDS_PER_LOCATION);
   }
 

@@ -52,6 +52,8 @@ export interface GatewayExtras {
    * gateway makes its own, reachable as `gateway.locationPush`.
    */
   readonly locationPush?: LocationPush | undefined;
+  /** Where the stock feeds answered are kept for the console; without one, the gateway's own. */
+  readonly feedLog?: FeedLog | undefined;
 }
 
 export interface Gateway {
@@ -147,7 +149,7 @@ class StockflowGateway implements Gateway {
       state: this,
       orders: this.orders,
       wsOrders,
-      feeds: new FeedLog(engine.clock),
+      feeds: extras.feedLog ?? new FeedLog(engine.clock),
       readiness: extras.readiness ?? null,
       scrape: extras.scrape ?? null,
     };
