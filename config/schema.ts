@@ -47,9 +47,10 @@ const server = z
     feedBodyLimitBytes: z.int().min(1_024).default(4_294_967_296),
     allowedOrigins: z.array(label).prefault([]),
     shutdownGraceMs: z.int().min(0).default(10_000),
-    // Worker threads, each owning a shard of the SKUs and a gateway on the same port
-    // (docs/scaling.md). 1 runs everything on the main thread, as before workers existed.
-    workers: z.int().min(1).max(64).default(1),
+    // Worker threads, each owning a shard of the SKUs and of the orders and a gateway on the
+    // same port (docs/scaling.md). 1 runs everything on the main thread. `auto`: the count the
+    // data holds, else one per core (gateway/shards/layout.ts resolveWorkers).
+    workers: z.union([z.int().min(1).max(64), z.literal('auto')]).default('auto'),
     // Relative to the working directory, as persistence.dir is: `npm run build` writes it.
     consoleDir: z.string().min(1).max(4_096).default('dist/console'),
   })

@@ -18,7 +18,7 @@ import { createGateway, RedisStreamFeed, type Gateway } from './index.ts';
 import { firstRun } from './first-run.ts';
 import { createOrders } from './order-start.ts';
 import type { SettlementSinks } from './settlement-sinks.ts';
-import { claimLayout } from './shards/layout.ts';
+import { claimLayout, resolveWorkers } from './shards/layout.ts';
 import { startWorkers } from './shards/supervisor.ts';
 
 interface Running {
@@ -92,9 +92,10 @@ async function main(): Promise<void> {
   let stopRunning: () => Promise<void>;
   try {
     const first = firstRun(config, log);
-    await claimLayout(first.config.persistence, first.config.server.workers);
-    if (first.config.server.workers > 1) {
-      const pool = await startWorkers(first.config, log);
+    const workers = await resolveWorkers(first.config.persistence, first.config.server.workers);
+    await claimLayout(first.config.persistence, workers);
+    if (workers > 1) {
+      const pool = await startWorkers(first.config, workers, log);
       stopRunning = () => pool.stop();
     } else {
       const running = await start(first.config, log);

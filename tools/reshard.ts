@@ -17,7 +17,7 @@ once the server runs well with the new count).
   --help      this text
 
 Refused: the memory store, the Redis store (not yet supported), a directory holding order,
-return or settlement state (orders run only with server.workers: 1), a server answering on
+return or settlement state (the re-shard moves stock only), a server answering on
 the configured port. The configuration is read as the server reads it (STOCKFLOW_CONFIG and
 STOCKFLOW_* variables).`;
 

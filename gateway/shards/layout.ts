@@ -1,4 +1,5 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { fnv1a32 } from '../../engine/index.ts';
@@ -123,20 +124,24 @@ export async function claimRedisLayout(
   keyPrefix: string,
   count: number,
 ): Promise<void> {
-  const key = redisLayoutKey(keyPrefix);
-  let found = await redis.get(key);
+  let found = await redisShardCount(redis, keyPrefix);
   if (found === null) {
-    // No count written: a single-shard journal at the bare prefix is one shard's state.
-    const single = (await redis.exists(`${keyPrefix}:journal`, `${keyPrefix}:snaps`)) > 0;
-    if (single) {
-      found = '1';
-    } else {
-      await redis.set(key, String(count), 'NX');
-      found = (await redis.get(key)) ?? String(count);
-    }
+    const key = redisLayoutKey(keyPrefix);
+    await redis.set(key, String(count), 'NX');
+    found = Number((await redis.get(key)) ?? count);
   }
-  const n = Number(found);
-  if (n !== count) throw mismatch(`Redis prefix ${keyPrefix}`, n, count);
+  if (found !== count) throw mismatch(`Redis prefix ${keyPrefix}`, found, count);
+}
+
+/** The shard count Redis holds under a prefix, or null when nothing is there yet. */
+export async function redisShardCount(
+  redis: LayoutRedis,
+  keyPrefix: string,
+): Promise<number | null> {
+  const found = await redis.get(redisLayoutKey(keyPrefix));
+  if (found !== null) return Number(found);
+  // No count written: a single-shard journal at the bare prefix is one shard's state.
+  return (await redis.exists(`${keyPrefix}:journal`, `${keyPrefix}:snaps`)) > 0 ? 1 : null;
 }
 
 /**
@@ -147,16 +152,43 @@ export async function claimLayout(p: PersistenceConfig, count: number): Promise<
   if (p.store === 'file') {
     claimFileLayout(p.dir, count);
   } else if (p.store === 'redis') {
-    const redis = new Redis(p.redis.url, {
-      lazyConnect: true,
-      connectTimeout: p.redis.connectTimeoutMs,
-      maxRetriesPerRequest: 2,
-    });
-    try {
-      await redis.connect();
-      await claimRedisLayout(redis, p.redis.keyPrefix, count);
-    } finally {
-      redis.disconnect();
-    }
+    await withRedis(p, (redis) => claimRedisLayout(redis, p.redis.keyPrefix, count));
+  }
+}
+
+/** The most workers a process runs (the schema's bound on server.workers). */
+const MAX_WORKERS = 64;
+
+/**
+ * `server.workers` as a count. A number is taken as given. `auto` (the default) is the count the
+ * data already holds, so an existing data directory or Redis prefix starts as it was written
+ * (a single-shard layout as 1); on fresh data, and with the memory store, one worker per core
+ * (`os.availableParallelism()`, at most 64).
+ */
+export async function resolveWorkers(
+  p: PersistenceConfig,
+  setting: number | 'auto',
+  cores: number = availableParallelism(),
+): Promise<number> {
+  if (setting !== 'auto') return setting;
+  let found: number | null = null;
+  if (p.store === 'file') found = fileShardCount(p.dir);
+  else if (p.store === 'redis') {
+    found = await withRedis(p, (redis) => redisShardCount(redis, p.redis.keyPrefix));
+  }
+  return found ?? Math.min(Math.max(1, cores), MAX_WORKERS);
+}
+
+async function withRedis<T>(p: PersistenceConfig, use: (redis: Redis) => Promise<T>): Promise<T> {
+  const redis = new Redis(p.redis.url, {
+    lazyConnect: true,
+    connectTimeout: p.redis.connectTimeoutMs,
+    maxRetriesPerRequest: 2,
+  });
+  try {
+    await redis.connect();
+    return await use(redis);
+  } finally {
+    redis.disconnect();
   }
 }

@@ -78,8 +78,11 @@ function spawn(init: WorkerInit, transfer: MessagePort[]): Worker {
   });
 }
 
-export async function startWorkers(config: Config, log: Logger): Promise<WorkerPool> {
-  const count = config.server.workers;
+export async function startWorkers(
+  config: Config,
+  count: number,
+  log: Logger,
+): Promise<WorkerPool> {
   // ports[i][j]: worker i's end of the channel to worker j.
   const ports: (MessagePort | null)[][] = Array.from({ length: count }, () =>
     Array.from({ length: count }, () => null),

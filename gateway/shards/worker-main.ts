@@ -11,12 +11,14 @@ import {
   registerPersisted,
   storeReadiness,
 } from '../engine-start.ts';
+import { FeedLog } from '../feed-log.ts';
 import { createGateway, RedisStreamFeed, type Gateway, type Readiness } from '../index.ts';
 import { registerOrderMetrics } from '../order-metrics.ts';
 import { createOrders } from '../order-start.ts';
 import { BacklogBoard } from './backlog-board.ts';
 import type { FromWorker, ToWorker, WorkerInit } from './control.ts';
 import { shardPersistence } from './layout.ts';
+import { shareFeedLog } from './feed-share.ts';
 import { LocationRelay } from './location-relay.ts';
 import { ShardedOrders } from './sharded-orders.ts';
 import { serveOffers, ShardedStockPort } from './sharded-stock-port.ts';
@@ -76,6 +78,8 @@ async function main(): Promise<void> {
   own.orders.start();
   own.settlement.start();
   const orders = new ShardedOrders(own.orders, router);
+  const feedLog = new FeedLog(engine.clock);
+  shareFeedLog(router, feedLog);
   // One reader of the stock feed stream for the process (its rows go wherever their SKU lives).
   const streamConfig = config.feeds.redisStream;
   const streamFeed =
@@ -110,6 +114,7 @@ async function main(): Promise<void> {
         scrape,
         orders,
         locationPush: own.push,
+        feedLog,
         rateMemory: init.rateMemory,
       },
     );

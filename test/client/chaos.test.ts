@@ -46,6 +46,8 @@ describe('the client against a server that is killed, restarted and cut off', ()
     const config = {
       ...world,
       log: { level: 'warn' },
+      // One shard: the end check reads the store offline in its single-shard layout.
+      server: { workers: 1 },
       auth: {
         apiKeys: [
           { key: ADMIN, name: 'ops', role: 'admin' },

@@ -62,7 +62,7 @@ describe('loadConfig', () => {
       allowedOrigins: [],
       shutdownGraceMs: 10_000,
       consoleDir: 'dist/console',
-      workers: 1,
+      workers: 'auto',
     });
     expect(config.auth).toEqual({ apiKeys: [], rateLimit: { perSecond: 20_000, burst: 40_000 } });
     expect(config.engine).toEqual({

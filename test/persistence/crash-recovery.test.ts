@@ -181,6 +181,9 @@ for (const kind of ['file', 'redis'] as const) {
       const config = {
         ...world,
         log: { level: 'warn' },
+        // One shard: the check reads the store offline in its single-shard layout (the sharded
+        // layout's kills are test/gateway/workers-crash.test.ts).
+        server: { workers: 1 },
         auth: {
           apiKeys: [
             { key: ADMIN, name: 'ops', role: 'admin' },

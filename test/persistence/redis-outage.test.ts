@@ -74,6 +74,8 @@ describe('Redis outages under load (the server keeps running)', () => {
     server = await startServer(
       {
         log: { level: 'error' },
+        // One store and its journal: what an outage does to it, not how shards report it.
+        server: { workers: 1 },
         rules: { channels: [{ id: 'web', priority: 1 }] },
         locations: [{ id: 'DC1', type: 'dc' }],
         products: [{ sku: 'HOT' }],
