@@ -8,11 +8,12 @@ import { Client, KEYS, type Message } from './harness.ts';
 import { available, clientOn, http, PinnedHttp, snapshot, workersConfig } from './workers-kit.ts';
 
 // Orders on workers (server.workers: 2) through the real server (gateway/main.ts as a child
-// process). The order service runs on worker 0, the orders' home; on worker 1 every order route
-// and WebSocket order op is forwarded there; the service reads other shards' stock from them
-// before each sourcing decision and allocates their SKUs with forwarded commands; a location's
-// pushes go to whichever worker holds its socket. The semantics are those of server.workers: 1,
-// so the HTTP test places the same orders on a one-worker server and compares every answer.
+// process). An order route or WebSocket order op may land on either worker, whichever worker
+// keeps the order; an order's lines are SKUs of both shards, read and allocated across workers;
+// a location's pushes go to whichever worker holds its socket. None of that may show: the
+// semantics are those of server.workers: 1, so the HTTP test places the same orders on a
+// one-worker server and compares every answer. Nothing here assumes which worker keeps an order.
+// Issue #12.
 //
 // Where a request lands matters, so the tests choose it: PinnedHttp and clientOn (workers-kit)
 // keep a connection that /readyz said is worker 0's or worker 1's.
@@ -196,7 +197,7 @@ describe('orders on server.workers: 2', () => {
       for (const [sku, qty] of lines) ordered.set(sku, (ordered.get(sku) ?? 0) + qty);
       const body = order(`h-${i}`, lines);
       ids.push(`h-${i}`);
-      // Alternately on worker 0 (the orders' home) and worker 1 (forwarded there).
+      // Alternately on worker 0 and worker 1.
       const two = await on[i % 2]!.request('/v1/orders', { key: KEYS.web, body });
       const one = await web(single, '/v1/orders', body);
       expect(one.status, JSON.stringify(one.body)).toBe(201);
@@ -239,7 +240,7 @@ describe('orders on server.workers: 2', () => {
       }
     }
 
-    // Cancel one, on the worker that is not the orders' home: its units come back.
+    // Cancel one, on worker 1: its units come back.
     const victim = (await web(single, '/v1/orders/h-5')).body as unknown as OrderView;
     const back = bySku(holds(victim));
     const cancelTwo = await on[1]!.request('/v1/orders/h-5/cancel', {
