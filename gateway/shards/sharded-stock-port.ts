@@ -133,8 +133,24 @@ export class ShardedStockPort implements StockPort {
     return this.local.clock;
   }
 
+  /**
+   * A command that binds stock to an order on another shard goes out only once this shard's
+   * journal holds everything recorded so far, the order's own events with it. With one journal,
+   * a crash keeps a prefix of it: no allocation without the order that made it. With two, an
+   * allocation durable on its shard for an order whose placement this shard lost would hold the
+   * stock for an order nobody knows; the barrier keeps that prefix across shards.
+   */
   execute(cmd: Command): Promise<CommandResult> {
+    if (this.bindsElsewhere(cmd)) {
+      return this.local.durable().then(() => this.router.execute(cmd));
+    }
     return this.router.execute(cmd);
+  }
+
+  private bindsElsewhere(cmd: Command): boolean {
+    if (cmd.op === 'allocate') return !this.mine(cmd.sku);
+    // A held reservation becomes the order's: it may be on any shard.
+    return cmd.op === 'confirm';
   }
 
   /** The order service's records are in this shard's journal; forwarded commands answer durable. */
@@ -199,7 +215,11 @@ export class ShardedStockPort implements StockPort {
     );
     const fetched = this.held.get(orderId);
     this.held.delete(orderId);
-    if (fetched !== undefined) for (const [sku, at] of fetched) if (at.size > 0) out.set(sku, at);
+    if (fetched === undefined) return out;
+    for (const sku of list) {
+      const at = fetched.get(sku);
+      if (at !== undefined && at.size > 0) out.set(sku, at);
+    }
     return out;
   }
 
