@@ -1,11 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { shardOf } from '../../gateway/shards/layout.ts';
 import { startServer, type ServerHandle } from '../persistence/server-process.ts';
 import { Client, KEYS } from './harness.ts';
-import { available, snapshot, workersConfig } from './workers-kit.ts';
+import { available, discard, snapshot, workersConfig } from './workers-kit.ts';
 
 // The real server with server.workers: 2, SIGKILLed under load again and again while connections
 // on both workers reserve SKUs of both shards (most commands cross to the other worker). After
@@ -20,11 +20,7 @@ const dir = mkdtempSync(join(tmpdir(), 'stockflow-workers-crash-'));
 let server: ServerHandle | null = null;
 
 afterAll(async () => {
-  if (server !== null && server.process.exitCode === null) {
-    server.process.kill('SIGKILL');
-    await server.exited();
-  }
-  rmSync(dir, { recursive: true, force: true });
+  await discard(server, dir);
 });
 
 function start(): Promise<ServerHandle> {

@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { expect } from 'vitest';
 import WebSocket from 'ws';
@@ -29,6 +30,15 @@ export function workersConfig(
     products: skus.map((sku) => ({ sku })),
     log: { level: 'warn' },
   };
+}
+
+/** Ends a test's server (SIGKILL, if it still runs) and removes its directory. */
+export async function discard(server: ServerHandle | null, dir: string): Promise<void> {
+  if (server !== null && server.process.exitCode === null) {
+    server.process.kill('SIGKILL');
+    await server.exited();
+  }
+  rmSync(dir, { recursive: true, force: true });
 }
 
 /** An admin HTTP request to the server. */

@@ -5,7 +5,15 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { shardOf } from '../../gateway/shards/layout.ts';
 import { startServer, waitFor, type ServerHandle } from '../persistence/server-process.ts';
 import { Client, KEYS, type Message } from './harness.ts';
-import { available, clientOn, http, PinnedHttp, snapshot, workersConfig } from './workers-kit.ts';
+import {
+  available,
+  clientOn,
+  discard,
+  http,
+  PinnedHttp,
+  snapshot,
+  workersConfig,
+} from './workers-kit.ts';
 
 // Orders on workers (server.workers: 2) through the real server (gateway/main.ts as a child
 // process). An order route or WebSocket order op may land on either worker, whichever worker
@@ -683,11 +691,7 @@ describe('orders on server.workers: 2 under SIGKILL', () => {
   let server: ServerHandle | null = null;
 
   afterAll(async () => {
-    if (server !== null && server.process.exitCode === null) {
-      server.process.kill('SIGKILL');
-      await server.exited();
-    }
-    rmSync(dir, { recursive: true, force: true });
+    await discard(server, dir);
   });
 
   const start = (): Promise<ServerHandle> => startServer(config(dir, WORKERS, skus), dir);
