@@ -106,19 +106,72 @@ function pairs(flat: readonly (string | number)[]): Map<string, number> {
 
 const NO_OFFERS: ReadonlyMap<string, number> = new Map();
 
+/** How long what was fetched for a decision is kept: a decision reads it within milliseconds. */
+const KEEP_MS = 30_000;
+
+/**
+ * What was fetched for decisions, by key, oldest first. A decision reads its entries right after
+ * fetching them; a later fetch of the same key replaces them; every fetch drops the entries older
+ * than `keepMs`. So memory follows the SKUs ordered in the last `keepMs`, not every SKU ever
+ * ordered (a catalogue of a million SKUs at 200 locations each would otherwise stay on the heap).
+ */
+class Fetched<V> {
+  private readonly items = new Map<string, { readonly at: number; readonly value: V }>();
+
+  constructor(
+    private readonly keepMs: number,
+    private readonly now: () => number,
+  ) {}
+
+  get(key: string): V | undefined {
+    return this.items.get(key)?.value;
+  }
+
+  /** Reads and drops an entry (what an order holds: read once per decision). */
+  take(key: string): V | undefined {
+    const entry = this.items.get(key);
+    this.items.delete(key);
+    return entry?.value;
+  }
+
+  set(key: string, value: V): void {
+    this.items.delete(key);
+    this.items.set(key, { at: this.now(), value });
+  }
+
+  /** Drops the entries fetched more than `keepMs` ago (they are the oldest, so first). */
+  sweep(): void {
+    const cutoff = this.now() - this.keepMs;
+    for (const [key, entry] of this.items) {
+      if (entry.at >= cutoff) return;
+      this.items.delete(key);
+    }
+  }
+}
+
 export class ShardedStockPort implements StockPort {
   /** Offers of other shards' SKUs by channel and SKU, as last fetched (overwritten, never aged). */
-  private readonly offers = new Map<string, ReadonlyMap<string, number>>();
+  private readonly offers: Fetched<ReadonlyMap<string, number>>;
   /** Pickup availability of other shards' SKUs by channel, SKU and location, as last fetched. */
-  private readonly pickup = new Map<string, Availability | ErrorResult>();
+  private readonly pickup: Fetched<Availability | ErrorResult>;
   /** What an order holds of other shards' SKUs, fetched for its next `orderHoldings` (taken). */
-  private readonly held = new Map<string, Map<string, Map<string, number>>>();
+  private readonly held: Fetched<Map<string, Map<string, number>>>;
   /** Fetches made (for the metrics). */
   fetches = 0;
   private linked: ShardRouter | null = null;
 
-  /** The order service is built before recovery; the router, after: `connect` it then. */
-  constructor(private readonly local: StockPort) {}
+  /**
+   * The order service is built before recovery; the router, after: `connect` it then. `now`
+   * (monotonic ms) ages what was fetched.
+   */
+  constructor(
+    private readonly local: StockPort,
+    now: () => number = () => performance.now(),
+  ) {
+    this.offers = new Fetched(KEEP_MS, now);
+    this.pickup = new Fetched(KEEP_MS, now);
+    this.held = new Fetched(KEEP_MS, now);
+  }
 
   connect(router: ShardRouter): void {
     this.linked = router;
@@ -213,8 +266,7 @@ export class ShardedStockPort implements StockPort {
       orderId,
       list.filter((sku) => this.mine(sku)),
     );
-    const fetched = this.held.get(orderId);
-    this.held.delete(orderId);
+    const fetched = this.held.take(orderId);
     if (fetched === undefined) return out;
     for (const sku of list) {
       const at = fetched.get(sku);
@@ -238,6 +290,9 @@ export class ShardedStockPort implements StockPort {
       list.push(sku);
     }
     if (byOwner.size === 0) return null;
+    this.offers.sweep();
+    this.pickup.sweep();
+    this.held.sweep();
     if (orderId !== null) this.held.set(orderId, new Map());
     const asks: Promise<void>[] = [];
     for (const [owner, list] of byOwner) {

@@ -116,4 +116,28 @@ describe('ShardedStockPort', () => {
     // Holdings are fetched for one decision: read again without a refresh, only the books answer.
     expect([...port.orderHoldings('o-1', ['far-1'])]).toEqual([]);
   });
+
+  it('keeps what it fetched for 30 s, so memory follows the SKUs ordered lately', async () => {
+    let now = 0;
+    const port = new ShardedStockPort(
+      fakeLocal(() => Promise.resolve()),
+      () => now,
+    );
+    port.connect(fakeRouter([], []));
+    const offersOf = (sku: string): string[] => {
+      const seen: string[] = [];
+      port.forEachOffer('web', sku, (l) => seen.push(l));
+      return seen;
+    };
+    await port.refresh('web', ['far-1'], null, null);
+    now = 29_000;
+    await port.refresh('web', ['far-2'], null, null);
+    expect(offersOf('far-1')).toEqual(['dc1', 'store1']);
+    now = 31_000;
+    await port.refresh('web', ['far-3'], null, null);
+    // far-1 was fetched 31 s ago: dropped at this fetch; far-2 (2 s ago) and far-3 stay.
+    expect(offersOf('far-1')).toEqual([]);
+    expect(offersOf('far-2')).toEqual(['dc1', 'store1']);
+    expect(offersOf('far-3')).toEqual(['dc1', 'store1']);
+  });
 });
