@@ -25,7 +25,9 @@ class LinkedRouter {
     return new Promise<T>((resolve) => {
       setImmediate(() => {
         this.peer?.handlers.get(kind)?.(this.shard, structuredClone(payload), (value) => {
-          setImmediate(() => { resolve(structuredClone(value) as T); });
+          setImmediate(() => {
+            resolve(structuredClone(value) as T);
+          });
         });
       });
     });
