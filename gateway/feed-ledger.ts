@@ -59,10 +59,36 @@ export interface LedgerEntry {
  * restart the ledger is empty: a feed sent again applies again (each kind says why that changes
  * nothing already in).
  */
+/** A change to one feed's result, as the other workers keep it (with worker threads). */
+export type LedgerChange<R> = readonly ['set', R] | readonly ['forget', string];
+
 export class FeedLedger<R extends LedgerEntry> {
   private readonly results = new Map<string, R>();
+  private shared: ((change: LedgerChange<R>) => Promise<void> | undefined) | null = null;
 
   constructor(private readonly keep: number) {}
+
+  /**
+   * With worker threads (gateway/shards/feed-share.ts): every feed begun, completed or forgotten
+   * here is told to the other workers, which `apply` it, so a feed's result answers on every
+   * worker and a repeat of its id is recognised whichever worker takes it. A completed result's
+   * change answers once every worker holds it (`complete` waits for it).
+   */
+  share(tell: (change: LedgerChange<R>) => Promise<void> | undefined): void {
+    this.shared = tell;
+  }
+
+  /** A change another worker made: its result kept as it sent it, or a feed forgotten. */
+  apply(change: LedgerChange<R>): void {
+    if (change[0] === 'forget') {
+      if (this.results.get(change[1])?.status === 'applying') this.results.delete(change[1]);
+      return;
+    }
+    const result = change[1];
+    this.results.delete(result.feedId);
+    this.results.set(result.feedId, result);
+    this.trim();
+  }
 
   get(feedId: string): R | null {
     return this.results.get(feedId) ?? null;
@@ -84,24 +110,37 @@ export class FeedLedger<R extends LedgerEntry> {
     }
     const result = create();
     this.results.set(feedId, result);
+    void this.shared?.(['set', result]);
     return { started: result };
   }
 
-  complete(result: R, now: Date): void {
+  /**
+   * Records a feed's end. Resolves when the result may be answered: at once, or with worker
+   * threads once every worker holds it, so a read right after the answer finds it on any worker.
+   */
+  complete(result: R, now: Date): Promise<void> {
     result.status = 'completed';
     result.finishedAt = now.toISOString();
     result.durationMs = now.getTime() - Date.parse(result.receivedAt);
+    const told = this.shared?.(['set', result]);
+    this.trim();
+    return told ?? Promise.resolve();
+  }
+
+  /** A feed refused as a whole or cut off: forgotten, so it may be sent again. */
+  forget(result: R): void {
+    if (this.results.get(result.feedId) !== result) return;
+    this.results.delete(result.feedId);
+    void this.shared?.(['forget', result.feedId]);
+  }
+
+  private trim(): void {
     // Maps keep insertion order: the oldest results go first.
     while (this.results.size > this.keep) {
       const oldest = this.results.keys().next().value;
       if (oldest === undefined) break;
       this.results.delete(oldest);
     }
-  }
-
-  /** A feed refused as a whole or cut off: forgotten, so it may be sent again. */
-  forget(result: R): void {
-    if (this.results.get(result.feedId) === result) this.results.delete(result.feedId);
   }
 
   /** Completed feeds, newest first (at most `limit`). */

@@ -10,8 +10,6 @@ import type { HttpExchange } from './http-exchange.ts';
 import type { RouteKit } from './route-kit.ts';
 import { FORMAT_REQUIRED, snapshotFormat } from './snapshot-ingest.ts';
 
-/** Completed feed results kept for reading again and answering repeats. */
-const FEED_RESULTS_KEPT = 10_000;
 /** A feed id leaves room for `#<line>` in the ids of its delta rows (128 characters in all). */
 const MAX_FEED_ID = 100;
 
@@ -21,16 +19,14 @@ const MAX_FEED_ID = 100;
  * stale, duplicate, rejected by line number), the result kept by feed id.
  */
 export class FeedRoutes {
-  /**
-   * After a restart a feed sent again applies again, which changes nothing already in: rows
-   * older than the position's as-of are stale, delta rows repeat their ids.
-   */
-  private readonly ledger = new FeedLedger<FeedResult>(FEED_RESULTS_KEPT);
+  private readonly ledger: FeedLedger<FeedResult>;
 
   constructor(
     private readonly ctx: GatewayContext,
     private readonly kit: RouteKit,
-  ) {}
+  ) {
+    this.ledger = ctx.ledgers.stock;
+  }
 
   register(app: TemplatedApp): void {
     app.post('/v1/feeds', (res, req) => {
@@ -150,8 +146,10 @@ export class FeedRoutes {
       finish: async () => {
         await feedRun.finish();
         if (ex.aborted) return;
-        this.ledger.complete(result, new Date(this.ctx.engine.clock.now()));
+        const recorded = this.ledger.complete(result, new Date(this.ctx.engine.clock.now()));
         this.ctx.metrics.feedOutcome('completed');
+        // Once every worker holds the result (an exchange aborted meanwhile writes nothing).
+        await recorded;
         ex.json(200, { ...view(result), duplicate: false });
       },
     });

@@ -7,6 +7,7 @@ import { ErrorCode, StockflowError, type Engine } from '../engine/index.ts';
 import { OrderService } from '../orders/index.ts';
 import type { OrderApi } from './order-api.ts';
 import { ApiKeyRing } from './auth.ts';
+import { feedLedgers, type FeedLedgers } from './feed-ledgers.ts';
 import { FeedLog } from './feed-log.ts';
 import { FrameCodec } from './frame-codec.ts';
 import type { GatewayContext, Readiness } from './context.ts';
@@ -54,6 +55,8 @@ export interface GatewayExtras {
   readonly locationPush?: LocationPush | undefined;
   /** Where the stock feeds answered are kept for the console; without one, the gateway's own. */
   readonly feedLog?: FeedLog | undefined;
+  /** Where feed results are kept by feed id; without them, the gateway's own. */
+  readonly feedLedgers?: FeedLedgers | undefined;
 }
 
 export interface Gateway {
@@ -150,6 +153,7 @@ class StockflowGateway implements Gateway {
       orders: this.orders,
       wsOrders,
       feeds: extras.feedLog ?? new FeedLog(engine.clock),
+      ledgers: extras.feedLedgers ?? feedLedgers(),
       readiness: extras.readiness ?? null,
       scrape: extras.scrape ?? null,
     };

@@ -12,8 +12,6 @@ import { MasterRun } from './master-run.ts';
 import type { RouteKit } from './route-kit.ts';
 import { FORMAT_REQUIRED, snapshotFormat, type SnapshotFormat } from './snapshot-ingest.ts';
 
-/** Completed master-data feed results kept for reading again and answering repeats. */
-const RESULTS_KEPT = 1_000;
 const MAX_FEED_ID = 128;
 
 /**
@@ -23,16 +21,14 @@ const MAX_FEED_ID = 128;
  * with the same body answers the stored result; with another body, CONFLICT.
  */
 export class MasterRoutes {
-  /**
-   * After a restart a feed sent again applies again, which changes nothing: upserts of the same
-   * values are dropped as unchanged.
-   */
-  private readonly ledger = new FeedLedger<MasterFeedResult>(RESULTS_KEPT);
+  private readonly ledger: FeedLedger<MasterFeedResult>;
 
   constructor(
     private readonly ctx: GatewayContext,
     private readonly kit: RouteKit,
-  ) {}
+  ) {
+    this.ledger = ctx.ledgers.master;
+  }
 
   register(app: TemplatedApp): void {
     for (const kind of ['products', 'locations'] as const) {
@@ -130,7 +126,7 @@ export class MasterRoutes {
       finish: () => {
         run.finish();
         result.digest = hash.digest('hex');
-        this.ledger.complete(result, new Date(this.ctx.engine.clock.now()));
+        const recorded = this.ledger.complete(result, new Date(this.ctx.engine.clock.now()));
         this.ctx.metrics.masterFeedOutcome('completed');
         this.ctx.log.info(
           {
@@ -141,7 +137,9 @@ export class MasterRoutes {
           },
           'master data feed applied',
         );
-        ex.json(200, { ...view(result), duplicate: false });
+        this.kit.after(ex, recorded, () => {
+          ex.json(200, { ...view(result), duplicate: false });
+        });
       },
     });
   }

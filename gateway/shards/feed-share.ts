@@ -1,17 +1,51 @@
+import type { FeedLedger, LedgerChange, LedgerEntry } from '../feed-ledger.ts';
+import type { FeedLedgers } from '../feed-ledgers.ts';
 import type { FeedLog, FeedRecord } from '../feed-log.ts';
 import type { ShardRouter } from './shard-router.ts';
 
-const FEED = 'feeds.record';
-
 /**
- * One list of stock feeds for the process (the console's "Last stock feeds"): a feed is answered
- * by the worker that took its request, which tells every other worker, and each keeps it.
+ * One view of the feeds for the process, whichever worker took them: the console's last stock
+ * feeds, and every feed's result by id (GET /v1/inventory/feeds/:id, /v1/master/feeds/:id, and
+ * a repeat of a feed id answered as a repeat). The worker that runs a feed tells every other
+ * worker what it records; each keeps it, and a feed is answered only once every worker holds its
+ * result, so a read right after the answer finds it anywhere. Two workers taking the same new
+ * feed id in the same instant may both apply it, which the feeds make harmless (stale rows,
+ * repeated delta ids, unchanged upserts).
  */
-export function shareFeedLog(router: ShardRouter, feeds: FeedLog): void {
+export function shareFeeds(router: ShardRouter, feeds: FeedLog, ledgers: FeedLedgers): void {
+  const everyPeer = (kind: string, payload: unknown): void => {
+    for (let k = 0; k < router.count; k++) if (k !== router.shard) router.tell(k, kind, payload);
+  };
   feeds.share((record) => {
-    for (let k = 0; k < router.count; k++) if (k !== router.shard) router.tell(k, FEED, record);
+    everyPeer('feeds.record', record);
   });
-  router.handle(FEED, (_peer, payload) => {
+  router.handle('feeds.record', (_peer, payload) => {
     feeds.keep(payload as FeedRecord);
+  });
+  shareLedger(router, 'feeds.ledger.stock', ledgers.stock, everyPeer);
+  shareLedger(router, 'feeds.ledger.master', ledgers.master, everyPeer);
+}
+
+function shareLedger<R extends LedgerEntry>(
+  router: ShardRouter,
+  kind: string,
+  ledger: FeedLedger<R>,
+  everyPeer: (kind: string, payload: unknown) => void,
+): void {
+  ledger.share((change) => {
+    // A completed result is answered once every worker holds it (a read may follow at once).
+    if (change[0] === 'set' && change[1].status === 'completed') {
+      const asks: Promise<unknown>[] = [];
+      for (let k = 0; k < router.count; k++) {
+        if (k !== router.shard) asks.push(router.ask(k, kind, change));
+      }
+      return Promise.all(asks).then(() => undefined);
+    }
+    everyPeer(kind, change);
+    return undefined;
+  });
+  router.handle(kind, (_peer, payload, reply) => {
+    ledger.apply(payload as LedgerChange<R>);
+    reply?.(null);
   });
 }

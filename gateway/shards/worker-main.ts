@@ -11,6 +11,7 @@ import {
   registerPersisted,
   storeReadiness,
 } from '../engine-start.ts';
+import { feedLedgers } from '../feed-ledgers.ts';
 import { FeedLog } from '../feed-log.ts';
 import { createGateway, RedisStreamFeed, type Gateway, type Readiness } from '../index.ts';
 import { registerOrderMetrics } from '../order-metrics.ts';
@@ -18,7 +19,7 @@ import { createOrders } from '../order-start.ts';
 import { BacklogBoard } from './backlog-board.ts';
 import type { FromWorker, ToWorker, WorkerInit } from './control.ts';
 import { shardPersistence } from './layout.ts';
-import { shareFeedLog } from './feed-share.ts';
+import { shareFeeds } from './feed-share.ts';
 import { LocationRelay } from './location-relay.ts';
 import { ShardedOrders } from './sharded-orders.ts';
 import { serveOffers, ShardedStockPort } from './sharded-stock-port.ts';
@@ -79,7 +80,8 @@ async function main(): Promise<void> {
   own.settlement.start();
   const orders = new ShardedOrders(own.orders, router);
   const feedLog = new FeedLog(engine.clock);
-  shareFeedLog(router, feedLog);
+  const ledgers = feedLedgers();
+  shareFeeds(router, feedLog, ledgers);
   // One reader of the stock feed stream for the process (its rows go wherever their SKU lives).
   const streamConfig = config.feeds.redisStream;
   const streamFeed =
@@ -115,6 +117,7 @@ async function main(): Promise<void> {
         orders,
         locationPush: own.push,
         feedLog,
+        feedLedgers: ledgers,
         rateMemory: init.rateMemory,
       },
     );

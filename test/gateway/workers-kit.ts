@@ -159,20 +159,36 @@ export class PinnedHttp {
     return new PinnedHttp(s, shard, agent, opened);
   }
 
-  /** A request with `key` (admin by default) and a JSON body, on this worker's connection. */
+  /**
+   * A request with `key` (admin by default) and a JSON body, or an NDJSON one (`ndjson`: one
+   * object per line), on this worker's connection.
+   */
   async request(
     path: string,
-    init: { method?: string; key?: string; body?: unknown; headers?: Record<string, string> } = {},
+    init: {
+      method?: string;
+      key?: string;
+      body?: unknown;
+      ndjson?: readonly unknown[];
+      headers?: Record<string, string>;
+    } = {},
   ): Promise<Sent> {
     const headers: Record<string, string> = {
       authorization: `Bearer ${init.key ?? KEYS.admin}`,
       ...init.headers,
     };
-    if (init.body !== undefined) headers['content-type'] = 'application/json';
+    let body: string | undefined;
+    if (init.ndjson !== undefined) {
+      headers['content-type'] = 'application/x-ndjson';
+      body = init.ndjson.map((row) => JSON.stringify(row)).join('\n');
+    } else if (init.body !== undefined) {
+      headers['content-type'] = 'application/json';
+      body = JSON.stringify(init.body);
+    }
     const answer = await send(this.s, this.agent, path, {
-      method: init.method ?? (init.body === undefined ? 'GET' : 'POST'),
+      method: init.method ?? (body === undefined ? 'GET' : 'POST'),
       headers,
-      body: init.body === undefined ? undefined : JSON.stringify(init.body),
+      body,
     });
     // Still the one connection it was pinned with: the answer came from worker `shard`.
     expect(this.opened(), `the connection to worker ${this.shard} was replaced`).toBe(1);

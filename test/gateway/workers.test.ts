@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { shardOf } from '../../gateway/shards/layout.ts';
 import { scrapeValue, startServer, type ServerHandle } from '../persistence/server-process.ts';
 import { Client, KEYS, promtool, type Message } from './harness.ts';
-import { available, http, snapshot, workersConfig } from './workers-kit.ts';
+import { available, http, PinnedHttp, snapshot, workersConfig } from './workers-kit.ts';
 
 // server.workers: 2 through the real server (gateway/main.ts as a child process): two worker
 // threads, each owning the SKUs that hash to its shard, each with a gateway on the one port.
@@ -188,6 +188,47 @@ describe('server.workers: 2', () => {
     expect(await available(server, a, 'dc1')).toBe(5);
     expect(await available(server, b, 'dc1')).toBe(5);
     await Promise.all(clients.map((c) => c.close()));
+  });
+
+  it('answers a feed’s result, and a repeat of its id, on either worker', async () => {
+    const on: [PinnedHttp, PinnedHttp] = [
+      await PinnedHttp.open(server, 0),
+      await PinnedHttp.open(server, 1),
+    ];
+    try {
+      for (const [k, other] of [
+        [0, 1],
+        [1, 0],
+      ] as const) {
+        const stockFeed = `sf-${k}`;
+        const masterFeed = `mf-${k}`;
+        const stock = await on[k].request(
+          `/v1/feeds?feedId=${stockFeed}&kind=snapshot&location=store2&asOf=${Date.now()}`,
+          { ndjson: [{ sku: SPREAD[k] as string, onHand: 7 }] },
+        );
+        expect(stock).toMatchObject({ status: 200, body: { status: 'completed', applied: 1 } });
+        const master = await on[k].request(`/v1/master/products?feedId=${masterFeed}`, {
+          ndjson: [{ sku: SPREAD[k] as string, group: `g-${k}` }],
+        });
+        expect(master).toMatchObject({ status: 200, body: { status: 'completed', applied: 1 } });
+        // Right after the answer, the other worker answers both results and takes a repeat as a
+        // repeat.
+        expect(await on[other].request(`/v1/feeds/${stockFeed}`)).toMatchObject({
+          status: 200,
+          body: { feedId: stockFeed, status: 'completed', applied: 1 },
+        });
+        expect(await on[other].request(`/v1/master/feeds/${masterFeed}`)).toMatchObject({
+          status: 200,
+          body: { feedId: masterFeed, status: 'completed', applied: 1 },
+        });
+        const again = await on[other].request(`/v1/master/products?feedId=${masterFeed}`, {
+          ndjson: [{ sku: SPREAD[k] as string, group: `g-${k}` }],
+        });
+        expect(again).toMatchObject({ status: 200, body: { duplicate: true, applied: 1 } });
+      }
+    } finally {
+      for (const p of on) p.close();
+    }
   });
 
   it('sums every worker’s metrics into one /metrics', async () => {
