@@ -57,19 +57,48 @@ export class ConsoleRoutes {
       ex.error(ErrorCode.FORBIDDEN, `key ${p.name} may not read the console stats`);
       return;
     }
-    const journal = this.ctx.engine.storage.journalStats;
     const at = this.ctx.engine.clock.now();
-    const reserves = this.ctx.metrics.resultsOf('reserve');
-    this.kit.answered(ex, this.ctx.orders?.stats() ?? null, (orders) => {
-      ex.json(200, {
-        at,
-        reserves,
-        orders: {
-          placed: orders?.placed ?? 0,
-          failed: orders?.placementsFailed ?? 0,
-        },
-        journal: { commits: journal.commits, records: journal.records },
+    const here = consoleTotals(this.ctx);
+    const totals = this.ctx.totalsElsewhere === null ? here : this.ctx.totalsElsewhere(here);
+    this.kit.answered(ex, totals, (t) => {
+      this.kit.answered(ex, this.ctx.orders?.stats() ?? null, (orders) => {
+        ex.json(200, {
+          at,
+          reserves: t.reserves,
+          orders: {
+            placed: orders?.placed ?? 0,
+            failed: orders?.placementsFailed ?? 0,
+          },
+          journal: t.journal,
+        });
       });
     });
   };
+}
+
+/** What the console's rates count, in one gateway and its engine (one worker's share). */
+export interface ConsoleTotals {
+  readonly reserves: Record<string, number>;
+  readonly journal: { readonly commits: number; readonly records: number };
+}
+
+export function consoleTotals(ctx: GatewayContext): ConsoleTotals {
+  const journal = ctx.engine.storage.journalStats;
+  return {
+    reserves: ctx.metrics.resultsOf('reserve'),
+    journal: { commits: journal.commits, records: journal.records },
+  };
+}
+
+/** Adds other workers' totals to this one's (worker threads: the console sees the process). */
+export function addTotals(here: ConsoleTotals, others: readonly ConsoleTotals[]): ConsoleTotals {
+  const reserves: Record<string, number> = { ...here.reserves };
+  let { commits, records } = here.journal;
+  for (const t of others) {
+    for (const [result, n] of Object.entries(t.reserves))
+      reserves[result] = (reserves[result] ?? 0) + n;
+    commits += t.journal.commits;
+    records += t.journal.records;
+  }
+  return { reserves, journal: { commits, records } };
 }

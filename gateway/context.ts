@@ -3,6 +3,7 @@ import type { ServerConfig } from '../config/index.ts';
 import type { Engine } from '../engine/index.ts';
 import type { OrderApi } from './order-api.ts';
 import type { ApiKeyRing } from './auth.ts';
+import type { ConsoleTotals } from './console-routes.ts';
 import type { FeedLedgers } from './feed-ledgers.ts';
 import type { FeedLog } from './feed-log.ts';
 import type { FrameCodec } from './frame-codec.ts';
@@ -47,6 +48,8 @@ export interface GatewayContext {
   readonly feeds: FeedLog;
   /** Stock and master-data feed results by feed id. */
   readonly ledgers: FeedLedgers;
+  /** With worker threads: this worker's console totals with every other worker's added. */
+  readonly totalsElsewhere: ((here: ConsoleTotals) => Promise<ConsoleTotals>) | null;
   /** Extra readiness for /readyz. */
   readonly readiness: (() => Readiness) | null;
   /** The /metrics body when it is not this gateway's registry alone (every worker's, summed). */

@@ -7,6 +7,7 @@ import { ErrorCode, StockflowError, type Engine } from '../engine/index.ts';
 import { OrderService } from '../orders/index.ts';
 import type { OrderApi } from './order-api.ts';
 import { ApiKeyRing } from './auth.ts';
+import { consoleTotals, type ConsoleTotals } from './console-routes.ts';
 import { feedLedgers, type FeedLedgers } from './feed-ledgers.ts';
 import { FeedLog } from './feed-log.ts';
 import { FrameCodec } from './frame-codec.ts';
@@ -57,6 +58,8 @@ export interface GatewayExtras {
   readonly feedLog?: FeedLog | undefined;
   /** Where feed results are kept by feed id; without them, the gateway's own. */
   readonly feedLedgers?: FeedLedgers | undefined;
+  /** With worker threads: adds the other workers' console totals to this one's. */
+  readonly totalsElsewhere?: ((here: ConsoleTotals) => Promise<ConsoleTotals>) | undefined;
 }
 
 export interface Gateway {
@@ -72,6 +75,8 @@ export interface Gateway {
   readonly metrics: Registry;
   /** The live transport of `location:<id>` streams (extras.locationPush, or the gateway's own). */
   readonly locationPush: LocationPush;
+  /** What the console's rates count here (with worker threads, this worker's share). */
+  consoleTotals(): ConsoleTotals;
 }
 
 /** One request in this many is logged (see request-log.ts). */
@@ -102,6 +107,7 @@ class StockflowGateway implements Gateway {
   private readonly ws: WsHandler;
   private readonly http: HttpRouter;
   private readonly stopDeltas: () => void;
+  private readonly ctx: GatewayContext;
   private listenSockets: us_listen_socket[] = [];
   private closed: Promise<void> | null = null;
 
@@ -154,9 +160,11 @@ class StockflowGateway implements Gateway {
       wsOrders,
       feeds: extras.feedLog ?? new FeedLog(engine.clock),
       ledgers: extras.feedLedgers ?? feedLedgers(),
+      totalsElsewhere: extras.totalsElsewhere ?? null,
       readiness: extras.readiness ?? null,
       scrape: extras.scrape ?? null,
     };
+    this.ctx = ctx;
     this.ws = new WsHandler(ctx);
     this.gatewayMetrics.socketBuffers.watch(() => this.ws.bufferedAmounts());
     this.http = new HttpRouter(ctx);
@@ -179,6 +187,11 @@ class StockflowGateway implements Gateway {
 
   get metrics(): Registry {
     return this.gatewayMetrics.registry;
+  }
+
+  /** What the console's rates count here (with worker threads, this worker's share). */
+  consoleTotals(): ConsoleTotals {
+    return consoleTotals(this.ctx);
   }
 
   async listen(): Promise<{ port: number; metricsPort: number | null }> {

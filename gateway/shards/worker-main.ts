@@ -11,6 +11,7 @@ import {
   registerPersisted,
   storeReadiness,
 } from '../engine-start.ts';
+import { addTotals, type ConsoleTotals } from '../console-routes.ts';
 import { feedLedgers } from '../feed-ledgers.ts';
 import { FeedLog } from '../feed-log.ts';
 import { createGateway, RedisStreamFeed, type Gateway, type Readiness } from '../index.ts';
@@ -27,6 +28,7 @@ import { ShardRouter } from './shard-router.ts';
 
 const init = workerData as WorkerInit;
 const HEALTH_EVERY_MS = 250;
+const TOTALS = 'console.totals';
 if (parentPort === null) throw new Error('worker-main.ts runs in a worker thread');
 const port = parentPort;
 const tell = (message: FromWorker): void => {
@@ -82,6 +84,24 @@ async function main(): Promise<void> {
   const feedLog = new FeedLog(engine.clock);
   const ledgers = feedLedgers();
   shareFeeds(router, feedLog, ledgers);
+  // The console's totals for the process: every worker's gateway and engine added up.
+  router.handle(TOTALS, (_peer, _payload, reply) => {
+    const journal = engine.storage.journalStats;
+    reply?.(
+      gateway?.consoleTotals() ??
+        ({
+          reserves: {},
+          journal: { commits: journal.commits, records: journal.records },
+        } satisfies ConsoleTotals),
+    );
+  });
+  const totalsElsewhere = async (here: ConsoleTotals): Promise<ConsoleTotals> => {
+    const others: Promise<ConsoleTotals>[] = [];
+    for (let k = 0; k < count; k++) {
+      if (k !== shard) others.push(router.ask<ConsoleTotals>(k, TOTALS, null));
+    }
+    return addTotals(here, await Promise.all(others));
+  };
   // One reader of the stock feed stream for the process (its rows go wherever their SKU lives).
   const streamConfig = config.feeds.redisStream;
   const streamFeed =
@@ -118,6 +138,7 @@ async function main(): Promise<void> {
         locationPush: own.push,
         feedLog,
         feedLedgers: ledgers,
+        totalsElsewhere,
         rateMemory: init.rateMemory,
       },
     );

@@ -231,6 +231,40 @@ describe('server.workers: 2', () => {
     }
   });
 
+  it('gives the console the process’s totals, whichever worker it asks', async () => {
+    const on: [PinnedHttp, PinnedHttp] = [
+      await PinnedHttp.open(server, 0),
+      await PinnedHttp.open(server, 1),
+    ];
+    try {
+      const read = async (k: 0 | 1) =>
+        (await on[k].request('/v1/console/stats')).body as {
+          reserves: Record<string, number>;
+          journal: { commits: number; records: number };
+        };
+      const before = await read(0);
+      expect(await read(1)).toMatchObject({ reserves: before.reserves, journal: before.journal });
+      // Reserves from connections on both workers: both workers count all of them.
+      const sku = BY_SHARD[0]?.[9] as string;
+      await snapshot(server, 'dc1', { [sku]: 100 });
+      const clients = await connectMany(server, 8);
+      const replies = await Promise.all(
+        clients.map((c, i) =>
+          c.request({ op: 'reserve', reservationId: `cs-${i}`, channel: 'web', sku, qty: 1 }),
+        ),
+      );
+      expect(replies.filter((r) => r.op === 'reserve')).toHaveLength(8);
+      for (const k of [0, 1] as const) {
+        const after = await read(k);
+        expect((after.reserves.ok ?? 0) - (before.reserves.ok ?? 0)).toBe(8);
+        expect(after.journal.records).toBeGreaterThan(before.journal.records);
+      }
+      await Promise.all(clients.map((c) => c.close()));
+    } finally {
+      for (const p of on) p.close();
+    }
+  });
+
   it('sums every worker’s metrics into one /metrics', async () => {
     const text = await (await fetch(`${server.base}/metrics`)).text();
     expect(text.match(/^# TYPE stockflow_engine_positions gauge$/gm)).toHaveLength(1);
