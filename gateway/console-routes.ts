@@ -3,6 +3,7 @@ import { ErrorCode } from '../engine/index.ts';
 import type { Principal } from './auth.ts';
 import type { GatewayContext } from './context.ts';
 import type { HttpExchange } from './http-exchange.ts';
+import { consoleTotals } from './console-totals.ts';
 import type { RouteKit } from './route-kit.ts';
 
 /**
@@ -58,7 +59,7 @@ export class ConsoleRoutes {
       return;
     }
     const at = this.ctx.engine.clock.now();
-    const here = consoleTotals(this.ctx);
+    const here = consoleTotals(this.ctx.metrics, this.ctx.engine.storage);
     const totals = this.ctx.totalsElsewhere === null ? here : this.ctx.totalsElsewhere(here);
     this.kit.answered(ex, totals, (t) => {
       this.kit.answered(ex, this.ctx.orders?.stats() ?? null, (orders) => {
@@ -74,31 +75,4 @@ export class ConsoleRoutes {
       });
     });
   };
-}
-
-/** What the console's rates count, in one gateway and its engine (one worker's share). */
-export interface ConsoleTotals {
-  readonly reserves: Record<string, number>;
-  readonly journal: { readonly commits: number; readonly records: number };
-}
-
-export function consoleTotals(ctx: GatewayContext): ConsoleTotals {
-  const journal = ctx.engine.storage.journalStats;
-  return {
-    reserves: ctx.metrics.resultsOf('reserve'),
-    journal: { commits: journal.commits, records: journal.records },
-  };
-}
-
-/** Adds other workers' totals to this one's (worker threads: the console sees the process). */
-export function addTotals(here: ConsoleTotals, others: readonly ConsoleTotals[]): ConsoleTotals {
-  const reserves: Record<string, number> = { ...here.reserves };
-  let { commits, records } = here.journal;
-  for (const t of others) {
-    for (const [result, n] of Object.entries(t.reserves))
-      reserves[result] = (reserves[result] ?? 0) + n;
-    commits += t.journal.commits;
-    records += t.journal.records;
-  }
-  return { reserves, journal: { commits, records } };
 }

@@ -3,7 +3,7 @@ import type { ServerConfig } from '../config/index.ts';
 import type { Engine } from '../engine/index.ts';
 import type { OrderApi } from './order-api.ts';
 import type { ApiKeyRing } from './auth.ts';
-import type { ConsoleTotals } from './console-routes.ts';
+import type { ConsoleTotals } from './console-totals.ts';
 import type { FeedLedgers } from './feed-ledgers.ts';
 import type { FeedLog } from './feed-log.ts';
 import type { FrameCodec } from './frame-codec.ts';

@@ -7,7 +7,7 @@ import { ErrorCode, StockflowError, type Engine } from '../engine/index.ts';
 import { OrderService } from '../orders/index.ts';
 import type { OrderApi } from './order-api.ts';
 import { ApiKeyRing } from './auth.ts';
-import { consoleTotals, type ConsoleTotals } from './console-routes.ts';
+import { consoleTotals, type ConsoleTotals } from './console-totals.ts';
 import { feedLedgers, type FeedLedgers } from './feed-ledgers.ts';
 import { FeedLog } from './feed-log.ts';
 import { FrameCodec } from './frame-codec.ts';
@@ -107,7 +107,6 @@ class StockflowGateway implements Gateway {
   private readonly ws: WsHandler;
   private readonly http: HttpRouter;
   private readonly stopDeltas: () => void;
-  private readonly ctx: GatewayContext;
   private listenSockets: us_listen_socket[] = [];
   private closed: Promise<void> | null = null;
 
@@ -164,7 +163,6 @@ class StockflowGateway implements Gateway {
       readiness: extras.readiness ?? null,
       scrape: extras.scrape ?? null,
     };
-    this.ctx = ctx;
     this.ws = new WsHandler(ctx);
     this.gatewayMetrics.socketBuffers.watch(() => this.ws.bufferedAmounts());
     this.http = new HttpRouter(ctx);
@@ -191,7 +189,7 @@ class StockflowGateway implements Gateway {
 
   /** What the console's rates count here (with worker threads, this worker's share). */
   consoleTotals(): ConsoleTotals {
-    return consoleTotals(this.ctx);
+    return consoleTotals(this.gatewayMetrics, this.engine.storage);
   }
 
   async listen(): Promise<{ port: number; metricsPort: number | null }> {

@@ -11,7 +11,7 @@ import {
   registerPersisted,
   storeReadiness,
 } from '../engine-start.ts';
-import { addTotals, type ConsoleTotals } from '../console-routes.ts';
+import { addTotals, type ConsoleTotals } from '../console-totals.ts';
 import { feedLedgers } from '../feed-ledgers.ts';
 import { FeedLog } from '../feed-log.ts';
 import { createGateway, RedisStreamFeed, type Gateway, type Readiness } from '../index.ts';
