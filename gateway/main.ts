@@ -89,29 +89,17 @@ async function main(): Promise<void> {
     log.fatal({ err: error }, 'uncaught exception; exiting');
     process.exit(1);
   });
-  let stopRunning: () => Promise<void>;
-  try {
-    const first = firstRun(config, log);
-    const workers = await resolveWorkers(first.config.persistence, first.config.server.workers);
-    await claimLayout(first.config.persistence, workers);
-    if (workers > 1) {
-      const pool = await startWorkers(first.config, workers, log);
-      stopRunning = () => pool.stop();
-    } else {
-      const running = await start(first.config, log);
-      stopRunning = () => stop(running);
-    }
-    first.announce(process.stdout);
-  } catch (error) {
-    log.fatal({ err: error }, 'start failed');
-    process.exit(1);
-  }
-  let stopping = false;
-  const shutdown = (signal: string): void => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, 'shutting down');
-    stopRunning().then(
+  // Signals are taken from the start: with worker threads a worker may answer /readyz before
+  // every worker listens, and a SIGTERM then must still stop the process gracefully (after the
+  // start, which then stops at once) rather than kill it.
+  const run: { stop: (() => Promise<void>) | null; signal: string | null } = {
+    stop: null,
+    signal: null,
+  };
+  const shutdown = (): void => {
+    if (run.stop === null) return;
+    log.info({ signal: run.signal }, 'shutting down');
+    run.stop().then(
       () => {
         log.info('stockflow stopped');
         process.exit(0);
@@ -122,12 +110,35 @@ async function main(): Promise<void> {
       },
     );
   };
+  const onSignal = (signal: string): void => {
+    if (run.signal !== null) return;
+    run.signal = signal;
+    shutdown();
+  };
   process.on('SIGTERM', () => {
-    shutdown('SIGTERM');
+    onSignal('SIGTERM');
   });
   process.on('SIGINT', () => {
-    shutdown('SIGINT');
+    onSignal('SIGINT');
   });
+  try {
+    const first = firstRun(config, log);
+    const workers = await resolveWorkers(first.config.persistence, first.config.server.workers);
+    await claimLayout(first.config.persistence, workers);
+    if (workers > 1) {
+      const pool = await startWorkers(first.config, workers, log);
+      run.stop = () => pool.stop();
+    } else {
+      const running = await start(first.config, log);
+      run.stop = () => stop(running);
+    }
+    first.announce(process.stdout);
+  } catch (error) {
+    log.fatal({ err: error }, 'start failed');
+    process.exit(1);
+  }
+  // A signal that came during the start stops it now.
+  if (run.signal !== null) shutdown();
 }
 
 void main();

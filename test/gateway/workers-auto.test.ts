@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -6,7 +8,7 @@ import { loadConfig, type PersistenceConfig } from '../../config/index.ts';
 import { resolveWorkers } from '../../gateway/shards/layout.ts';
 import { tempDir } from '../persistence/engine-fixture.ts';
 import { startRedis, type RedisHandle } from '../persistence/redis-server.ts';
-import { startServer } from '../persistence/server-process.ts';
+import { freePort, ROOT, startServer } from '../persistence/server-process.ts';
 import { KEYS } from './harness.ts';
 import { snapshot, workersConfig } from './workers-kit.ts';
 
@@ -123,5 +125,42 @@ describe('npm start with server.workers left out', () => {
     else expect(detail.shardsReady).toEqual(Array.from({ length: cores }, () => true));
     fresh.process.kill('SIGTERM');
     await fresh.exited();
+  }, 60_000);
+});
+
+describe('a SIGTERM while the workers start', () => {
+  it('stops the process gracefully (exit 0), also before every worker listens', async () => {
+    const d = dir();
+    const port = await freePort();
+    const file = join(d, 'config.json');
+    const config = workersConfig(2, ['a'], { store: 'file', dir: join(d, 'data') });
+    writeFileSync(
+      file,
+      JSON.stringify({
+        ...config,
+        server: { workers: 2, host: '127.0.0.1', port },
+        log: { level: 'info' },
+      }),
+    );
+    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'gateway', 'main.ts')], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '', STOCKFLOW_CONFIG: file },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let signalled = false;
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      // The first worker listens (and may answer /readyz) before the others do: stop it then.
+      if (!signalled && out.includes('"msg":"gateway listening"')) {
+        signalled = true;
+        child.kill('SIGTERM');
+      }
+    });
+    child.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    const [code, signal] = (await once(child, 'exit')) as [number | null, string | null];
+    expect(signalled, out).toBe(true);
+    expect({ code, signal }, out).toEqual({ code: 0, signal: null });
+    expect(out).toContain('stockflow stopped');
   }, 60_000);
 });

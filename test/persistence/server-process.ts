@@ -51,7 +51,8 @@ export interface ServerHandle {
   exited(): Promise<number | null>;
 }
 
-const ROOT = join(import.meta.dirname, '..', '..');
+/** The repository's root (the server runs from it, as `npm start` does). */
+export const ROOT = join(import.meta.dirname, '..', '..');
 
 /**
  * Runs the real server (gateway/main.ts, what `npm start` runs) as a child process with a
