@@ -62,8 +62,6 @@ export class BacklogBoard {
     for (const location of this.told.keys()) if (!now.has(location)) changed.push(location, 0);
     if (changed.length === 0) return;
     this.told = new Map(now);
-    for (let k = 0; k < this.router.count; k++) {
-      if (k !== this.router.shard) this.router.tell(k, BACKLOG, changed);
-    }
+    this.router.tellPeers(BACKLOG, changed);
   }
 }

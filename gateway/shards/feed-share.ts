@@ -13,35 +13,27 @@ import type { ShardRouter } from './shard-router.ts';
  * repeated delta ids, unchanged upserts).
  */
 export function shareFeeds(router: ShardRouter, feeds: FeedLog, ledgers: FeedLedgers): void {
-  const everyPeer = (kind: string, payload: unknown): void => {
-    for (let k = 0; k < router.count; k++) if (k !== router.shard) router.tell(k, kind, payload);
-  };
   feeds.share((record) => {
-    everyPeer('feeds.record', record);
+    router.tellPeers('feeds.record', record);
   });
   router.handle('feeds.record', (_peer, payload) => {
     feeds.keep(payload as FeedRecord);
   });
-  shareLedger(router, 'feeds.ledger.stock', ledgers.stock, everyPeer);
-  shareLedger(router, 'feeds.ledger.master', ledgers.master, everyPeer);
+  shareLedger(router, 'feeds.ledger.stock', ledgers.stock);
+  shareLedger(router, 'feeds.ledger.master', ledgers.master);
 }
 
 function shareLedger<R extends LedgerEntry>(
   router: ShardRouter,
   kind: string,
   ledger: FeedLedger<R>,
-  everyPeer: (kind: string, payload: unknown) => void,
 ): void {
   ledger.share((change) => {
     // A completed result is answered once every worker holds it (a read may follow at once).
     if (change[0] === 'set' && change[1].status === 'completed') {
-      const asks: Promise<unknown>[] = [];
-      for (let k = 0; k < router.count; k++) {
-        if (k !== router.shard) asks.push(router.ask(k, kind, change));
-      }
-      return Promise.all(asks).then(() => undefined);
+      return router.askPeers(kind, change).then(() => undefined);
     }
-    everyPeer(kind, change);
+    router.tellPeers(kind, change);
     return undefined;
   });
   router.handle(kind, (_peer, payload, reply) => {

@@ -93,18 +93,11 @@ export class LocationRelay implements LocationPeers {
   // ---- LocationPeers: this worker's push, telling and asking the others ----------------------
 
   newest(location: string, at: number | null): void {
-    this.everyPeer((k) => {
-      this.router.tell(k, NEWEST, [location, at]);
-    });
+    this.router.tellPeers(NEWEST, [location, at]);
   }
 
   async ack(location: string, messageIds: readonly string[]): Promise<number> {
-    const asks: Promise<number>[] = [];
-    this.everyPeer((k) => asks.push(this.router.ask<number>(k, ACK, [location, messageIds])));
-    return (await Promise.all(asks)).reduce((a, b) => a + b, 0);
-  }
-
-  private everyPeer(visit: (worker: number) => void): void {
-    for (let k = 0; k < this.router.count; k++) if (k !== this.router.shard) visit(k);
+    const there = await this.router.askPeers<number>(ACK, [location, messageIds]);
+    return there.reduce((a, b) => a + b, 0);
   }
 }

@@ -462,6 +462,16 @@ export class ShardRouter implements Engine {
     this.link(shard).push(kind, payload);
   }
 
+  /** Tells every other worker something, with no answer. */
+  tellPeers(kind: string, payload: unknown): void {
+    for (const link of this.peerLinks) link.push(kind, payload);
+  }
+
+  /** Asks every other worker; their answers, in worker order. */
+  askPeers<T>(kind: string, payload: unknown): Promise<T[]> {
+    return Promise.all(this.peerLinks.map((link) => link.ask<T>(kind, payload)));
+  }
+
   /** Serves requests of `kind` from the other workers (a kind of the stock path's own: refused). */
   handle(kind: string, handler: PeerHandler): void {
     if (STOCK_KINDS.has(kind) || this.handlers.has(kind)) {

@@ -378,9 +378,7 @@ export class ShardedOrders implements OrderApi {
 
   wake(stream: string): void {
     this.local.wake(stream);
-    for (let k = 0; k < this.router.count; k++) {
-      if (k !== this.router.shard) this.router.tell(k, WAKE, stream);
-    }
+    this.router.tellPeers(WAKE, stream);
   }
 
   /** Resolves when this worker's service and every call it forwarded have settled. */

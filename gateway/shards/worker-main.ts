@@ -95,13 +95,8 @@ async function main(): Promise<void> {
         } satisfies ConsoleTotals),
     );
   });
-  const totalsElsewhere = async (here: ConsoleTotals): Promise<ConsoleTotals> => {
-    const others: Promise<ConsoleTotals>[] = [];
-    for (let k = 0; k < count; k++) {
-      if (k !== shard) others.push(router.ask<ConsoleTotals>(k, TOTALS, null));
-    }
-    return addTotals(here, await Promise.all(others));
-  };
+  const totalsElsewhere = async (here: ConsoleTotals): Promise<ConsoleTotals> =>
+    addTotals(here, await router.askPeers<ConsoleTotals>(TOTALS, null));
   // One reader of the stock feed stream for the process (its rows go wherever their SKU lives).
   const streamConfig = config.feeds.redisStream;
   const streamFeed =

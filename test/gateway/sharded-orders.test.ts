@@ -35,6 +35,9 @@ class LinkedRouter {
   tell(_shard: number, kind: string, payload: unknown): void {
     setImmediate(() => this.peer?.handlers.get(kind)?.(this.shard, structuredClone(payload), null));
   }
+  tellPeers(kind: string, payload: unknown): void {
+    this.tell(1 - this.shard, kind, payload);
+  }
 }
 
 interface Pair {
