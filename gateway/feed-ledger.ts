@@ -51,6 +51,9 @@ export interface LedgerEntry {
   durationMs: number;
 }
 
+/** A change to one feed's result, as the other workers keep it (with worker threads). */
+export type LedgerChange<R> = readonly ['set', R] | readonly ['forget', string];
+
 /**
  * Feed results by feed id, in memory, for every kind of feed (stock feeds, master data): the
  * completed ones (the newest `keep`) and those being applied. A feed refused as a whole, or cut
@@ -59,9 +62,6 @@ export interface LedgerEntry {
  * restart the ledger is empty: a feed sent again applies again (each kind says why that changes
  * nothing already in).
  */
-/** A change to one feed's result, as the other workers keep it (with worker threads). */
-export type LedgerChange<R> = readonly ['set', R] | readonly ['forget', string];
-
 export class FeedLedger<R extends LedgerEntry> {
   private readonly results = new Map<string, R>();
   private shared: ((change: LedgerChange<R>) => Promise<void> | undefined) | null = null;

@@ -150,7 +150,7 @@ class Fetched<V> {
 }
 
 export class ShardedStockPort implements StockPort {
-  /** Offers of other shards' SKUs by channel and SKU, as last fetched (overwritten, never aged). */
+  /** Offers of other shards' SKUs by channel and SKU, as last fetched (kept KEEP_MS). */
   private readonly offers: Fetched<ReadonlyMap<string, number>>;
   /** Pickup availability of other shards' SKUs by channel, SKU and location, as last fetched. */
   private readonly pickup: Fetched<Availability | ErrorResult>;
