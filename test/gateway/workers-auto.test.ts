@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -8,7 +7,7 @@ import { loadConfig, type PersistenceConfig } from '../../config/index.ts';
 import { resolveWorkers } from '../../gateway/shards/layout.ts';
 import { tempDir } from '../persistence/engine-fixture.ts';
 import { startRedis, type RedisHandle } from '../persistence/redis-server.ts';
-import { freePort, ROOT, startServer } from '../persistence/server-process.ts';
+import { launchServer, startServer } from '../persistence/server-process.ts';
 import { KEYS } from './harness.ts';
 import { snapshot, workersConfig } from './workers-kit.ts';
 
@@ -131,34 +130,19 @@ describe('npm start with server.workers left out', () => {
 describe('a SIGTERM while the workers start', () => {
   it('stops the process gracefully (exit 0), also before every worker listens', async () => {
     const d = dir();
-    const port = await freePort();
-    const file = join(d, 'config.json');
     const config = workersConfig(2, ['a'], { store: 'file', dir: join(d, 'data') });
-    writeFileSync(
-      file,
-      JSON.stringify({
-        ...config,
-        server: { workers: 2, host: '127.0.0.1', port },
-        log: { level: 'info' },
-      }),
-    );
-    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'gateway', 'main.ts')], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '', STOCKFLOW_CONFIG: file },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
+    const server = await launchServer({ ...config, log: { level: 'info' } }, d);
+    const child = server.process;
     let signalled = false;
-    child.stdout.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
+    child.stdout?.on('data', () => {
       // The first worker listens (and may answer /readyz) before the others do: stop it then.
-      if (!signalled && out.includes('"msg":"gateway listening"')) {
+      if (!signalled && server.output().includes('"msg":"gateway listening"')) {
         signalled = true;
         child.kill('SIGTERM');
       }
     });
-    child.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()));
     const [code, signal] = (await once(child, 'exit')) as [number | null, string | null];
+    const out = server.output();
     expect(signalled, out).toBe(true);
     expect({ code, signal }, out).toEqual({ code: 0, signal: null });
     expect(out).toContain('stockflow stopped');

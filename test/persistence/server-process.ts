@@ -52,13 +52,39 @@ export interface ServerHandle {
 }
 
 /** The repository's root (the server runs from it, as `npm start` does). */
-export const ROOT = join(import.meta.dirname, '..', '..');
+const ROOT = join(import.meta.dirname, '..', '..');
 
 /**
  * Runs the real server (gateway/main.ts, what `npm start` runs) as a child process with a
  * config file, and waits until /readyz answers 200.
  */
 export async function startServer(
+  config: Record<string, unknown>,
+  dir: string,
+): Promise<ServerHandle> {
+  const server = await launchServer(config, dir);
+  let dead = false;
+  void server.exited().then(() => (dead = true));
+  await waitFor(
+    async () => {
+      if (dead) throw new Error(`server exited during start:\n${server.output()}`);
+      try {
+        return (await fetch(`${server.base}/readyz`)).status === 200;
+      } catch {
+        return false;
+      }
+    },
+    30_000,
+    'the server to be ready',
+  );
+  return server;
+}
+
+/**
+ * Starts the real server as `startServer` does, on a free port of 127.0.0.1, without waiting
+ * for it to be ready (tests of what happens during the start).
+ */
+export async function launchServer(
   config: Record<string, unknown>,
   dir: string,
 ): Promise<ServerHandle> {
@@ -83,19 +109,5 @@ export async function startServer(
     }),
   );
   const base = `http://127.0.0.1:${port}`;
-  let dead = false;
-  void exit.then(() => (dead = true));
-  await waitFor(
-    async () => {
-      if (dead) throw new Error(`server exited during start:\n${out}`);
-      try {
-        return (await fetch(`${base}/readyz`)).status === 200;
-      } catch {
-        return false;
-      }
-    },
-    30_000,
-    'the server to be ready',
-  );
   return { port, base, process: child, output: () => out, exited: () => exit };
 }
