@@ -1,4 +1,4 @@
-import { availableParallelism } from 'node:os';
+import { workersPerCore } from '../gateway/shards/layout.ts';
 import type { CaseName, CaseResult, Report, System } from './durable-types.ts';
 
 /** The durable benchmark's markdown: targets of issue #11, the tables, and how to read them. */
@@ -204,7 +204,7 @@ export function renderMarkdown(report: Report): string {
     '# Durable reserves benchmark',
     '',
     `${report.date} (${p.mode} run, ${report.wallSeconds} s), ${String(m.cpus)} × ${String(m.cpu)}, Node ${String(m.node)}; load average at start ${JSON.stringify(m.loadAverageAtStart)}, at end ${JSON.stringify(m.loadAverageAtEnd)}.`,
-    `Load: ${p.connections} WebSocket connections × ${p.window} in flight, msgpack frames, qty-1 reserves, ${p.durationMs / 1_000} s per case after a ${p.warmupMs / 1_000} s warm-up per server; Redis-Lua: ioredis auto-pipelining from ${p.luaCallers} callers. Stockflow runs as \`npm start\` runs it, \`server.workers\` left at its default (\`auto\`: one worker per core on fresh data, ${String(Math.min(availableParallelism(), 64))} here). (\`npm run bench:durable\`, \`-- --quick\` for a smoke run.)`,
+    `Load: ${p.connections} WebSocket connections × ${p.window} in flight, msgpack frames, qty-1 reserves, ${p.durationMs / 1_000} s per case after a ${p.warmupMs / 1_000} s warm-up per server; Redis-Lua: ioredis auto-pipelining from ${p.luaCallers} callers. Stockflow runs as \`npm start\` runs it, \`server.workers\` left at its default (\`auto\`: one worker per core on fresh data, ${String(workersPerCore())} here). (\`npm run bench:durable\`, \`-- --quick\` for a smoke run.)`,
     '',
     '## Targets (issue #11)',
     '',

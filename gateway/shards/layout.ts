@@ -176,7 +176,12 @@ export async function resolveWorkers(
   else if (p.store === 'redis') {
     found = await withRedis(p, (redis) => redisShardCount(redis, p.redis.keyPrefix));
   }
-  return found ?? Math.min(Math.max(1, cores), MAX_WORKERS);
+  return found ?? workersPerCore(cores);
+}
+
+/** What `auto` starts on fresh data: one worker per core, at most 64. */
+export function workersPerCore(cores: number = availableParallelism()): number {
+  return Math.min(Math.max(1, cores), MAX_WORKERS);
 }
 
 async function withRedis<T>(p: PersistenceConfig, use: (redis: Redis) => Promise<T>): Promise<T> {
