@@ -7,10 +7,14 @@ export interface ConsoleTotals {
   readonly journal: { readonly commits: number; readonly records: number };
 }
 
-export function consoleTotals(metrics: GatewayMetrics, storage: EngineStorage): ConsoleTotals {
+/** This gateway's counts (none before it exists: `metrics` null) and its engine's journal. */
+export function consoleTotals(
+  metrics: GatewayMetrics | null,
+  storage: EngineStorage,
+): ConsoleTotals {
   const journal = storage.journalStats;
   return {
-    reserves: metrics.resultsOf('reserve'),
+    reserves: metrics?.resultsOf('reserve') ?? {},
     journal: { commits: journal.commits, records: journal.records },
   };
 }

@@ -11,7 +11,7 @@ import {
   registerPersisted,
   storeReadiness,
 } from '../engine-start.ts';
-import { addTotals, type ConsoleTotals } from '../console-totals.ts';
+import { addTotals, consoleTotals, type ConsoleTotals } from '../console-totals.ts';
 import { feedLedgers } from '../feed-ledgers.ts';
 import { FeedLog } from '../feed-log.ts';
 import { createGateway, RedisStreamFeed, type Gateway, type Readiness } from '../index.ts';
@@ -86,14 +86,7 @@ async function main(): Promise<void> {
   shareFeeds(router, feedLog, ledgers);
   // The console's totals for the process: every worker's gateway and engine added up.
   router.handle(TOTALS, (_peer, _payload, reply) => {
-    const journal = engine.storage.journalStats;
-    reply?.(
-      gateway?.consoleTotals() ??
-        ({
-          reserves: {},
-          journal: { commits: journal.commits, records: journal.records },
-        } satisfies ConsoleTotals),
-    );
+    reply?.(gateway?.consoleTotals() ?? consoleTotals(null, engine.storage));
   });
   const totalsElsewhere = async (here: ConsoleTotals): Promise<ConsoleTotals> =>
     addTotals(here, await router.askPeers<ConsoleTotals>(TOTALS, null));
