@@ -43,9 +43,18 @@ type Tag = (typeof Tag)[keyof typeof Tag];
 const packr = new Packr({ useRecords: false, moreTypes: false });
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true });
 
+/** Strings up to this many UTF-16 units are tried as ASCII and copied byte by byte (see str). */
+const ASCII_INLINE_MAX = 64;
+
+function viewOf(b: Buffer): DataView {
+  return new DataView(b.buffer, b.byteOffset, b.byteLength);
+}
+
 /** Writes records into a buffer that grows as needed and is reused across calls. */
 class RecordWriter {
   private buf = Buffer.allocUnsafe(64 * 1024);
+  /** The same bytes: DataView's setFloat64 is inlined, Buffer's writeDoubleLE is not. */
+  private view = viewOf(this.buf);
   at = 0;
 
   reset(): void {
@@ -59,6 +68,7 @@ class RecordWriter {
     const next = Buffer.allocUnsafe(size);
     this.buf.copy(next, 0, 0, this.at);
     this.buf = next;
+    this.view = viewOf(next);
   }
 
   u8(v: number): void {
@@ -68,13 +78,33 @@ class RecordWriter {
 
   f64(v: number): void {
     this.room(8);
-    this.buf.writeDoubleLE(v, this.at);
+    this.view.setFloat64(this.at, v, true);
     this.at += 8;
   }
 
   str(s: string): void {
     // At most 3 bytes per UTF-16 unit; the length is checked after writing.
     this.room(2 + s.length * 3);
+    const len = s.length;
+    if (len <= ASCII_INLINE_MAX) {
+      // Ids, SKUs, channels and locations are short and ASCII nearly always: copied by hand,
+      // which is several times cheaper than a call into Buffer#write for a few bytes. The first
+      // char outside ASCII sends the whole string the general way (over what was copied).
+      const buf = this.buf;
+      const start = this.at + 2;
+      let i = 0;
+      for (; i < len; i++) {
+        const c = s.charCodeAt(i);
+        if (c > 0x7f) break;
+        buf[start + i] = c;
+      }
+      if (i === len) {
+        buf[this.at] = len & 0xff;
+        buf[this.at + 1] = len >>> 8;
+        this.at = start + len;
+        return;
+      }
+    }
     const n = this.buf.write(s, this.at + 2, 'utf8');
     if (n > 0xffff) throw new RangeError(`journal string of ${n} bytes is over 65,535`);
     this.buf.writeUInt16LE(n, this.at);
