@@ -103,6 +103,15 @@ export function buildConfig(
   };
 }
 
+/** The STOCKFLOW_* variables of this process's environment. */
+function stockflowEnv(): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(process.env).filter(
+      (e): e is [string, string] => e[0].startsWith('STOCKFLOW_') && e[1] !== undefined,
+    ),
+  );
+}
+
 export class StockflowServer {
   private constructor(
     readonly store: StoreKind,
@@ -150,7 +159,9 @@ export class StockflowServer {
     ];
     const child = spawn(process.execPath, [...flags, MAIN], {
       cwd: dir,
-      env: { PATH: process.env.PATH ?? '', STOCKFLOW_CONFIG: file },
+      // STOCKFLOW_* settings of the bench's own environment pass through (e.g.
+      // STOCKFLOW_SERVER__WORKERS=1 to compare one worker with the default), over the config file.
+      env: { PATH: process.env.PATH ?? '', ...stockflowEnv(), STOCKFLOW_CONFIG: file },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
