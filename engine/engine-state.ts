@@ -9,10 +9,13 @@ import type { SkuBook } from './sku-book.ts';
 
 /**
  * The state format this version writes. 2: positions carry their changes since the last feed
- * (`sinceFeed`). Format 1 states (without it) are still read: their positions have none, which is
- * what they had before the changes were kept.
+ * (`sinceFeed`). 3: a snapshot may carry a book's reservations in several items (a SKU held by a
+ * flash sale is serialized over several turns: see SnapshotCursor): the book's item says `more`,
+ * and `ReservationsPart` items after it carry the rest. Formats 1 and 2 are still read: format 1
+ * positions have no changes since the feed, which is what they had before the changes were kept,
+ * and neither splits a book.
  */
-export const STATE_FORMAT = 2;
+export const STATE_FORMAT = 3;
 
 /**
  * The engine's whole state as plain data (what persistence snapshots and restores). Reserved and
@@ -20,7 +23,7 @@ export const STATE_FORMAT = 2;
  * allocations on import, so a snapshot cannot hold counters that disagree with their sources.
  */
 export interface EngineState {
-  readonly format: 1 | 2;
+  readonly format: 1 | 2 | 3;
   readonly takenAt: number;
   /** Journal sequence of the last rules or master-data record included. */
   readonly metaLsn: number;
@@ -41,6 +44,23 @@ export interface SkuState {
   readonly reservations: readonly ReservationRecord[];
   /** [id, fingerprint, result], oldest first. */
   readonly recentOps: readonly (readonly [string, string, CommandResult])[];
+  /** True when more of its reservations follow in ReservationsPart items (format 3). */
+  readonly more?: boolean;
+}
+
+/**
+ * More reservations of a book whose item came earlier in the same snapshot (format 3), as they
+ * were when that item was taken. `more` says whether another part follows.
+ */
+export interface ReservationsPart {
+  readonly sku: string;
+  readonly part: true;
+  readonly reservations: readonly ReservationRecord[];
+  readonly more: boolean;
+}
+
+export function isReservationsPart(item: object): item is ReservationsPart {
+  return 'part' in item;
 }
 
 export interface PositionState {
@@ -90,6 +110,45 @@ function byOrderId(a: readonly [string, number], b: readonly [string, number]): 
 }
 
 export function exportBook(book: SkuBook): SkuState {
+  return exportBookWith(book, book.reservations.values().map(reservationRecord), false);
+}
+
+/** A reservation as a snapshot keeps it (as it is now). */
+export function reservationRecord(r: Reservation): ReservationRecord {
+  return reservationRecordOf(r, r.state, r.orderId, r.endedAt, r.expiresAt);
+}
+
+/**
+ * A reservation as a snapshot keeps it, with the fields that change over its life (or are given
+ * back when it is purged) as they were when the snapshot took its book: what it is asked for is
+ * fixed when it is made.
+ */
+export function reservationRecordOf(
+  r: Reservation,
+  state: ReservationState,
+  orderId: string | null,
+  endedAt: number,
+  expiresAt: number,
+): ReservationRecord {
+  return {
+    id: r.id,
+    channel: r.channel,
+    qty: r.qty,
+    location: r.requestedLocation,
+    lines: r.lineList().map((l) => [l.position.location.id, l.qty] as const),
+    expiresAt,
+    state,
+    orderId,
+    endedAt,
+  };
+}
+
+/** The book's state with `reservations` (all of them, or the first part: `more`). */
+export function exportBookWith(
+  book: SkuBook,
+  reservations: ReservationRecord[],
+  more: boolean,
+): SkuState {
   return {
     sku: book.sku,
     group: book.group,
@@ -105,20 +164,11 @@ export function exportBook(book: SkuBook): SkuState {
       orders: p.orders === null ? [] : [...p.orders.entries()].sort(byOrderId),
       sinceFeed: sinceFeedOf(p.sinceFeed),
     })),
-    reservations: book.reservations.values().map((r) => ({
-      id: r.id,
-      channel: r.channel,
-      qty: r.qty,
-      location: r.requestedLocation,
-      lines: r.lineList().map((l) => [l.position.location.id, l.qty] as const),
-      expiresAt: r.expiresAt,
-      state: r.state,
-      orderId: r.orderId,
-      endedAt: r.endedAt,
-    })),
+    reservations,
     recentOps: [...book.recentOpEntries()].map(
       ([id, op]) => [id, op.fingerprint, op.result] as const,
     ),
+    ...(more ? { more } : {}),
   };
 }
 
@@ -136,6 +186,8 @@ export function exportState(
 
 export interface ImportTarget {
   addBook(product: ProductInput): SkuBook;
+  /** The book already imported for `sku` (a ReservationsPart continues it). */
+  book(sku: string): SkuBook | undefined;
   location(id: string): Location | undefined;
   /** Puts a restored reservation in the expiry schedule (the book's add already indexed it). */
   schedule(reservation: Reservation): void;
@@ -146,8 +198,18 @@ export interface ImportTarget {
 }
 
 /** Adds the books of a state (whole, or one snapshot chunk at a time). */
-export function importBooks(skus: readonly SkuState[], target: ImportTarget): void {
+export function importBooks(
+  skus: readonly (SkuState | ReservationsPart)[],
+  target: ImportTarget,
+): void {
   for (const s of skus) {
+    if (isReservationsPart(s)) {
+      const book = target.book(s.sku);
+      if (book === undefined) throw new Error(`reservations of ${s.sku} come before its book`);
+      importReservations(book, s.reservations, target);
+      if (!s.more) book.repair();
+      continue;
+    }
     const book = target.addBook({
       sku: s.sku,
       group: s.group,
@@ -164,31 +226,40 @@ export function importBooks(skus: readonly SkuState[], target: ImportTarget): vo
       p.sinceFeed = ledgerOf(ps.sinceFeed);
       for (const [orderId, qty] of ps.orders) p.addOrderQty(orderId, qty);
     }
-    for (const rs of s.reservations) {
-      const lines = rs.lines.map(([loc, qty]) => {
-        const p = book.byLocation.get(loc);
-        if (p === undefined) throw new Error(`reservation ${rs.id} names unknown position ${loc}`);
-        return new ReservationLine(p, qty);
-      });
-      const r = reservationOf(
-        rs.id,
-        rs.channel,
-        rs.qty,
-        rs.location,
-        lines,
-        rs.expiresAt,
-        target.reservationTimes,
-      );
-      r.state = rs.state;
-      r.orderId = rs.orderId;
-      r.endedAt = rs.endedAt;
-      r.dueAt = rs.state === 'held' ? rs.expiresAt : rs.endedAt + target.tombstoneTtlMs;
-      book.reservations.add(r);
-      target.schedule(r);
-    }
+    importReservations(book, s.reservations, target);
     for (const [id, fingerprint, result] of s.recentOps) {
       book.restoreRecentOp(id, fingerprint, result, target.idempotencyWindow);
     }
-    book.repair();
+    // Reserved quantities are derived once the book has all its reservations.
+    if (s.more !== true) book.repair();
+  }
+}
+
+function importReservations(
+  book: SkuBook,
+  records: readonly ReservationRecord[],
+  target: ImportTarget,
+): void {
+  for (const rs of records) {
+    const lines = rs.lines.map(([loc, qty]) => {
+      const p = book.byLocation.get(loc);
+      if (p === undefined) throw new Error(`reservation ${rs.id} names unknown position ${loc}`);
+      return new ReservationLine(p, qty);
+    });
+    const r = reservationOf(
+      rs.id,
+      rs.channel,
+      rs.qty,
+      rs.location,
+      lines,
+      rs.expiresAt,
+      target.reservationTimes,
+    );
+    r.state = rs.state;
+    r.orderId = rs.orderId;
+    r.endedAt = rs.endedAt;
+    r.dueAt = rs.state === 'held' ? rs.expiresAt : rs.endedAt + target.tombstoneTtlMs;
+    book.reservations.add(r);
+    target.schedule(r);
   }
 }

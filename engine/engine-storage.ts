@@ -5,6 +5,7 @@ import {
   importBooks,
   STATE_FORMAT,
   type EngineState,
+  type ReservationsPart,
   type SkuState,
 } from './engine-state.ts';
 import { ErrorCode, StockflowError } from './errors.ts';
@@ -124,7 +125,7 @@ export class EngineStorage {
 
   importChunk(items: readonly SnapshotItem[]): void {
     const core = this.core;
-    const skus: SkuState[] = [];
+    const skus: (SkuState | ReservationsPart)[] = [];
     for (const item of items) {
       if (!isExtensionItem(item)) {
         skus.push(item);
@@ -140,6 +141,7 @@ export class EngineStorage {
         core.applyProducts([product]);
         return core.books.get(product.sku) as SkuBook;
       },
+      book: (sku) => core.books.get(sku),
       location: (id) => core.locations.get(id),
       schedule: (reservation) => {
         core.expiry.schedule(reservation);

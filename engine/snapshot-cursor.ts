@@ -1,12 +1,89 @@
 import type { RulesInput } from './channel-rules.ts';
 import type { CommitPipeline } from './commit-pipeline.ts';
-import { exportBook, type SkuState } from './engine-state.ts';
+import type { ReservationState } from './commands.ts';
+import {
+  exportBook,
+  exportBookWith,
+  reservationRecordOf,
+  type ReservationRecord,
+  type ReservationsPart,
+  type SkuState,
+} from './engine-state.ts';
 import type { ExtensionItem } from './journal.ts';
 import type { LocationInput } from './master-data.ts';
+import type { Reservation } from './reservation.ts';
 import type { SkuBook } from './sku-book.ts';
 
-/** One item of a snapshot chunk: a SKU book, or an item of a journal extension (an order). */
-export type SnapshotItem = SkuState | ExtensionItem;
+/** One item of a snapshot chunk: a SKU book, more reservations of the book before it (a book
+ * split over chunks), or an item of a journal extension (an order). */
+export type SnapshotItem = SkuState | ReservationsPart | ExtensionItem;
+
+/**
+ * Reservations serialized per chunk, that is per event-loop turn, at most (one book's other
+ * fields come with its first part). A book holding more is split: a hot SKU in a flash sale can
+ * hold hundreds of thousands, and serializing those in one turn held every request for a second
+ * (bench:durable's hot case, max latency). About 1-2 µs each to export and encode: 5,000 keep a
+ * turn near 10 ms.
+ */
+export const CHUNK_RESERVATIONS = 5_000;
+
+/**
+ * A book's reservations as they were in the turn its snapshot item was taken, handed out a part
+ * at a time in later turns. What a reservation was asked for is fixed when it is made; what
+ * changes (state, order, end, and the times given back when it is purged) is copied here, so a
+ * part says what the book held at its sequence, whatever happened since.
+ */
+class FrozenReservations {
+  private readonly list: Reservation[];
+  private readonly states: ReservationState[];
+  private readonly orderIds: (string | null)[];
+  private readonly endedAt: Float64Array;
+  private readonly expiresAt: Float64Array;
+  private taken = 0;
+
+  constructor(
+    readonly sku: string,
+    book: SkuBook,
+  ) {
+    const list = book.reservations.values();
+    const n = list.length;
+    this.list = list;
+    this.states = new Array<ReservationState>(n);
+    this.orderIds = new Array<string | null>(n);
+    this.endedAt = new Float64Array(n);
+    this.expiresAt = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      const r = list[i] as Reservation;
+      this.states[i] = r.state;
+      this.orderIds[i] = r.orderId;
+      this.endedAt[i] = r.endedAt;
+      this.expiresAt[i] = r.expiresAt;
+    }
+  }
+
+  get left(): number {
+    return this.list.length - this.taken;
+  }
+
+  /** The next up to `max` reservations, oldest first. */
+  take(max: number): ReservationRecord[] {
+    const end = Math.min(this.list.length, this.taken + max);
+    const out: ReservationRecord[] = [];
+    for (let i = this.taken; i < end; i++) {
+      out.push(
+        reservationRecordOf(
+          this.list[i] as Reservation,
+          this.states[i] as ReservationState,
+          this.orderIds[i] ?? null,
+          this.endedAt[i] as number,
+          this.expiresAt[i] as number,
+        ),
+      );
+    }
+    this.taken = end;
+    return out;
+  }
+}
 
 /** Tells a journal extension's item from a SKU book's state (books carry no `kind`). */
 export function isExtensionItem(item: SnapshotItem): item is ExtensionItem {
@@ -14,8 +91,8 @@ export function isExtensionItem(item: SnapshotItem): item is ExtensionItem {
 }
 
 export interface SnapshotHeader {
-  /** The state format of its items (STATE_FORMAT in engine-state.ts; 1 is still read). */
-  readonly format: 1 | 2;
+  /** The state format of its items (STATE_FORMAT in engine-state.ts; 1 and 2 are still read). */
+  readonly format: 1 | 2 | 3;
   readonly takenAt: number;
   /** Recovery replays the journal from this sequence on (records a chunk holds are skipped). */
   readonly startSeq: number;
@@ -28,6 +105,10 @@ export interface SnapshotHeader {
 export class SnapshotCursor {
   private maxLsn = 0;
   private readonly failuresAtStart: number;
+  /** A split book's reservations still to hand out. */
+  private rest: FrozenReservations | null = null;
+  /** A book taken from the iterator that starts the next chunk (it holds too many for this one). */
+  private held: SkuBook | null = null;
 
   constructor(
     private readonly books: Iterator<SkuBook>,
@@ -39,15 +120,37 @@ export class SnapshotCursor {
     this.maxLsn = header.metaLsn;
   }
 
-  /** The next up to `max` books (then extension items), or null when all were taken. */
-  next(max: number): SnapshotItem[] | null {
+  /**
+   * The next up to `max` books holding up to `maxReservations` reservations in all (a book that
+   * holds more alone is split: see CHUNK_RESERVATIONS), then extension items; null when all were
+   * taken.
+   */
+  next(max: number, maxReservations = CHUNK_RESERVATIONS): SnapshotItem[] | null {
     const out: SnapshotItem[] = [];
+    let room = maxReservations;
+    const rest = this.rest;
+    if (rest !== null) {
+      const reservations = rest.take(room);
+      room -= reservations.length;
+      const more = rest.left > 0;
+      out.push({ sku: rest.sku, part: true, reservations, more });
+      if (more) return out;
+      this.rest = null;
+    }
     while (out.length < max) {
-      const step = this.books.next();
-      if (step.done === true) break;
-      const state = exportBook(step.value);
+      const book = this.held ?? this.nextBook();
+      this.held = null;
+      if (book === null) break;
+      const size = book.reservations.size;
+      if (size > room && out.length > 0) {
+        this.held = book;
+        break;
+      }
+      const state = size > room ? this.split(book, room) : exportBook(book);
+      room -= state.reservations.length;
       if (state.lsn > this.maxLsn) this.maxLsn = state.lsn;
       out.push(state);
+      if (this.rest !== null) break;
     }
     // Extension items (orders) are smaller than books: a chunk takes four times as many.
     for (const items of this.extensions) {
@@ -59,6 +162,18 @@ export class SnapshotCursor {
       }
     }
     return out.length === 0 ? null : out;
+  }
+
+  private nextBook(): SkuBook | null {
+    const step = this.books.next();
+    return step.done === true ? null : step.value;
+  }
+
+  /** The book with its first `first` reservations; the rest are frozen for the next chunks. */
+  private split(book: SkuBook, first: number): SkuState {
+    const rest = new FrozenReservations(book.sku, book);
+    this.rest = rest;
+    return exportBookWith(book, rest.take(first), true);
   }
 
   /** Highest sequence any chunk contains: the snapshot is whole once the journal holds it. */

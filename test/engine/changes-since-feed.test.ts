@@ -216,7 +216,7 @@ describe('changes since the last feed: a snapshot does not resurrect what left a
     h.clock.set(at(10, 5));
     await ship('1', 2);
     const state = h.engine.storage.exportState();
-    expect(state.format).toBe(2);
+    expect(state.format).toBe(3);
 
     other = new StockEngine({ rules: RULES });
     other.storage.importState(structuredClone(state));
@@ -240,7 +240,7 @@ describe('changes since the last feed: a snapshot does not resurrect what left a
     expect(positionState(other.storage.exportState(), 'A', 'S1').sinceFeed).toBeNull();
 
     // A format this version does not know is refused before anything changes.
-    const newer = { ...state, format: 3 } as unknown as EngineState;
+    const newer = { ...state, format: 4 } as unknown as EngineState;
     expect(() => {
       other?.storage.importState(newer);
     }).toThrow(expect.objectContaining({ code: 'CONFLICT' }));

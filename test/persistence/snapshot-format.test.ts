@@ -22,6 +22,55 @@ async function openEngine(dir: string, clock: ManualClock) {
 }
 
 describe('snapshot state formats', () => {
+  it('splits a SKU holding more reservations than a chunk takes over several chunks (format 3), and recovers the same state while reserves go on', async () => {
+    const { dir, cleanup } = tempDir();
+    cleanups.push(cleanup);
+    const clock = new ManualClock(at(9, 0));
+    const first = await openEngine(dir, clock);
+    const hot = { sku: 'SKU-7', location: 'DC1' };
+    await first.engine.execute({ op: 'setOnHand', ...hot, onHand: 100_000, asOf: at(9, 0) });
+    const reserve = (i: number) =>
+      first.engine.execute({
+        op: 'reserve',
+        reservationId: `r${i}`,
+        channel: 'web',
+        sku: hot.sku,
+        qty: 1,
+      });
+    // More than two chunks' worth (CHUNK_RESERVATIONS, 5,000) on the one SKU.
+    await Promise.all(Array.from({ length: 12_000 }, (_, i) => reserve(i)));
+    const snapshotter = new Snapshotter(
+      first.engine,
+      first.store,
+      { everyRecords: 1e9, everyMs: 1e9, chunkBooks: 10 },
+      clock,
+      silent,
+      0,
+    );
+    cleanups.push(() => snapshotter.stop());
+    // Reserves and releases keep coming while the chunks are written.
+    const taking = snapshotter.take();
+    const during = [];
+    for (let i = 0; i < 200; i++) {
+      during.push(reserve(20_000 + i));
+      during.push(first.engine.execute({ op: 'release', reservationId: `r${i}` }));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(await taking).not.toBeNull();
+    await Promise.all(during);
+    await first.engine.durable();
+    const before = first.engine.storage.exportState();
+    await first.engine.stop();
+    await first.store.close();
+
+    const second = await openEngine(dir, new ManualClock(at(9, 0)));
+    expect(second.report.snapshotStartSeq).not.toBeNull();
+    expect(comparable(second.engine.storage.exportState())).toEqual(comparable(before));
+    expect(second.engine.position(hot.sku, hot.location)).toEqual(
+      first.engine.position(hot.sku, hot.location),
+    );
+  });
+
   it('keeps the changes since the last feed in a snapshot (format 2): a late count after recovery is still corrected', async () => {
     const { dir, cleanup } = tempDir();
     cleanups.push(cleanup);
@@ -94,7 +143,7 @@ describe('snapshot state formats', () => {
     expect(report.snapshotStartSeq).toBe(5);
     expect(engine.position('SKU-1', 'DC1')).toMatchObject({ onHand: 10, allocated: 2 });
     const state = engine.storage.exportState();
-    expect(state.format).toBe(2);
+    expect(state.format).toBe(3);
     expect(state.skus.find((s) => s.sku === 'SKU-1')?.positions[0]?.sinceFeed).toBeNull();
   });
 });
