@@ -44,8 +44,13 @@ const MIN_CAPACITY = 16;
  */
 export class IdTable<V> {
   private hashes: Int32Array;
-  private keys: (string | undefined)[];
-  private values: (V | undefined)[];
+  /**
+   * Slot i's key at 2i and its value at 2i + 1: side by side, a set or a hit touches one cache
+   * line of them, not one in a keys array and another in a values array (at a million ids the
+   * table is far bigger than the caches). Measured filling a table with a million fresh values
+   * among short-lived garbage, as replay does: about a tenth faster than two arrays.
+   */
+  private entries: (string | V | undefined)[];
   private mask: number;
   private count = 0;
   private growAt: number;
@@ -54,8 +59,7 @@ export class IdTable<V> {
     let cap = MIN_CAPACITY;
     while (cap < capacity) cap *= 2;
     this.hashes = new Int32Array(cap);
-    this.keys = new Array<string | undefined>(cap).fill(undefined);
-    this.values = new Array<V | undefined>(cap).fill(undefined);
+    this.entries = new Array<string | V | undefined>(cap * 2).fill(undefined);
     this.mask = cap - 1;
     this.growAt = (cap * 5) >>> 3;
   }
@@ -66,7 +70,7 @@ export class IdTable<V> {
 
   get(key: string, hash = idHash(key)): V | undefined {
     const i = this.slotOf(key, hash);
-    return i < 0 ? undefined : this.values[i];
+    return i < 0 ? undefined : (this.entries[2 * i + 1] as V | undefined);
   }
 
   has(key: string, hash = idHash(key)): boolean {
@@ -76,20 +80,20 @@ export class IdTable<V> {
   set(key: string, value: V, hash = idHash(key)): void {
     const i = this.slotOf(key, hash);
     if (i >= 0) {
-      this.values[i] = value;
+      this.entries[2 * i + 1] = value;
       return;
     }
     const free = -1 - i;
     this.hashes[free] = hash;
-    this.keys[free] = key;
-    this.values[free] = value;
+    this.entries[2 * free] = key;
+    this.entries[2 * free + 1] = value;
     if (++this.count > this.growAt) this.grow();
   }
 
   delete(key: string, hash = idHash(key)): boolean {
     let i = this.slotOf(key, hash);
     if (i < 0) return false;
-    const { hashes, keys, values, mask } = this;
+    const { hashes, entries, mask } = this;
     this.count--;
     // Backward-shift deletion: move each later entry of the run whose home is not between the
     // hole and it into the hole, so every entry stays reachable from its home without tombstones.
@@ -100,52 +104,49 @@ export class IdTable<V> {
       const stays = i <= j ? home > i && home <= j : home > i || home <= j;
       if (stays) continue;
       hashes[i] = h;
-      keys[i] = keys[j];
-      values[i] = values[j];
+      entries[2 * i] = entries[2 * j];
+      entries[2 * i + 1] = entries[2 * j + 1];
       i = j;
     }
     hashes[i] = 0;
-    keys[i] = undefined;
-    values[i] = undefined;
+    entries[2 * i] = undefined;
+    entries[2 * i + 1] = undefined;
     return true;
   }
 
   clear(): void {
     this.hashes.fill(0);
-    this.keys.fill(undefined);
-    this.values.fill(undefined);
+    this.entries.fill(undefined);
     this.count = 0;
   }
 
   /** The slot holding `key`, or -1 - (the empty slot where it would go). */
   private slotOf(key: string, hash: number): number {
-    const { hashes, keys, mask } = this;
+    const { hashes, entries, mask } = this;
     for (let i = hash & mask; ; i = (i + 1) & mask) {
       const h = hashes[i] as number;
       if (h === 0) return -1 - i;
-      if (h === hash && keys[i] === key) return i;
+      if (h === hash && entries[2 * i] === key) return i;
     }
   }
 
   private grow(): void {
-    const { hashes, keys, values } = this;
+    const { hashes, entries } = this;
     const cap = hashes.length * 2;
     const mask = cap - 1;
     const nh = new Int32Array(cap);
-    const nk = new Array<string | undefined>(cap).fill(undefined);
-    const nv = new Array<V | undefined>(cap).fill(undefined);
+    const ne = new Array<string | V | undefined>(cap * 2).fill(undefined);
     for (let j = 0; j < hashes.length; j++) {
       const h = hashes[j] as number;
       if (h === 0) continue;
       let i = h & mask;
       while (nh[i] !== 0) i = (i + 1) & mask;
       nh[i] = h;
-      nk[i] = keys[j];
-      nv[i] = values[j];
+      ne[2 * i] = entries[2 * j];
+      ne[2 * i + 1] = entries[2 * j + 1];
     }
     this.hashes = nh;
-    this.keys = nk;
-    this.values = nv;
+    this.entries = ne;
     this.mask = mask;
     this.growAt = (cap * 5) >>> 3;
   }

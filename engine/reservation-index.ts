@@ -46,8 +46,8 @@ export class ReservationIndex<B extends object> {
     return entry instanceof Reservation ? entry : entry.reservation;
   }
 
-  known(id: string): boolean {
-    return this.entries.has(id);
+  known(id: string, hash = idHash(id)): boolean {
+    return this.entries.has(id, hash);
   }
 
   /** The book `id` belongs to, or undefined when it is not known. */
@@ -84,8 +84,8 @@ export class ReservationIndex<B extends object> {
     else this.entries.set(slot.id, slot.reservation, slot.hash);
   }
 
-  /** Records `r` as granted under its id (on `book`). */
-  add(r: Reservation, book: B): void {
+  /** Records `r` as granted under its id (on `book`); `hash`: its id's, when the caller has it. */
+  add(r: Reservation, book: B, hash?: number): void {
     // On the hot path the slot is the one routed with the command: no second map lookup.
     const current = this.current;
     const slot = current !== null && current.id === r.id && current.book === book ? current : null;
@@ -93,10 +93,10 @@ export class ReservationIndex<B extends object> {
       slot.reservation = r;
       return;
     }
-    const hash = idHash(r.id);
-    const entry = this.entries.get(r.id, hash);
+    const h = hash ?? idHash(r.id);
+    const entry = this.entries.get(r.id, h);
     if (entry === undefined || entry === r) {
-      this.entries.set(r.id, r, hash);
+      this.entries.set(r.id, r, h);
     } else if (!(entry instanceof Reservation) && entry.book === book) {
       entry.reservation = r;
     } else {
@@ -149,13 +149,15 @@ export class BookReservations<B extends object> {
     return this.get(id) !== undefined;
   }
 
-  /** Whether the engine knows `id` at all (a reservation of any book, or a reserve on its way). */
-  known(id: string): boolean {
-    return this.index.known(id);
+  /** Whether the engine knows `id` at all (a reservation of any book, or a reserve on its way);
+   * `hash`: the id's (idHash), when the caller has it. */
+  known(id: string, hash?: number): boolean {
+    return this.index.known(id, hash);
   }
 
-  add(r: Reservation): void {
-    this.index.add(r, this.book);
+  /** `hash`: the id's (idHash), when the caller has it (replay hashes each id once). */
+  add(r: Reservation, hash?: number): void {
+    this.index.add(r, this.book, hash);
     r.prev = null;
     r.next = this.head;
     if (this.head !== null) this.head.prev = r;

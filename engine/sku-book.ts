@@ -14,6 +14,7 @@ import type {
 import { applyCap, bufferUnits, type Channel, type ChannelRules } from './channel-rules.ts';
 import { floorOf, isEpochMs, keptAfter, sumAfter, withChange } from './changes-since-feed.ts';
 import { ErrorCode, Reason } from './errors.ts';
+import { idHash } from './id-table.ts';
 import type { LocationRanker } from './location-ranker.ts';
 import type { Location } from './master-data.ts';
 import { Position } from './position.ts';
@@ -274,15 +275,16 @@ export class SkuBook implements UndoableBook {
     return ok(true, null, reservation.view());
   }
 
-  /** Puts a granted reservation's quantities on its positions and makes it known. */
-  private hold(reservation: Reservation, ctx: BookContext): void {
+  /** Puts a granted reservation's quantities on its positions and makes it known (`hash`: its
+   * id's, when the caller has it). */
+  private hold(reservation: Reservation, ctx: BookContext, hash?: number): void {
     for (let i = 0, n = reservation.lineCount; i < n; i++) {
       const p = reservation.linePosition(i);
       ctx.undo?.position(this, p);
       p.reserved += reservation.lineQty(i);
       this.touch(p, ctx);
     }
-    this.reservations.add(reservation);
+    this.reservations.add(reservation, hash);
     ctx.undo?.reservationAdded(this, reservation);
     ctx.schedule(reservation);
   }
@@ -297,7 +299,9 @@ export class SkuBook implements UndoableBook {
    */
   replayReserve(cmd: ReserveCommand, ctx: BookContext): boolean {
     const channel = ctx.rules.channel(cmd.channel);
-    if (channel === undefined || this.reservations.known(cmd.reservationId)) return false;
+    // Hashed once for the check and the add: a million ids at recovery.
+    const hash = idHash(cmd.reservationId);
+    if (channel === undefined || this.reservations.known(cmd.reservationId, hash)) return false;
     const expiresAt = ctx.now() + (cmd.ttlMs ?? channel.reservationTtlMs);
     let reservation: Reservation;
     if (cmd.location !== undefined) {
@@ -332,7 +336,7 @@ export class SkuBook implements UndoableBook {
         ctx.reservationTimes,
       );
     }
-    this.hold(reservation, ctx);
+    this.hold(reservation, ctx, hash);
     return true;
   }
 
