@@ -140,6 +140,11 @@ export class BookReservations<B extends object> {
     return this.count;
   }
 
+  /** The newest reservation; `next` leads to older ones (for a walk without building a list). */
+  get newest(): Reservation | null {
+    return this.head;
+  }
+
   get(id: string): Reservation | undefined {
     const r = this.index.reservation(id);
     return r !== null && r.position.sku === this.sku ? r : undefined;

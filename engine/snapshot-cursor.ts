@@ -45,20 +45,28 @@ class FrozenReservations {
     readonly sku: string,
     book: SkuBook,
   ) {
-    const list = book.reservations.values();
-    const n = list.length;
-    this.list = list;
-    this.states = new Array<ReservationState>(n);
-    this.orderIds = new Array<string | null>(n);
-    this.endedAt = new Float64Array(n);
-    this.expiresAt = new Float64Array(n);
-    for (let i = 0; i < n; i++) {
-      const r = list[i] as Reservation;
-      this.states[i] = r.state;
-      this.orderIds[i] = r.orderId;
-      this.endedAt[i] = r.endedAt;
-      this.expiresAt[i] = r.expiresAt;
+    // One walk of the book's list, newest first, filled from the end: oldest first, as a whole
+    // book exports them (this turn holds the event loop for every reservation of the book).
+    const n = book.reservations.size;
+    const list = new Array<Reservation>(n);
+    const states = new Array<ReservationState>(n);
+    const orderIds = new Array<string | null>(n);
+    const endedAt = new Float64Array(n);
+    const expiresAt = new Float64Array(n);
+    let i = n;
+    for (let r = book.reservations.newest; r !== null && i > 0; r = r.next) {
+      i--;
+      list[i] = r;
+      states[i] = r.state;
+      orderIds[i] = r.orderId;
+      endedAt[i] = r.endedAt;
+      expiresAt[i] = r.expiresAt;
     }
+    this.list = list;
+    this.states = states;
+    this.orderIds = orderIds;
+    this.endedAt = endedAt;
+    this.expiresAt = expiresAt;
   }
 
   get left(): number {
