@@ -23,7 +23,7 @@ import type {
 import { ErrorCode, fail, PROMISE_SINK, Reason, topicOf, type Clock } from '../../engine/index.ts';
 import { shardOf } from './layout.ts';
 import { packAnswer, unpackAnswer } from './answer-codec.ts';
-import { PeerLink, type PeerWaiter } from './peer-link.ts';
+import { PeerLink, type CommandWaiter } from './peer-link.ts';
 import { ReservationDirectory } from './reservation-directory.ts';
 
 /**
@@ -56,28 +56,30 @@ const STOCK_KINDS: ReadonlySet<string> = new Set([
 const UNKNOWN: Route = -1;
 
 /** Waits for a forwarded command's answer and hands it to the sink it came with. */
-class ForwardedCommand<T> implements PeerWaiter {
+class ForwardedCommand<T> implements CommandWaiter {
   constructor(
     private readonly router: ShardRouter,
     private readonly shard: number,
-    private readonly cmd: Command,
+    readonly cmd: Command,
     private readonly sink: ResultSink<T>,
     private readonly tag: T,
   ) {}
   answered(value: unknown): void {
-    const result = unpackAnswer(value, this.cmd);
+    this.settled(unpackAnswer(value, this.cmd));
+  }
+  settled(result: CommandResult): void {
     this.router.learn(this.cmd, result, this.shard);
     this.sink.deliver(result, this.tag, this.cmd);
   }
 }
 
 /** A release or confirm of a reservation no directory entry places: asked of every shard. */
-class Broadcast<T> implements PeerWaiter {
+class Broadcast<T> implements CommandWaiter {
   private left: number;
   private found: CommandResult | null = null;
   private notFound: CommandResult | null = null;
   constructor(
-    private readonly cmd: Command,
+    readonly cmd: Command,
     private readonly sink: ResultSink<T>,
     private readonly tag: T,
     shards: number,
@@ -85,7 +87,9 @@ class Broadcast<T> implements PeerWaiter {
     this.left = shards;
   }
   answered(value: unknown): void {
-    const result = unpackAnswer(value, this.cmd);
+    this.settled(unpackAnswer(value, this.cmd));
+  }
+  settled(result: CommandResult): void {
     if (!result.ok && result.reason === Reason.UNKNOWN_RESERVATION) this.notFound ??= result;
     else this.found ??= result;
     if (--this.left === 0) {
@@ -94,13 +98,14 @@ class Broadcast<T> implements PeerWaiter {
   }
 }
 
-class LocalAnswer implements ResultSink<PeerWaiter> {
-  deliver(result: CommandResult, waiter: PeerWaiter): void {
-    waiter.answered(result);
+class LocalAnswer implements ResultSink<CommandWaiter> {
+  deliver(result: CommandResult, waiter: CommandWaiter): void {
+    waiter.settled(result);
   }
 }
 const LOCAL_ANSWER = new LocalAnswer();
 
+/** Answers a command sent as msgpack (binary ones are answered by their PeerLink itself). */
 class ReplySink implements ResultSink<(value: unknown) => void> {
   deliver(result: CommandResult, reply: (value: unknown) => void, command: Command): void {
     reply(packAnswer(result, command));
@@ -152,9 +157,16 @@ export class ShardRouter implements Engine {
     this.links = ports.map((port, k) =>
       port === null
         ? null
-        : new PeerLink(k, port, (kind, payload, reply) => {
-            this.serve(k, kind, payload, reply);
-          }),
+        : new PeerLink(
+            k,
+            port,
+            (kind, payload, reply) => {
+              this.serve(k, kind, payload, reply);
+            },
+            (cmd, link, id) => {
+              this.serveCommand(cmd, link, id);
+            },
+          ),
     );
     this.peerLinks = this.links.filter((l): l is PeerLink => l !== null);
     this.stopLocal = local.onDeltas((deltas) => {
@@ -184,10 +196,10 @@ export class ShardRouter implements Engine {
     } else if (shard === UNKNOWN) {
       const all = new Broadcast(cmd, sink, tag, this.count);
       this.local.submit(cmd, LOCAL_ANSWER, all);
-      for (const link of this.links) link?.request('cmd', cmd, all);
+      for (const link of this.links) link?.requestCommand(all);
     } else {
       this.forwarded++;
-      this.link(shard).request('cmd', cmd, new ForwardedCommand(this, shard, cmd, sink, tag));
+      this.link(shard).requestCommand(new ForwardedCommand(this, shard, cmd, sink, tag));
     }
   }
 
@@ -492,6 +504,19 @@ export class ShardRouter implements Engine {
       this.serveKind(peer, kind, payload, reply);
     } catch (error) {
       reply?.(fail(ErrorCode.INTERNAL, null, `shard ${this.shard}: ${String(error)}`));
+    }
+  }
+
+  /** A command another worker forwarded in binary: the link answers it (ResultSink). */
+  private serveCommand(cmd: Command, link: PeerLink, id: number): void {
+    try {
+      this.local.submit(cmd, link, id);
+    } catch (error) {
+      link.deliver(
+        fail(ErrorCode.INTERNAL, null, `shard ${this.shard}: ${String(error)}`),
+        id,
+        cmd,
+      );
     }
   }
 
