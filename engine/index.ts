@@ -72,3 +72,4 @@ export type { EngineState, PositionState, ReservationRecord, SkuState } from './
 export { MAX_QTY } from './command-validation.ts';
 export { fnv1a32 } from './id-table.ts';
 export { asciiString, NameCache } from './ascii.ts';
+export { ByteWriter } from './byte-writer.ts';

@@ -1,6 +1,7 @@
 import { Packr, Unpackr } from 'msgpackr';
 import {
   asciiString,
+  ByteWriter,
   NameCache,
   type Command,
   type JournalEntry,
@@ -43,85 +44,31 @@ type Tag = (typeof Tag)[keyof typeof Tag];
 const packr = new Packr({ useRecords: false, moreTypes: false });
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true });
 
-/** Strings up to this many UTF-16 units are tried as ASCII and copied byte by byte (see str). */
-const ASCII_INLINE_MAX = 64;
-
-function viewOf(b: Buffer): DataView {
-  return new DataView(b.buffer, b.byteOffset, b.byteLength);
-}
-
 /** Writes records into a buffer that grows as needed and is reused across calls. */
-class RecordWriter {
-  private buf = Buffer.allocUnsafe(64 * 1024);
-  /** The same bytes: DataView's setFloat64 is inlined, Buffer's writeDoubleLE is not. */
-  private view = viewOf(this.buf);
-  at = 0;
+class RecordWriter extends ByteWriter {
+  constructor() {
+    super(64 * 1024);
+  }
 
   reset(): void {
     this.at = 0;
   }
 
-  private room(bytes: number): void {
-    if (this.at + bytes <= this.buf.length) return;
-    let size = this.buf.length * 2;
-    while (size < this.at + bytes) size *= 2;
-    const next = Buffer.allocUnsafe(size);
-    this.buf.copy(next, 0, 0, this.at);
-    this.buf = next;
-    this.view = viewOf(next);
-  }
-
-  u8(v: number): void {
-    this.room(1);
-    this.buf[this.at++] = v;
-  }
-
-  f64(v: number): void {
-    this.room(8);
-    this.view.setFloat64(this.at, v, true);
-    this.at += 8;
-  }
-
   str(s: string): void {
-    // At most 3 bytes per UTF-16 unit; the length is checked after writing.
-    this.room(2 + s.length * 3);
-    const len = s.length;
-    if (len <= ASCII_INLINE_MAX) {
-      // Ids, SKUs, channels and locations are short and ASCII nearly always: copied by hand,
-      // which is several times cheaper than a call into Buffer#write for a few bytes. The first
-      // char outside ASCII sends the whole string the general way (over what was copied).
-      const buf = this.buf;
-      const start = this.at + 2;
-      let i = 0;
-      for (; i < len; i++) {
-        const c = s.charCodeAt(i);
-        if (c > 0x7f) break;
-        buf[start + i] = c;
-      }
-      if (i === len) {
-        buf[this.at] = len & 0xff;
-        buf[this.at + 1] = len >>> 8;
-        this.at = start + len;
-        return;
-      }
-    }
-    const n = this.buf.write(s, this.at + 2, 'utf8');
-    if (n > 0xffff) throw new RangeError(`journal string of ${n} bytes is over 65,535`);
-    this.buf.writeUInt16LE(n, this.at);
-    this.at += 2 + n;
+    const n = this.str16(s);
+    if (n < 0)
+      throw new RangeError(`journal string of ${Buffer.byteLength(s)} bytes is over 65,535`);
   }
 
   bytes(b: Uint8Array): void {
-    this.room(4 + b.length);
-    this.buf.writeUInt32LE(b.length, this.at);
-    this.buf.set(b, this.at + 4);
-    this.at += 4 + b.length;
+    this.u32(b.length);
+    this.raw(b);
   }
 
   /** The bytes written, placed after `header` spare bytes of a fresh buffer. */
   take(header: number): Buffer {
     const out = Buffer.allocUnsafe(header + this.at);
-    this.buf.copy(out, header, 0, this.at);
+    out.set(this.written(), header);
     return out;
   }
 }

@@ -1,5 +1,6 @@
 import {
   asciiString,
+  ByteWriter,
   NameCache,
   type Command,
   type ConfirmCommand,
@@ -33,62 +34,20 @@ export const ItemTag = {
   Refusal: 5,
 } as const;
 
-const MAX_STRING_BYTES = 0xffff;
-
 /** Writes items into a buffer that grows as needed and is reused for every message. */
-export class PeerWriter {
-  private buf = Buffer.allocUnsafeSlow(16 * 1024);
-  private view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
-  at = 0;
-
-  private room(bytes: number): void {
-    if (this.at + bytes <= this.buf.length) return;
-    let size = this.buf.length * 2;
-    while (size < this.at + bytes) size *= 2;
-    const next = Buffer.allocUnsafeSlow(size);
-    this.buf.copy(next, 0, 0, this.at);
-    this.buf = next;
-    this.view = new DataView(next.buffer, next.byteOffset, next.byteLength);
+export class PeerWriter extends ByteWriter {
+  constructor() {
+    super(16 * 1024);
   }
 
-  u8(v: number): void {
-    this.room(1);
-    this.buf[this.at++] = v;
-  }
-
-  u32(v: number): void {
-    this.room(4);
-    this.view.setUint32(this.at, v, true);
-    this.at += 4;
-  }
-
-  f64(v: number): void {
-    this.room(8);
+  override f64(v: number): void {
     // -0 as 0, as msgpack sends it.
-    this.view.setFloat64(this.at, v === 0 ? 0 : v, true);
-    this.at += 8;
+    super.f64(v === 0 ? 0 : v);
   }
 
   /** Writes `s`; false (and `at` somewhere past the string's start) when it cannot be held. */
   str(s: string): boolean {
-    const n = s.length;
-    this.room(2 + n * 3);
-    const buf = this.buf;
-    const start = this.at + 2;
-    // ASCII (ids, SKUs, channels, locations) byte by byte: a call into C++ per short string
-    // costs more than the loop.
-    let i = 0;
-    while (i < n) {
-      const c = s.charCodeAt(i);
-      if (c >= 0x80) break;
-      buf[start + i] = c;
-      i++;
-    }
-    const bytes = i < n ? buf.write(s, start, 'utf8') : n;
-    if (bytes > MAX_STRING_BYTES) return false;
-    this.view.setUint16(this.at, bytes, true);
-    this.at = start + bytes;
-    return true;
+    return this.str16(s) >= 0;
   }
 
   /** A string or nothing, as a flag bit says; false as for `str`. */
@@ -98,7 +57,7 @@ export class PeerWriter {
 
   /** The bytes written so far into `out` at `offset`. */
   copyTo(out: Uint8Array, offset: number): void {
-    out.set(this.buf.subarray(0, this.at), offset);
+    out.set(this.written(), offset);
   }
 }
 

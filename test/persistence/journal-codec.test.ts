@@ -20,8 +20,8 @@ afterEach(() => {
   for (const c of cleanups.splice(0)) c();
 });
 
-// Any string the engine might hold, multi-byte UTF-8 included; and ASCII ones on both sides of
-// the length up to which the writer copies ASCII by hand (64).
+// Any string the engine might hold, multi-byte UTF-8 included; and longer ASCII ones (the writer
+// copies ASCII by hand, and falls back to Buffer#write at the first char outside it).
 const id = fc.oneof(
   fc.string({ minLength: 1, maxLength: 40, unit: 'binary' }),
   fc.string({ minLength: 60, maxLength: 90 }),
