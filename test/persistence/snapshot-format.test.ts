@@ -21,6 +21,20 @@ async function openEngine(dir: string, clock: ManualClock) {
   return { store, engine, report };
 }
 
+/** A snapshotter that snapshots only when asked (`take`), 10 books a chunk. */
+function snapshotterOf(opened: Awaited<ReturnType<typeof openEngine>>, clock: ManualClock) {
+  const snapshotter = new Snapshotter(
+    opened.engine,
+    opened.store,
+    { everyRecords: 1e9, everyMs: 1e9, chunkBooks: 10 },
+    clock,
+    silent,
+    0,
+  );
+  cleanups.push(() => snapshotter.stop());
+  return snapshotter;
+}
+
 describe('snapshot state formats', () => {
   it('splits a SKU holding more reservations than a chunk takes over several chunks (format 3), and recovers the same state while reserves go on', async () => {
     const { dir, cleanup } = tempDir();
@@ -39,15 +53,7 @@ describe('snapshot state formats', () => {
       });
     // More than two chunks' worth (CHUNK_RESERVATIONS, 5,000) on the one SKU.
     await Promise.all(Array.from({ length: 12_000 }, (_, i) => reserve(i)));
-    const snapshotter = new Snapshotter(
-      first.engine,
-      first.store,
-      { everyRecords: 1e9, everyMs: 1e9, chunkBooks: 10 },
-      clock,
-      silent,
-      0,
-    );
-    cleanups.push(() => snapshotter.stop());
+    const snapshotter = snapshotterOf(first, clock);
     // Reserves and releases keep coming while the chunks are written.
     const taking = snapshotter.take();
     const during = [];
@@ -88,15 +94,7 @@ describe('snapshot state formats', () => {
       qty: 2,
     });
     await first.engine.execute({ op: 'ship', shipmentId: 's1', orderId: 'o1', ...sku, qty: 2 });
-    const snapshotter = new Snapshotter(
-      first.engine,
-      first.store,
-      { everyRecords: 1e9, everyMs: 1e9, chunkBooks: 10 },
-      clock,
-      silent,
-      0,
-    );
-    cleanups.push(() => snapshotter.stop());
+    const snapshotter = snapshotterOf(first, clock);
     const info = await snapshotter.take();
     expect(info).not.toBeNull();
     await first.engine.durable();
