@@ -64,29 +64,6 @@ export class PeerWriter extends ByteWriter {
 /** Channels and locations take a handful of values: one string each (see NameCache). */
 const names = new NameCache();
 
-/** Strings up to this many bytes are read in JS (see ascii). */
-const SHORT_STRING = 24;
-/** One array per length, refilled for each string read (see ascii). */
-const CODES: number[][] = Array.from({ length: SHORT_STRING + 1 }, (_, n) =>
-  new Array<number>(n).fill(0),
-);
-
-/**
- * The string of b[start, start + n) if it is ASCII, else null. Up to 8 bytes asciiString's
- * own; up to SHORT_STRING (ids, SKUs) one String.fromCharCode over an array of the codes, about
- * half what Buffer's latin1 slice, a call into C++, costs for them (measured with 12 bytes).
- */
-function ascii(b: Buffer, start: number, n: number): string | null {
-  if (n <= 8 || n > SHORT_STRING) return asciiString(b, start, n);
-  const codes = CODES[n] as number[];
-  for (let i = 0; i < n; i++) {
-    const c = b[start + i] as number;
-    if (c >= 0x80) return null;
-    codes[i] = c;
-  }
-  return String.fromCharCode.apply(null, codes);
-}
-
 /** Reads the items PeerWriter wrote. Peers are this process's own threads: trusted bytes. */
 export class PeerReader {
   at: number;
@@ -120,7 +97,7 @@ export class PeerReader {
     const n = this.view.getUint16(this.at, true);
     const start = this.at + 2;
     this.at = start + n;
-    return ascii(this.buf, start, n) ?? this.buf.toString('utf8', start, start + n);
+    return asciiString(this.buf, start, n) ?? this.buf.toString('utf8', start, start + n);
   }
 
   /** A string a few values repeat in (a channel, a location): the same string each time. */
