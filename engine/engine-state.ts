@@ -114,7 +114,7 @@ export function exportBook(book: SkuBook): SkuState {
 }
 
 /** A reservation as a snapshot keeps it (as it is now). */
-export function reservationRecord(r: Reservation): ReservationRecord {
+function reservationRecord(r: Reservation): ReservationRecord {
   return reservationRecordOf(r, r.state, r.orderId, r.endedAt, r.expiresAt);
 }
 

@@ -41,10 +41,10 @@ class FrozenReservations {
   private readonly expiresAt: Float64Array;
   private taken = 0;
 
-  constructor(
-    readonly sku: string,
-    book: SkuBook,
-  ) {
+  readonly sku: string;
+
+  constructor(book: SkuBook) {
+    this.sku = book.sku;
     // One walk of the book's list, newest first, filled from the end: oldest first, as a whole
     // book exports them (this turn holds the event loop for every reservation of the book).
     const n = book.reservations.size;
@@ -179,7 +179,7 @@ export class SnapshotCursor {
 
   /** The book with its first `first` reservations; the rest are frozen for the next chunks. */
   private split(book: SkuBook, first: number): SkuState {
-    const rest = new FrozenReservations(book.sku, book);
+    const rest = new FrozenReservations(book);
     this.rest = rest;
     return exportBookWith(book, rest.take(first), true);
   }
