@@ -2,7 +2,8 @@ import type { ChangeLedger } from './changes-since-feed.ts';
 import type { RulesInput } from './channel-rules.ts';
 import type { CommandResult, ReservationState } from './commands.ts';
 import type { Location, LocationInput, ProductInput } from './master-data.ts';
-import { ReservationLine, reservationOf, type Reservation } from './reservation.ts';
+import { Reservation, ReservationLine, reservationOf } from './reservation.ts';
+import { readReservations, type ReadReservation } from './reservation-block.ts';
 import type { Position } from './position.ts';
 import type { ReservationTimes } from './reservation-times.ts';
 import type { SkuBook } from './sku-book.ts';
@@ -11,11 +12,16 @@ import type { SkuBook } from './sku-book.ts';
  * The state format this version writes. 2: positions carry their changes since the last feed
  * (`sinceFeed`). 3: a snapshot may carry a book's reservations in several items (a SKU held by a
  * flash sale is serialized over several turns: see SnapshotCursor): the book's item says `more`,
- * and `ReservationsPart` items after it carry the rest. Formats 1 and 2 are still read: format 1
- * positions have no changes since the feed, which is what they had before the changes were kept,
- * and neither splits a book.
+ * and `ReservationsPart` items after it carry the rest. 4: a snapshot item carries its
+ * reservations as one binary block (`packed`, reservation-block.ts) instead of a list of records.
+ * Formats 1 to 3 are still read: format 1 positions have no changes since the feed, which is what
+ * they had before the changes were kept, formats 1 and 2 split no book, and formats 1 to 3 list
+ * reservations as records.
  */
-export const STATE_FORMAT = 3;
+export const STATE_FORMAT = 4;
+
+/** The state formats this version reads (see STATE_FORMAT). */
+export type StateFormat = 1 | 2 | 3 | 4;
 
 /**
  * The engine's whole state as plain data (what persistence snapshots and restores). Reserved and
@@ -23,7 +29,7 @@ export const STATE_FORMAT = 3;
  * allocations on import, so a snapshot cannot hold counters that disagree with their sources.
  */
 export interface EngineState {
-  readonly format: 1 | 2 | 3;
+  readonly format: StateFormat;
   readonly takenAt: number;
   /** Journal sequence of the last rules or master-data record included. */
   readonly metaLsn: number;
@@ -42,6 +48,9 @@ export interface SkuState {
   readonly lsn: number;
   readonly positions: readonly PositionState[];
   readonly reservations: readonly ReservationRecord[];
+  /** In a snapshot (format 4): the reservations as a binary block (reservation-block.ts), after
+   * those of `reservations` (then empty). */
+  readonly packed?: Uint8Array;
   /** [id, fingerprint, result], oldest first. */
   readonly recentOps: readonly (readonly [string, string, CommandResult])[];
   /** True when more of its reservations follow in ReservationsPart items (format 3). */
@@ -56,6 +65,8 @@ export interface ReservationsPart {
   readonly sku: string;
   readonly part: true;
   readonly reservations: readonly ReservationRecord[];
+  /** As in SkuState (format 4). */
+  readonly packed?: Uint8Array;
   readonly more: boolean;
 }
 
@@ -109,45 +120,31 @@ function byOrderId(a: readonly [string, number], b: readonly [string, number]): 
   return a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0;
 }
 
-export function exportBook(book: SkuBook): SkuState {
+function exportBook(book: SkuBook): SkuState {
   return exportBookWith(book, book.reservations.values().map(reservationRecord), false);
 }
 
-/** A reservation as a snapshot keeps it (as it is now). */
+/** A reservation as an exported state keeps it (as it is now). */
 function reservationRecord(r: Reservation): ReservationRecord {
-  return reservationRecordOf(r, r.state, r.orderId, r.endedAt, r.expiresAt);
-}
-
-/**
- * A reservation as a snapshot keeps it, with the fields that change over its life (or are given
- * back when it is purged) as they were when the snapshot took its book: what it is asked for is
- * fixed when it is made.
- */
-export function reservationRecordOf(
-  r: Reservation,
-  state: ReservationState,
-  orderId: string | null,
-  endedAt: number,
-  expiresAt: number,
-): ReservationRecord {
   return {
     id: r.id,
     channel: r.channel,
     qty: r.qty,
     location: r.requestedLocation,
     lines: r.lineList().map((l) => [l.position.location.id, l.qty] as const),
-    expiresAt,
-    state,
-    orderId,
-    endedAt,
+    expiresAt: r.expiresAt,
+    state: r.state,
+    orderId: r.orderId,
+    endedAt: r.endedAt,
   };
 }
 
-/** The book's state with `reservations` (all of them, or the first part: `more`). */
+/** The book's state with `reservations` or `packed` (all of them, or the first part: `more`). */
 export function exportBookWith(
   book: SkuBook,
   reservations: ReservationRecord[],
   more: boolean,
+  packed?: Uint8Array,
 ): SkuState {
   return {
     sku: book.sku,
@@ -165,6 +162,7 @@ export function exportBookWith(
       sinceFeed: sinceFeedOf(p.sinceFeed),
     })),
     reservations,
+    ...(packed === undefined ? {} : { packed }),
     recentOps: [...book.recentOpEntries()].map(
       ([id, op]) => [id, op.fingerprint, op.result] as const,
     ),
@@ -207,6 +205,7 @@ export function importBooks(
       const book = target.book(s.sku);
       if (book === undefined) throw new Error(`reservations of ${s.sku} come before its book`);
       importReservations(book, s.reservations, target);
+      if (s.packed !== undefined) importPacked(book, s.packed, target);
       if (!s.more) book.repair();
       continue;
     }
@@ -227,6 +226,7 @@ export function importBooks(
       for (const [orderId, qty] of ps.orders) p.addOrderQty(orderId, qty);
     }
     importReservations(book, s.reservations, target);
+    if (s.packed !== undefined) importPacked(book, s.packed, target);
     for (const [id, fingerprint, result] of s.recentOps) {
       book.restoreRecentOp(id, fingerprint, result, target.idempotencyWindow);
     }
@@ -255,11 +255,52 @@ function importReservations(
       rs.expiresAt,
       target.reservationTimes,
     );
-    r.state = rs.state;
-    r.orderId = rs.orderId;
-    r.endedAt = rs.endedAt;
-    r.dueAt = rs.state === 'held' ? rs.expiresAt : rs.endedAt + target.tombstoneTtlMs;
-    book.reservations.add(r);
-    target.schedule(r);
+    restore(book, r, rs, target);
   }
+}
+
+/** A reservation's changing fields as the state holds them; then it is the book's again. */
+function restore(
+  book: SkuBook,
+  r: Reservation,
+  rs: Pick<ReservationRecord, 'state' | 'orderId' | 'endedAt' | 'expiresAt'>,
+  target: ImportTarget,
+): void {
+  r.state = rs.state;
+  r.orderId = rs.orderId;
+  r.endedAt = rs.endedAt;
+  r.dueAt = rs.state === 'held' ? rs.expiresAt : rs.endedAt + target.tombstoneTtlMs;
+  book.reservations.add(r);
+  target.schedule(r);
+}
+
+/** The reservations of a binary block (format 4), built straight from its bytes. */
+function importPacked(book: SkuBook, packed: Uint8Array, target: ImportTarget): void {
+  readReservations(packed, (rs: ReadReservation) => {
+    const lines = rs.lines;
+    const first = book.byLocation.get(lines[0] as string);
+    if (first === undefined) {
+      throw new Error(`reservation ${rs.id} names unknown position ${String(lines[0])}`);
+    }
+    let more: ReservationLine[] | null = null;
+    for (let i = 2; i < lines.length; i += 2) {
+      const p = book.byLocation.get(lines[i] as string);
+      if (p === undefined) {
+        throw new Error(`reservation ${rs.id} names unknown position ${String(lines[i])}`);
+      }
+      (more ??= []).push(new ReservationLine(p, lines[i + 1] as number));
+    }
+    const r = new Reservation(
+      rs.id,
+      rs.channel,
+      rs.qty,
+      rs.location,
+      first,
+      lines[1] as number,
+      more,
+      rs.expiresAt,
+      target.reservationTimes,
+    );
+    restore(book, r, rs, target);
+  });
 }

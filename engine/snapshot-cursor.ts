@@ -2,13 +2,12 @@ import type { RulesInput } from './channel-rules.ts';
 import type { CommitPipeline } from './commit-pipeline.ts';
 import type { ReservationState } from './commands.ts';
 import {
-  exportBook,
   exportBookWith,
-  reservationRecordOf,
-  type ReservationRecord,
   type ReservationsPart,
   type SkuState,
+  type StateFormat,
 } from './engine-state.ts';
+import { encodeReservations, type ReservationFields } from './reservation-block.ts';
 import type { ExtensionItem } from './journal.ts';
 import type { LocationInput } from './master-data.ts';
 import type { Reservation } from './reservation.ts';
@@ -22,8 +21,8 @@ export type SnapshotItem = SkuState | ReservationsPart | ExtensionItem;
  * Reservations serialized per chunk, that is per event-loop turn, at most (one book's other
  * fields come with its first part). A book holding more is split: a hot SKU in a flash sale can
  * hold hundreds of thousands, and serializing those in one turn held every request for a second
- * (bench:durable's hot case, max latency). About 1-2 µs each to export and encode: 5,000 keep a
- * turn near 10 ms.
+ * (bench:durable's hot case, max latency). About 1 µs each to export and encode: 5,000 keep a
+ * turn near 5 ms.
  */
 export const CHUNK_RESERVATIONS = 5_000;
 
@@ -73,24 +72,37 @@ class FrozenReservations {
     return this.list.length - this.taken;
   }
 
-  /** The next up to `max` reservations, oldest first. */
-  take(max: number): ReservationRecord[] {
-    const end = Math.min(this.list.length, this.taken + max);
-    const out: ReservationRecord[] = [];
-    for (let i = this.taken; i < end; i++) {
-      out.push(
-        reservationRecordOf(
-          this.list[i] as Reservation,
-          this.states[i] as ReservationState,
-          this.orderIds[i] ?? null,
-          this.endedAt[i] as number,
-          this.expiresAt[i] as number,
-        ),
-      );
-    }
+  /** The next up to `max` reservations, oldest first, as a block (reservation-block.ts). */
+  take(max: number): { readonly packed: Uint8Array; readonly count: number } {
+    const from = this.taken;
+    const end = Math.min(this.list.length, from + max);
+    const fields: { -readonly [K in keyof ReservationFields]: ReservationFields[K] } = {
+      state: 'held',
+      orderId: null,
+      endedAt: 0,
+      expiresAt: 0,
+    };
+    const packed = encodeReservations(this.list, from, end, (i) => {
+      fields.state = this.states[i] as ReservationState;
+      fields.orderId = this.orderIds[i] ?? null;
+      fields.endedAt = this.endedAt[i] as number;
+      fields.expiresAt = this.expiresAt[i] as number;
+      return fields;
+    });
     this.taken = end;
-    return out;
+    return { packed, count: end - from };
   }
+}
+
+/** A whole book as a snapshot carries it: its reservations as a block (format 4), if any. */
+function snapshotOf(book: SkuBook): SkuState {
+  const n = book.reservations.size;
+  return exportBookWith(
+    book,
+    [],
+    false,
+    n === 0 ? undefined : encodeReservations(book.reservations.values(), 0, n),
+  );
 }
 
 /** Tells a journal extension's item from a SKU book's state (books carry no `kind`). */
@@ -100,7 +112,7 @@ export function isExtensionItem(item: SnapshotItem): item is ExtensionItem {
 
 export interface SnapshotHeader {
   /** The state format of its items (STATE_FORMAT in engine-state.ts; 1 and 2 are still read). */
-  readonly format: 1 | 2 | 3;
+  readonly format: StateFormat;
   readonly takenAt: number;
   /** Recovery replays the journal from this sequence on (records a chunk holds are skipped). */
   readonly startSeq: number;
@@ -138,10 +150,11 @@ export class SnapshotCursor {
     let room = maxReservations;
     const rest = this.rest;
     if (rest !== null) {
-      const reservations = rest.take(room);
-      room -= reservations.length;
+      const { packed, count } = rest.take(room);
+      room -= count;
       const more = rest.left > 0;
-      out.push({ sku: rest.sku, part: true, reservations, more });
+      const part: ReservationsPart = { sku: rest.sku, part: true, reservations: [], packed, more };
+      out.push(part);
       if (more) return out;
       this.rest = null;
     }
@@ -154,8 +167,8 @@ export class SnapshotCursor {
         this.held = book;
         break;
       }
-      const state = size > room ? this.split(book, room) : exportBook(book);
-      room -= state.reservations.length;
+      const state = size > room ? this.split(book, room) : snapshotOf(book);
+      room -= Math.min(size, room);
       if (state.lsn > this.maxLsn) this.maxLsn = state.lsn;
       out.push(state);
       if (this.rest !== null) break;
@@ -181,7 +194,7 @@ export class SnapshotCursor {
   private split(book: SkuBook, first: number): SkuState {
     const rest = new FrozenReservations(book);
     this.rest = rest;
-    return exportBookWith(book, rest.take(first), true);
+    return exportBookWith(book, [], true, rest.take(first).packed);
   }
 
   /** Highest sequence any chunk contains: the snapshot is whole once the journal holds it. */

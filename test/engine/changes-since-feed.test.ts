@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { StockEngine, type EngineState, type PositionState } from '../../engine/index.ts';
+import { STATE_FORMAT } from '../../engine/engine-state.ts';
 import { available, harness, LOCATIONS, RULES, type Harness } from './fixtures.ts';
 import { MemoryJournal } from './memory-journal.ts';
 
@@ -216,7 +217,7 @@ describe('changes since the last feed: a snapshot does not resurrect what left a
     h.clock.set(at(10, 5));
     await ship('1', 2);
     const state = h.engine.storage.exportState();
-    expect(state.format).toBe(3);
+    expect(state.format).toBe(STATE_FORMAT);
 
     other = new StockEngine({ rules: RULES });
     other.storage.importState(structuredClone(state));
@@ -240,7 +241,7 @@ describe('changes since the last feed: a snapshot does not resurrect what left a
     expect(positionState(other.storage.exportState(), 'A', 'S1').sinceFeed).toBeNull();
 
     // A format this version does not know is refused before anything changes.
-    const newer = { ...state, format: 4 } as unknown as EngineState;
+    const newer = { ...state, format: STATE_FORMAT + 1 } as unknown as EngineState;
     expect(() => {
       other?.storage.importState(newer);
     }).toThrow(expect.objectContaining({ code: 'CONFLICT' }));

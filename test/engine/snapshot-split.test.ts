@@ -1,10 +1,20 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { StockEngine, type SnapshotItem } from '../../engine/index.ts';
+import { STATE_FORMAT, type SkuState, type StateFormat } from '../../engine/engine-state.ts';
+import { readReservations } from '../../engine/reservation-block.ts';
 import { harness, LOCATIONS, RULES, stock, type Harness } from './fixtures.ts';
 
-/** Reservations a chunk item carries (a book's, or a part's); 0 for anything else. */
+/** Reservations a chunk item carries (a book's, or a part's, listed or in its block); 0 for
+ * anything else. */
 function reservationsIn(item: SnapshotItem): number {
-  return 'reservations' in item ? item.reservations.length : 0;
+  if (!('reservations' in item)) return 0;
+  let n = item.reservations.length;
+  if (item.packed !== undefined) {
+    readReservations(item.packed, () => {
+      n++;
+    });
+  }
+  return n;
 }
 
 async function reserveMany(h: Harness, sku: string, from: number, count: number): Promise<void> {
@@ -16,10 +26,14 @@ async function reserveMany(h: Harness, sku: string, from: number, count: number)
 }
 
 /** A fresh engine holding what `chunks` say, loaded chunk by chunk as recovery loads them. */
-function loaded(chunks: readonly SnapshotItem[][], h: Harness): StockEngine {
+function loaded(
+  chunks: readonly SnapshotItem[][],
+  h: Harness,
+  format: StateFormat = STATE_FORMAT,
+): StockEngine {
   const other = new StockEngine({ rules: RULES, locations: LOCATIONS, clock: h.clock });
   other.storage.beginImport({
-    format: 3,
+    format,
     rules: RULES,
     locations: h.engine.locationList(),
     metaLsn: 0,
@@ -112,5 +126,34 @@ describe('a snapshot splits a book that holds many reservations', () => {
     expect(chunks.map((c) => c.map(reservationsIn).reduce((a, b) => a + b, 0))).toContain(300);
     other = loaded(chunks, h);
     expect(other.storage.exportState().skus).toEqual(h.engine.storage.exportState().skus);
+  });
+
+  it('still loads a snapshot of format 3, which listed reservations as records and split books into parts', async () => {
+    h = harness();
+    await stock(h, 'A', { DC1: 1_000, S1: 300 });
+    await reserveMany(h, 'A', 0, 700);
+    await h.ok({
+      op: 'reserve',
+      reservationId: 'pickup',
+      channel: 'web',
+      sku: 'A',
+      qty: 2,
+      location: 'S1',
+    });
+    await h.ok({ op: 'reserve', reservationId: 'wide', channel: 'web', sku: 'A', qty: 450 });
+    await h.ok({ op: 'release', reservationId: 'A-3' });
+    await h.ok({ op: 'confirm', reservationId: 'A-4', orderId: 'O-4' });
+    const before = h.engine.storage.exportState();
+    // As format 3 wrote it: the book with its first 500 records and `more`, then a part.
+    const whole = before.skus.find((s) => s.sku === 'A') as SkuState;
+    expect(whole.reservations.some((r) => r.lines.length > 1)).toBe(true);
+    const chunks: SnapshotItem[][] = [
+      [{ ...whole, reservations: whole.reservations.slice(0, 500), more: true }],
+      [{ sku: 'A', part: true, reservations: whole.reservations.slice(500), more: false }],
+    ];
+    other = loaded(chunks, h, 3);
+    expect(other.storage.exportState().skus.find((s) => s.sku === 'A')).toEqual(whole);
+    expect(other.position('A', 'DC1')).toEqual(h.engine.position('A', 'DC1'));
+    expect(other.position('A', 'S1')).toEqual(h.engine.position('A', 'S1'));
   });
 });

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock, type SkuState } from '../../engine/index.ts';
+import { STATE_FORMAT } from '../../engine/engine-state.ts';
 import { FileStore, recover, Snapshotter } from '../../persistence/index.ts';
 import { comparable, newEngine, silent, tempDir, WORLD } from './engine-fixture.ts';
 
@@ -141,7 +142,7 @@ describe('snapshot state formats', () => {
     expect(report.snapshotStartSeq).toBe(5);
     expect(engine.position('SKU-1', 'DC1')).toMatchObject({ onHand: 10, allocated: 2 });
     const state = engine.storage.exportState();
-    expect(state.format).toBe(3);
+    expect(state.format).toBe(STATE_FORMAT);
     expect(state.skus.find((s) => s.sku === 'SKU-1')?.positions[0]?.sinceFeed).toBeNull();
   });
 });
