@@ -141,6 +141,7 @@ const persistence = z.strictObject({
   fsync: z.enum(['always', 'never']).default('always'),
   segmentBytes: z.int().min(1_048_576).default(67_108_864),
   snapshotEveryRecords: positive.default(500_000),
+  snapshotGrowthPercent: z.int().min(0).max(10_000).default(100),
   snapshotEverySeconds: positive.default(300),
   snapshotChunkBooks: z.int().min(1).max(100_000).default(50),
   redis: z

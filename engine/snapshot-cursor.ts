@@ -129,6 +129,8 @@ export class SnapshotCursor {
   private rest: FrozenReservations | null = null;
   /** A book taken from the iterator that starts the next chunk (it holds too many for this one). */
   private held: SkuBook | null = null;
+  /** What the chunks so far hold, counted as recovery loads it: positions, reservations, items. */
+  private count = 0;
 
   constructor(
     private readonly books: Iterator<SkuBook>,
@@ -152,6 +154,7 @@ export class SnapshotCursor {
     if (rest !== null) {
       const { packed, count } = rest.take(room);
       room -= count;
+      this.count += count;
       const more = rest.left > 0;
       const part: ReservationsPart = { sku: rest.sku, part: true, reservations: [], packed, more };
       out.push(part);
@@ -168,6 +171,7 @@ export class SnapshotCursor {
         break;
       }
       const state = size > room ? this.split(book, room) : snapshotOf(book);
+      this.count += book.positions.length + Math.min(size, room);
       room -= Math.min(size, room);
       if (state.lsn > this.maxLsn) this.maxLsn = state.lsn;
       out.push(state);
@@ -180,6 +184,7 @@ export class SnapshotCursor {
         if (step.done === true) break;
         if (step.value.lsn > this.maxLsn) this.maxLsn = step.value.lsn;
         out.push(step.value);
+        this.count++;
       }
     }
     return out.length === 0 ? null : out;
@@ -195,6 +200,12 @@ export class SnapshotCursor {
     const rest = new FrozenReservations(book);
     this.rest = rest;
     return exportBookWith(book, [], true, rest.take(first).packed);
+  }
+
+  /** What the chunks taken so far hold: positions, reservations and extension items (a measure
+   * of the state in the unit recovery loads it, comparable with journal records). */
+  get size(): number {
+    return this.count;
   }
 
   /** Highest sequence any chunk contains: the snapshot is whole once the journal holds it. */

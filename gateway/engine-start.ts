@@ -61,6 +61,7 @@ export async function openPersistence(
     store,
     {
       everyRecords: persistence.snapshotEveryRecords,
+      growthPercent: persistence.snapshotGrowthPercent,
       everyMs: persistence.snapshotEverySeconds * 1000,
       chunkBooks: persistence.snapshotChunkBooks,
     },

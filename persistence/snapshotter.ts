@@ -5,6 +5,13 @@ import type { SnapshotInfo, Store } from './store.ts';
 export interface SnapshotPolicy {
   /** Take a snapshot once this many records were journaled since the last one. */
   readonly everyRecords: number;
+  /**
+   * ...and, when greater, this percentage of what the last snapshot held (positions,
+   * reservations, orders: SnapshotCursor.size), so that a snapshot's cost per journaled record
+   * stays bounded as the state grows (Redis's auto-aof-rewrite-percentage does the same for its
+   * AOF). 100 when omitted; 0: `everyRecords` alone.
+   */
+  readonly growthPercent?: number;
   /** ...or this much time passed with at least one record. */
   readonly everyMs: number;
   /** Books serialized per event-loop turn: bounds how long one turn is held. */
@@ -16,6 +23,8 @@ export interface SnapshotStats {
   failed: number;
   lastMs: number;
   lastBytes: number;
+  /** What the last snapshot held (SnapshotCursor.size); at start, the recovered state's size. */
+  lastSize: number;
   /** Longest single turn spent serializing a chunk (what the event loop was held for). */
   longestChunkMs: number;
   lastStartSeq: number;
@@ -35,6 +44,7 @@ export class Snapshotter {
     failed: 0,
     lastMs: 0,
     lastBytes: 0,
+    lastSize: 0,
     longestChunkMs: 0,
     lastStartSeq: 0,
   };
@@ -58,6 +68,14 @@ export class Snapshotter {
     this.lastAt = clock.now();
     this.previousStartSeq = lastStartSeq;
     this.stats.lastStartSeq = lastStartSeq;
+    const state = engine.stats();
+    this.stats.lastSize = state.positions + state.reservations;
+  }
+
+  /** Records journaled since the last snapshot that make the next one due. */
+  get threshold(): number {
+    const growth = ((this.policy.growthPercent ?? 100) * this.stats.lastSize) / 100;
+    return Math.max(this.policy.everyRecords, Math.ceil(growth));
   }
 
   start(): void {
@@ -81,7 +99,7 @@ export class Snapshotter {
     if (!available || this.running !== null) return false;
     const pending = durableSeq - this.lastSeq;
     return (
-      pending >= this.policy.everyRecords ||
+      pending >= this.threshold ||
       (pending > 0 && this.clock.now() - this.lastAt >= this.policy.everyMs)
     );
   }
@@ -122,8 +140,12 @@ export class Snapshotter {
       this.stats.taken++;
       this.stats.lastMs = performance.now() - started;
       this.stats.lastBytes = info.bytes;
+      this.stats.lastSize = cursor.size;
       this.stats.lastStartSeq = info.startSeq;
-      this.log.info({ ...info, ms: Math.round(this.stats.lastMs) }, 'snapshot taken');
+      this.log.info(
+        { ...info, size: cursor.size, ms: Math.round(this.stats.lastMs) },
+        'snapshot taken',
+      );
       return info;
     } catch (error) {
       this.stats.failed++;
