@@ -8,7 +8,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
+import { appendFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -165,8 +165,12 @@ export class StockflowServer {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
+    // DURABLE_SERVER_LOG=<file>: the server's whole output is appended there too (e.g. with
+    // DURABLE_SERVER_FLAGS="--trace-gc" to see what its longest pauses are).
+    const logFile = process.env.DURABLE_SERVER_LOG;
     const keep = (d: Buffer): void => {
       out = (out + d.toString()).slice(-16_384);
+      if (logFile !== undefined) appendFileSync(logFile, d);
     };
     child.stdout.on('data', keep);
     child.stderr.on('data', keep);
