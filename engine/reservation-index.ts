@@ -127,6 +127,8 @@ export class ReservationIndex<B extends object> {
 /** A book's reservations: found through the engine's index, listed through an intrusive list. */
 export class BookReservations<B extends object> {
   private head: Reservation | null = null;
+  /** The oldest: a snapshot walks the list from it (oldest first) without building a list. */
+  private tail: Reservation | null = null;
   private count = 0;
 
   constructor(
@@ -143,6 +145,11 @@ export class BookReservations<B extends object> {
   /** The newest reservation; `next` leads to older ones (for a walk without building a list). */
   get newest(): Reservation | null {
     return this.head;
+  }
+
+  /** The oldest reservation; `prev` leads to newer ones. */
+  get oldest(): Reservation | null {
+    return this.tail;
   }
 
   get(id: string): Reservation | undefined {
@@ -166,6 +173,7 @@ export class BookReservations<B extends object> {
     r.prev = null;
     r.next = this.head;
     if (this.head !== null) this.head.prev = r;
+    else this.tail = r;
     this.head = r;
     this.count++;
   }
@@ -174,6 +182,7 @@ export class BookReservations<B extends object> {
     if (r.prev !== null) r.prev.next = r.next;
     else if (this.head === r) this.head = r.next;
     if (r.next !== null) r.next.prev = r.prev;
+    else if (this.tail === r) this.tail = r.prev;
     r.prev = null;
     r.next = null;
     this.count--;
@@ -183,7 +192,7 @@ export class BookReservations<B extends object> {
   /** Oldest first (the list is kept newest first). */
   values(): Reservation[] {
     const out: Reservation[] = [];
-    for (let r = this.head; r !== null; r = r.next) out.push(r);
-    return out.reverse();
+    for (let r = this.tail; r !== null; r = r.prev) out.push(r);
+    return out;
   }
 }

@@ -7,7 +7,11 @@ import {
   type SkuState,
   type StateFormat,
 } from './engine-state.ts';
-import { encodeReservations, type ReservationFields } from './reservation-block.ts';
+import {
+  encodeOldestFirst,
+  encodeReservations,
+  type ReservationFields,
+} from './reservation-block.ts';
 import type { ExtensionItem } from './journal.ts';
 import type { LocationInput } from './master-data.ts';
 import type { Reservation } from './reservation.ts';
@@ -96,13 +100,8 @@ class FrozenReservations {
 
 /** A whole book as a snapshot carries it: its reservations as a block (format 4), if any. */
 function snapshotOf(book: SkuBook): SkuState {
-  const n = book.reservations.size;
-  return exportBookWith(
-    book,
-    [],
-    false,
-    n === 0 ? undefined : encodeReservations(book.reservations.values(), 0, n),
-  );
+  const r = book.reservations;
+  return exportBookWith(book, [], false, r.size === 0 ? undefined : encodeOldestFirst(r.oldest));
 }
 
 /** Tells a journal extension's item from a SKU book's state (books carry no `kind`). */

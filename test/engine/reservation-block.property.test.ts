@@ -65,10 +65,12 @@ describe('reservation blocks in snapshots (fast-check)', () => {
       fc.asyncProperty(
         fc.uniqueArray(holdArb, { selector: (r) => r.id, minLength: 1, maxLength: 40 }),
         fc.integer({ min: 1, max: 30 }),
-        async (holds, perChunk) => {
+        fc.integer({ min: 0, max: 3_000 }),
+        async (holds, perChunk, later) => {
           await other?.stop();
           await h?.engine.stop();
-          h = harness({ tombstoneTtlMs: 3_600_000 });
+          // Ended ones are purged a second after they end: the book's list loses some anywhere.
+          h = harness({ tombstoneTtlMs: 1_000 });
           await stock(h, 'A', { S1: 30, S2: 20, DC1: 40 });
           await stock(h, 'B', { S1: 5, DC1: 10 });
           const granted: typeof holds = [];
@@ -90,7 +92,7 @@ describe('reservation blocks in snapshots (fast-check)', () => {
               await h.ok({ op: 'confirm', reservationId: hold.id, orderId: hold.orderId });
             }
           }
-          h.clock.advance(2_000);
+          h.clock.advance(later);
           await h.engine.settle();
           const before = h.engine.storage.exportState();
 
@@ -148,7 +150,7 @@ describe('a reservation block on its own', () => {
   };
 
   it('reads back what was written, UTF-8 included', () => {
-    expect(read(encodeReservations(list, 0, 2))).toEqual([
+    expect(read(encodeReservations(list, 0, 2, (i) => list[i]!))).toEqual([
       {
         id: 'r-1',
         channel: 'web',
@@ -172,11 +174,11 @@ describe('a reservation block on its own', () => {
         lines: ['Zürich-Ost-ダ', 3, 'S1', 2],
       },
     ]);
-    expect(read(encodeReservations(list, 1, 1))).toEqual([]);
+    expect(read(encodeReservations(list, 1, 1, (i) => list[i]!))).toEqual([]);
   });
 
   it('refuses a block cut short, with bytes past its end, or of another version', () => {
-    const bytes = encodeReservations(list, 0, 2);
+    const bytes = encodeReservations(list, 0, 2, (i) => list[i]!);
     for (let cut = 1; cut < bytes.length; cut++) {
       expect(() => read(bytes.subarray(0, cut))).toThrow(/cut short|no lines|unknown flags/);
     }
