@@ -23,8 +23,11 @@ const opArb = (keys: number): fc.Arbitrary<Op> =>
  * table must agree with the Map whatever hash a caller gives, as long as one key always gets the
  * same one).
  */
-function agreesWithMap(ops: readonly Op[], hashOf: (key: number) => number): void {
-  const table = new IdTable<number>();
+function agreesWithMap(
+  ops: readonly Op[],
+  hashOf: (key: number) => number,
+  table = new IdTable<number>(),
+): void {
   const model = new Map<string, number>();
   const name = (k: number): string => `r-${k}`;
   for (const op of ops) {
@@ -78,6 +81,49 @@ describe('IdTable', () => {
       ),
       { numRuns: 300 },
     );
+  });
+
+  it('behaves as a Map while it grows a few slots at a time, whatever comes in between', () => {
+    // One to three old slots moved per insert or delete: a growth's drain spans many operations,
+    // with gets, sets of keys not moved yet and deletes on either side of its cursor.
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 3 }),
+        fc.array(opArb(300), { minLength: 100, maxLength: 800, size: 'max' }),
+        (step, ops) => {
+          agreesWithMap(ops, (k) => idHash(`r-${k}`), new IdTable<number>(16, step));
+        },
+      ),
+      { numRuns: 200 },
+    );
+    // Colliding hashes, and the two a table keeps for itself (0: empty, 1: a slot that left).
+    fc.assert(
+      fc.property(
+        fc.array(fc.constantFrom(0, 1, 2, 3, -1, 1 << 24), { minLength: 300, maxLength: 300 }),
+        fc.array(opArb(40), { minLength: 50, maxLength: 300, size: 'max' }),
+        (hashes, ops) => {
+          agreesWithMap(ops, (k) => hashes[k] as number, new IdTable<number>(16, 1));
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it('moves a growth over to the bigger table a few slots per operation, not in one call', () => {
+    const table = new IdTable<number>(16, 4);
+    let i = 0;
+    // 1,024 slots take 640 keys: the 641st starts a growth.
+    const growing = (): boolean => table.growing;
+    while (!(growing() && table.size > 600)) table.set(`id-${i}`, i++);
+    expect(table.size).toBe(641);
+    let steps = 0;
+    while (growing()) {
+      table.set(`id-${i}`, i++);
+      steps++;
+    }
+    // 4 old slots an insert: 1,024 slots drain over 256 inserts, every key found meanwhile.
+    expect(steps).toBe(256);
+    for (let k = 0; k < i; k++) expect(table.get(`id-${k}`)).toBe(k);
   });
 
   it('grows past its initial capacity and clears', () => {
