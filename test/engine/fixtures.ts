@@ -7,7 +7,9 @@ import {
   type OkResult,
   type ErrorResult,
   type RulesInput,
+  type SnapshotItem,
 } from '../../engine/index.ts';
+import { STATE_FORMAT, type StateFormat } from '../../engine/engine-state.ts';
 
 export const LOCATIONS = [
   { id: 'S1', type: 'store' },
@@ -79,4 +81,22 @@ export function available(
   const r = h.engine.availability(channel, sku, location);
   if (!r.ok) throw new Error(`availability failed: ${r.code}`);
   return r.available;
+}
+
+/** A fresh engine holding what snapshot `chunks` of `h`'s engine say, loaded chunk by chunk as
+ * recovery loads them (as written in `format`). */
+export function loadedFrom(
+  chunks: readonly SnapshotItem[][],
+  h: Harness,
+  format: StateFormat = STATE_FORMAT,
+): StockEngine {
+  const other = new StockEngine({ rules: RULES, locations: LOCATIONS, clock: h.clock });
+  other.storage.beginImport({
+    format,
+    rules: RULES,
+    locations: h.engine.locationList(),
+    metaLsn: 0,
+  });
+  for (const chunk of chunks) other.storage.importChunk(chunk);
+  return other;
 }

@@ -1,7 +1,6 @@
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { StockEngine, type SnapshotItem } from '../../engine/index.ts';
-import { STATE_FORMAT } from '../../engine/engine-state.ts';
 import type { Location } from '../../engine/master-data.ts';
 import { Position } from '../../engine/position.ts';
 import {
@@ -12,7 +11,7 @@ import {
 import { Reservation, ReservationLine, reservationOf } from '../../engine/reservation.ts';
 import { ReservationTimes } from '../../engine/reservation-times.ts';
 import { comparable } from '../persistence/engine-fixture.ts';
-import { harness, LOCATIONS, RULES, stock, type Harness } from './fixtures.ts';
+import { harness, loadedFrom, LOCATIONS, stock, type Harness } from './fixtures.ts';
 
 /** Printable ASCII, as reservation and order ids are (master-data.ts REF_PATTERN). */
 const ref = fc.string({
@@ -31,18 +30,6 @@ const holdArb = fc.record({
   fate: fc.constantFrom('held', 'released', 'confirmed', 'expires'),
   orderId: ref,
 });
-
-function loaded(chunks: readonly SnapshotItem[][], h: Harness): StockEngine {
-  const other = new StockEngine({ rules: RULES, locations: LOCATIONS, clock: h.clock });
-  other.storage.beginImport({
-    format: STATE_FORMAT,
-    rules: RULES,
-    locations: h.engine.locationList(),
-    metaLsn: 0,
-  });
-  for (const chunk of chunks) other.storage.importChunk(chunk);
-  return other;
-}
 
 /**
  * A snapshot carries a book's reservations as one binary block (state format 4,
@@ -105,7 +92,7 @@ describe('reservation blocks in snapshots (fast-check)', () => {
           for (const item of chunks.flat()) {
             if ('reservations' in item) expect(item.reservations).toEqual([]);
           }
-          other = loaded(chunks, h);
+          other = loadedFrom(chunks, h);
           expect(comparable(other.storage.exportState())).toEqual(comparable(before));
           for (const sku of ['A', 'B']) {
             for (const l of LOCATIONS) {

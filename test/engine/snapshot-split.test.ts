@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { StockEngine, type SnapshotItem } from '../../engine/index.ts';
-import { STATE_FORMAT, type SkuState, type StateFormat } from '../../engine/engine-state.ts';
+import type { SkuState } from '../../engine/engine-state.ts';
 import { readReservations } from '../../engine/reservation-block.ts';
-import { harness, LOCATIONS, RULES, stock, type Harness } from './fixtures.ts';
+import { harness, loadedFrom, stock, type Harness } from './fixtures.ts';
 
 /** Reservations a chunk item carries (a book's, or a part's, listed or in its block); 0 for
  * anything else. */
@@ -23,23 +23,6 @@ async function reserveMany(h: Harness, sku: string, from: number, count: number)
     all.push(h.ok({ op: 'reserve', reservationId: `${sku}-${i}`, channel: 'web', sku, qty: 1 }));
   }
   await Promise.all(all);
-}
-
-/** A fresh engine holding what `chunks` say, loaded chunk by chunk as recovery loads them. */
-function loaded(
-  chunks: readonly SnapshotItem[][],
-  h: Harness,
-  format: StateFormat = STATE_FORMAT,
-): StockEngine {
-  const other = new StockEngine({ rules: RULES, locations: LOCATIONS, clock: h.clock });
-  other.storage.beginImport({
-    format,
-    rules: RULES,
-    locations: h.engine.locationList(),
-    metaLsn: 0,
-  });
-  for (const chunk of chunks) other.storage.importChunk(chunk);
-  return other;
 }
 
 /**
@@ -78,7 +61,7 @@ describe('a snapshot splits a book that holds many reservations', () => {
     expect(parts.map(reservationsIn)).toEqual([500, 500, 500, 345]);
     expect(parts.map((p) => 'more' in p && p.more)).toEqual([true, true, true, false]);
 
-    other = loaded(chunks, h);
+    other = loadedFrom(chunks, h);
     expect(other.storage.exportState().skus).toEqual(before.skus);
     expect(other.position('A', 'DC1')).toEqual(h.engine.position('A', 'DC1'));
   });
@@ -104,7 +87,7 @@ describe('a snapshot splits a book that holds many reservations', () => {
       chunks.push(chunk);
     }
 
-    other = loaded(chunks, h);
+    other = loadedFrom(chunks, h);
     const book = (state: typeof expected) => state.skus.find((s) => s.sku === 'A');
     expect(book(other.storage.exportState())).toEqual(book(expected));
     expect(h.engine.storage.exportState()).not.toEqual(expected);
@@ -124,7 +107,7 @@ describe('a snapshot splits a book that holds many reservations', () => {
     // Each book whole in a chunk of its own rather than split over two.
     expect(chunks.flat().filter((item) => 'part' in item)).toEqual([]);
     expect(chunks.map((c) => c.map(reservationsIn).reduce((a, b) => a + b, 0))).toContain(300);
-    other = loaded(chunks, h);
+    other = loadedFrom(chunks, h);
     expect(other.storage.exportState().skus).toEqual(h.engine.storage.exportState().skus);
   });
 
@@ -151,7 +134,7 @@ describe('a snapshot splits a book that holds many reservations', () => {
       [{ ...whole, reservations: whole.reservations.slice(0, 500), more: true }],
       [{ sku: 'A', part: true, reservations: whole.reservations.slice(500), more: false }],
     ];
-    other = loaded(chunks, h, 3);
+    other = loadedFrom(chunks, h, 3);
     expect(other.storage.exportState().skus.find((s) => s.sku === 'A')).toEqual(whole);
     expect(other.position('A', 'DC1')).toEqual(h.engine.position('A', 'DC1'));
     expect(other.position('A', 'S1')).toEqual(h.engine.position('A', 'S1'));

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { ManualClock, StockEngine, type Clock, type EngineState } from '../../engine/index.ts';
+import { FileStore, recover } from '../../persistence/index.ts';
 
 export const silent = pino({ level: 'silent' });
 
@@ -45,4 +46,22 @@ export function comparable(state: EngineState): unknown {
       reservations: [...s.reservations].sort((a, b) => (a.id < b.id ? -1 : 1)),
     })),
   };
+}
+
+/**
+ * An engine recovered from a file store in `dir` (fsync always, 64 MiB segments); both are
+ * closed by what `cleanups` runs after the test.
+ */
+export async function openFileEngine(
+  dir: string,
+  clock: ManualClock,
+  cleanups: (() => void | Promise<void>)[],
+) {
+  const store = new FileStore({ dir, fsync: 'always', segmentBytes: 64 * 1024 * 1024 }, silent);
+  cleanups.push(() => store.close());
+  await store.open();
+  const engine = newEngine(clock);
+  cleanups.push(() => engine.stop());
+  const report = await recover(engine, store, silent);
+  return { store, engine, report };
 }

@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock, type SkuState } from '../../engine/index.ts';
 import { STATE_FORMAT } from '../../engine/engine-state.ts';
-import { FileStore, recover, Snapshotter } from '../../persistence/index.ts';
-import { comparable, newEngine, silent, tempDir, WORLD } from './engine-fixture.ts';
+import { FileStore, Snapshotter } from '../../persistence/index.ts';
+import { comparable, openFileEngine, silent, tempDir, WORLD } from './engine-fixture.ts';
 
 const cleanups: (() => void | Promise<void>)[] = [];
 afterEach(async () => {
@@ -12,15 +12,7 @@ afterEach(async () => {
 /** 2026-01-01 at hh:mm UTC in epoch ms. */
 const at = (hh: number, mm: number): number => Date.UTC(2026, 0, 1, hh, mm);
 
-async function openEngine(dir: string, clock: ManualClock) {
-  const store = new FileStore({ dir, fsync: 'always', segmentBytes: 64 * 1024 * 1024 }, silent);
-  cleanups.push(() => store.close());
-  await store.open();
-  const engine = newEngine(clock);
-  cleanups.push(() => engine.stop());
-  const report = await recover(engine, store, silent);
-  return { store, engine, report };
-}
+const openEngine = (dir: string, clock: ManualClock) => openFileEngine(dir, clock, cleanups);
 
 /** A snapshotter that snapshots only when asked (`take`), 10 books a chunk. */
 function snapshotterOf(opened: Awaited<ReturnType<typeof openEngine>>, clock: ManualClock) {

@@ -1,22 +1,14 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../engine/index.ts';
-import { FileStore, recover, Snapshotter } from '../../persistence/index.ts';
-import { comparable, newEngine, silent, tempDir } from './engine-fixture.ts';
+import { Snapshotter } from '../../persistence/index.ts';
+import { comparable, openFileEngine, silent, tempDir } from './engine-fixture.ts';
 
 const cleanups: (() => void | Promise<void>)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function openEngine(dir: string, clock: ManualClock) {
-  const store = new FileStore({ dir, fsync: 'always', segmentBytes: 64 * 1024 * 1024 }, silent);
-  cleanups.push(() => store.close());
-  await store.open();
-  const engine = newEngine(clock);
-  cleanups.push(() => engine.stop());
-  const report = await recover(engine, store, silent);
-  return { store, engine, report };
-}
+const openEngine = (dir: string, clock: ManualClock) => openFileEngine(dir, clock, cleanups);
 
 /** Lets a due snapshot start and finish (its chunks yield turns, its writes go to disk). */
 async function settle(snapshotter: Snapshotter, taken: number): Promise<void> {
