@@ -96,33 +96,29 @@ export class Reservation {
     this.channel = channel;
     this.qty = qty;
     this.times = times;
-    const h = times.take();
-    this.handle = h;
-    times.expiresAt[h] = expiresAt;
-    times.endedAt[h] = 0;
-    times.dueAt[h] = expiresAt;
+    this.handle = times.take(expiresAt, 0, expiresAt);
   }
 
   get expiresAt(): number {
-    return this.times.expiresAt[this.handle] as number;
+    return this.times.expiresAt(this.handle);
   }
 
   /** When it ended (released, expired, confirmed); 0 while held. */
   get endedAt(): number {
-    return this.times.endedAt[this.handle] as number;
+    return this.times.endedAt(this.handle);
   }
 
   set endedAt(at: number) {
-    this.times.endedAt[this.handle] = at;
+    this.times.setEndedAt(this.handle, at);
   }
 
   /** When the expiry scheduler next looks at it (expiry while held, purge once ended). */
   get dueAt(): number {
-    return this.times.dueAt[this.handle] as number;
+    return this.times.dueAt(this.handle);
   }
 
   set dueAt(at: number) {
-    this.times.dueAt[this.handle] = at;
+    this.times.setDueAt(this.handle, at);
   }
 
   /** It is gone for good: its row of times is given back (once). */

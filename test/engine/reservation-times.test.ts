@@ -16,11 +16,10 @@ describe('ReservationTimes', () => {
           let stamp = 1.5e12;
           for (const step of steps) {
             if (step === -1 || live.size === 0) {
-              const h = times.take();
-              expect(live.has(h)).toBe(false);
               stamp += 1;
-              times.expiresAt[h] = stamp;
-              times.dueAt[h] = stamp + 0.5;
+              const h = times.take(stamp, 0, stamp + 0.5);
+              expect(live.has(h)).toBe(false);
+              if (stamp % 3 === 0) times.setEndedAt(h, stamp + 0.25);
               live.set(h, stamp);
             } else {
               const handles = [...live.keys()];
@@ -31,8 +30,9 @@ describe('ReservationTimes', () => {
           }
           expect(times.size).toBe(live.size);
           for (const [h, at] of live) {
-            expect(times.expiresAt[h]).toBe(at);
-            expect(times.dueAt[h]).toBe(at + 0.5);
+            expect(times.expiresAt(h)).toBe(at);
+            expect(times.dueAt(h)).toBe(at + 0.5);
+            expect(times.endedAt(h)).toBe(at % 3 === 0 ? at + 0.25 : 0);
           }
         },
       ),
