@@ -72,4 +72,5 @@ export type { EngineState, PositionState, ReservationRecord, SkuState } from './
 export { MAX_QTY } from './command-validation.ts';
 export { fnv1a32 } from './id-table.ts';
 export { asciiString, NameCache } from './ascii.ts';
+export { ByteReader } from './byte-reader.ts';
 export { ByteWriter } from './byte-writer.ts';

@@ -1,4 +1,4 @@
-import { asciiString, NameCache } from './ascii.ts';
+import { ByteReader } from './byte-reader.ts';
 import { ByteWriter } from './byte-writer.ts';
 import type { ReservationState } from './commands.ts';
 import type { Reservation } from './reservation.ts';
@@ -153,75 +153,13 @@ export interface ReadReservation {
   lines: (string | number)[];
 }
 
-/** Channels and locations take a handful of values: one string each. */
-const names = new NameCache();
-
-/** Reads a block; throws on anything malformed (a snapshot holding it is not usable). */
-class BlockReader {
-  private at = 0;
-  private readonly view: DataView;
-  private readonly buf: Buffer;
-
-  constructor(bytes: Uint8Array) {
-    this.buf = Buffer.isBuffer(bytes)
-      ? bytes
-      : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  }
-
-  private need(bytes: number): void {
-    if (this.at + bytes > this.buf.length) throw new Error('reservation block is cut short');
-  }
-
-  u8(): number {
-    this.need(1);
-    return this.buf[this.at++] as number;
-  }
-
-  u32(): number {
-    this.need(4);
-    const v = this.view.getUint32(this.at, true);
-    this.at += 4;
-    return v;
-  }
-
-  f64(): number {
-    this.need(8);
-    const v = this.view.getFloat64(this.at, true);
-    this.at += 8;
-    return v;
-  }
-
-  str(): string {
-    this.need(2);
-    const n = this.view.getUint16(this.at, true);
-    this.need(2 + n);
-    const start = this.at + 2;
-    this.at = start + n;
-    return asciiString(this.buf, start, n) ?? this.buf.toString('utf8', start, start + n);
-  }
-
-  name(): string {
-    this.need(2);
-    const n = this.view.getUint16(this.at, true);
-    this.need(2 + n);
-    const start = this.at + 2;
-    this.at = start + n;
-    return names.read(this.buf, start, n) ?? this.buf.toString('utf8', start, start + n);
-  }
-
-  get done(): boolean {
-    return this.at === this.buf.length;
-  }
-}
-
 /**
  * Calls `visit` with each reservation of a block, oldest first, in one object reused for every
  * call (copy what is kept). Throws on a block of another version, or cut short, or with bytes
  * left over.
  */
 export function readReservations(bytes: Uint8Array, visit: (r: ReadReservation) => void): void {
-  const reader = new BlockReader(bytes);
+  const reader = new ByteReader(bytes, 0, 'reservation block is cut short');
   const version = reader.u8();
   if (version !== BLOCK_VERSION) throw new Error(`unknown reservation block version ${version}`);
   const count = reader.u32();
