@@ -241,11 +241,9 @@ function importReservations(
   target: ImportTarget,
 ): void {
   for (const rs of records) {
-    const lines = rs.lines.map(([loc, qty]) => {
-      const p = book.byLocation.get(loc);
-      if (p === undefined) throw new Error(`reservation ${rs.id} names unknown position ${loc}`);
-      return new ReservationLine(p, qty);
-    });
+    const lines = rs.lines.map(
+      ([loc, qty]) => new ReservationLine(positionOf(book, rs.id, loc), qty),
+    );
     const r = reservationOf(
       rs.id,
       rs.channel,
@@ -257,6 +255,13 @@ function importReservations(
     );
     restore(book, r, rs, target);
   }
+}
+
+/** The book's position at `location`, which reservation `id` of the state names. */
+function positionOf(book: SkuBook, id: string, location: string): Position {
+  const p = book.byLocation.get(location);
+  if (p === undefined) throw new Error(`reservation ${id} names unknown position ${location}`);
+  return p;
 }
 
 /** A reservation's changing fields as the state holds them; then it is the book's again. */
@@ -278,16 +283,10 @@ function restore(
 function importPacked(book: SkuBook, packed: Uint8Array, target: ImportTarget): void {
   readReservations(packed, (rs: ReadReservation) => {
     const lines = rs.lines;
-    const first = book.byLocation.get(lines[0] as string);
-    if (first === undefined) {
-      throw new Error(`reservation ${rs.id} names unknown position ${String(lines[0])}`);
-    }
+    const first = positionOf(book, rs.id, lines[0] as string);
     let more: ReservationLine[] | null = null;
     for (let i = 2; i < lines.length; i += 2) {
-      const p = book.byLocation.get(lines[i] as string);
-      if (p === undefined) {
-        throw new Error(`reservation ${rs.id} names unknown position ${String(lines[i])}`);
-      }
+      const p = positionOf(book, rs.id, lines[i] as string);
       (more ??= []).push(new ReservationLine(p, lines[i + 1] as number));
     }
     const r = new Reservation(

@@ -32,14 +32,10 @@ const STATE_BITS: Readonly<Record<ReservationState, number>> = {
 const AT_LOCATION = 4;
 const HAS_ORDER = 8;
 
-/** What changes over a reservation's life, as a snapshot saw it (see FrozenReservations). */
-export interface ReservationFields {
-  readonly state: ReservationState;
-  readonly orderId: string | null;
-  readonly endedAt: number;
-  readonly expiresAt: number;
-}
-
+/**
+ * Writes one block at a time: `start`, an `add` per reservation (with the fields that change over
+ * its life as the snapshot saw them), `finish`.
+ */
 class BlockWriter extends ByteWriter {
   private countAt = 0;
   private count = 0;
@@ -108,34 +104,17 @@ class BlockWriter extends ByteWriter {
   }
 }
 
-const writer = new BlockWriter();
-
-/**
- * Encodes `list[from]` to `list[to - 1]`, the i-th with its changing fields as `fields(i)` gives
- * them (a snapshot's frozen copy of a book: see FrozenReservations).
- */
-export function encodeReservations(
-  list: readonly Reservation[],
-  from: number,
-  to: number,
-  fields: (i: number) => ReservationFields,
-): Uint8Array {
-  writer.start();
-  for (let i = from; i < to; i++) {
-    const f = fields(i);
-    writer.add(list[i] as Reservation, f.state, f.orderId, f.endedAt, f.expiresAt);
-  }
-  return writer.finish();
-}
+/** The one block writer (its buffer is reused for every block). */
+export const blockWriter = new BlockWriter();
 
 /** A whole book's reservations, oldest first, as they are now: a walk of its list from the
  * oldest (`prev` leads to newer ones), no list built. */
 export function encodeOldestFirst(oldest: Reservation | null): Uint8Array {
-  writer.start();
+  blockWriter.start();
   for (let r = oldest; r !== null; r = r.prev) {
-    writer.add(r, r.state, r.orderId, r.endedAt, r.expiresAt);
+    blockWriter.add(r, r.state, r.orderId, r.endedAt, r.expiresAt);
   }
-  return writer.finish();
+  return blockWriter.finish();
 }
 
 /** A block's reservation as read; reused for every reservation of a block (`readReservations`). */

@@ -7,11 +7,7 @@ import {
   type SkuState,
   type StateFormat,
 } from './engine-state.ts';
-import {
-  encodeOldestFirst,
-  encodeReservations,
-  type ReservationFields,
-} from './reservation-block.ts';
+import { blockWriter, encodeOldestFirst } from './reservation-block.ts';
 import type { ExtensionItem } from './journal.ts';
 import type { LocationInput } from './master-data.ts';
 import type { Reservation } from './reservation.ts';
@@ -48,17 +44,16 @@ class FrozenReservations {
 
   constructor(book: SkuBook) {
     this.sku = book.sku;
-    // One walk of the book's list, newest first, filled from the end: oldest first, as a whole
-    // book exports them (this turn holds the event loop for every reservation of the book).
+    // One walk of the book's list, oldest first, as a whole book exports them (this turn holds
+    // the event loop for every reservation of the book).
     const n = book.reservations.size;
     const list = new Array<Reservation>(n);
     const states = new Array<ReservationState>(n);
     const orderIds = new Array<string | null>(n);
     const endedAt = new Float64Array(n);
     const expiresAt = new Float64Array(n);
-    let i = n;
-    for (let r = book.reservations.newest; r !== null && i > 0; r = r.next) {
-      i--;
+    let i = 0;
+    for (let r = book.reservations.oldest; r !== null; r = r.prev, i++) {
       list[i] = r;
       states[i] = r.state;
       orderIds[i] = r.orderId;
@@ -80,21 +75,19 @@ class FrozenReservations {
   take(max: number): { readonly packed: Uint8Array; readonly count: number } {
     const from = this.taken;
     const end = Math.min(this.list.length, from + max);
-    const fields: { -readonly [K in keyof ReservationFields]: ReservationFields[K] } = {
-      state: 'held',
-      orderId: null,
-      endedAt: 0,
-      expiresAt: 0,
-    };
-    const packed = encodeReservations(this.list, from, end, (i) => {
-      fields.state = this.states[i] as ReservationState;
-      fields.orderId = this.orderIds[i] ?? null;
-      fields.endedAt = this.endedAt[i] as number;
-      fields.expiresAt = this.expiresAt[i] as number;
-      return fields;
-    });
+    const w = blockWriter;
+    w.start();
+    for (let i = from; i < end; i++) {
+      w.add(
+        this.list[i] as Reservation,
+        this.states[i] as ReservationState,
+        this.orderIds[i] ?? null,
+        this.endedAt[i] as number,
+        this.expiresAt[i] as number,
+      );
+    }
     this.taken = end;
-    return { packed, count: end - from };
+    return { packed: w.finish(), count: end - from };
   }
 }
 
@@ -110,7 +103,7 @@ export function isExtensionItem(item: SnapshotItem): item is ExtensionItem {
 }
 
 export interface SnapshotHeader {
-  /** The state format of its items (STATE_FORMAT in engine-state.ts; 1 and 2 are still read). */
+  /** The state format of its items (STATE_FORMAT in engine-state.ts; 1 to 3 are still read). */
   readonly format: StateFormat;
   readonly takenAt: number;
   /** Recovery replays the journal from this sequence on (records a chunk holds are skipped). */

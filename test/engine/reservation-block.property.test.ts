@@ -4,7 +4,7 @@ import { StockEngine, type SnapshotItem } from '../../engine/index.ts';
 import type { Location } from '../../engine/master-data.ts';
 import { Position } from '../../engine/position.ts';
 import {
-  encodeReservations,
+  blockWriter,
   readReservations,
   type ReadReservation,
 } from '../../engine/reservation-block.ts';
@@ -130,6 +130,15 @@ describe('a reservation block on its own', () => {
   list[1]!.orderId = 'Bestellung-ß';
   list[1]!.endedAt = 1_500;
 
+  /** A block of `list[from]` to `list[to - 1]` as they are. */
+  const block = (from: number, to: number): Uint8Array => {
+    blockWriter.start();
+    for (const r of list.slice(from, to)) {
+      blockWriter.add(r, r.state, r.orderId, r.endedAt, r.expiresAt);
+    }
+    return blockWriter.finish();
+  };
+
   const read = (bytes: Uint8Array): ReadReservation[] => {
     const out: ReadReservation[] = [];
     readReservations(bytes, (r) => out.push({ ...r, lines: [...r.lines] }));
@@ -137,7 +146,7 @@ describe('a reservation block on its own', () => {
   };
 
   it('reads back what was written, UTF-8 included', () => {
-    expect(read(encodeReservations(list, 0, 2, (i) => list[i]!))).toEqual([
+    expect(read(block(0, 2))).toEqual([
       {
         id: 'r-1',
         channel: 'web',
@@ -161,11 +170,11 @@ describe('a reservation block on its own', () => {
         lines: ['Zürich-Ost-ダ', 3, 'S1', 2],
       },
     ]);
-    expect(read(encodeReservations(list, 1, 1, (i) => list[i]!))).toEqual([]);
+    expect(read(block(1, 1))).toEqual([]);
   });
 
   it('refuses a block cut short, with bytes past its end, or of another version', () => {
-    const bytes = encodeReservations(list, 0, 2, (i) => list[i]!);
+    const bytes = block(0, 2);
     for (let cut = 1; cut < bytes.length; cut++) {
       expect(() => read(bytes.subarray(0, cut))).toThrow(/cut short|no lines|unknown flags/);
     }
