@@ -1,4 +1,5 @@
 import type {
+  ByteReader,
   Command,
   CommandResult,
   ErrorCode,
@@ -8,7 +9,7 @@ import type {
   ReservationState,
   ReservationView,
 } from '../../engine/index.ts';
-import { ItemTag, type PeerReader, type PeerWriter } from './peer-codec.ts';
+import { ItemTag, type PeerWriter } from './peer-codec.ts';
 
 /**
  * A forwarded command's answer as it crosses between workers. Most answers are a reservation
@@ -163,7 +164,7 @@ function writeRefusal(w: PeerWriter, id: number, result: ErrorResult): boolean {
 }
 
 /** The answer of an item tagged Reservation or Refusal (its id already read) to `cmd`. */
-export function readAnswer(r: PeerReader, tag: number, cmd: Command): CommandResult {
+export function readAnswer(r: ByteReader, tag: number, cmd: Command): CommandResult {
   const flags = r.u8();
   if (tag === ItemTag.Refusal) {
     const code = r.name() as ErrorCode;

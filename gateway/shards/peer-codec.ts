@@ -1,7 +1,6 @@
 import {
-  asciiString,
   ByteWriter,
-  NameCache,
+  type ByteReader,
   type Command,
   type ConfirmCommand,
   type ReleaseCommand,
@@ -58,54 +57,6 @@ export class PeerWriter extends ByteWriter {
   /** The bytes written so far into `out` at `offset`. */
   copyTo(out: Uint8Array, offset: number): void {
     out.set(this.written(), offset);
-  }
-}
-
-/** Channels and locations take a handful of values: one string each (see NameCache). */
-const names = new NameCache();
-
-/** Reads the items PeerWriter wrote. Peers are this process's own threads: trusted bytes. */
-export class PeerReader {
-  at: number;
-  private readonly view: DataView;
-
-  constructor(
-    private readonly buf: Buffer,
-    from: number,
-  ) {
-    this.at = from;
-    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  }
-
-  u8(): number {
-    return this.buf[this.at++] as number;
-  }
-
-  u32(): number {
-    const v = this.view.getUint32(this.at, true);
-    this.at += 4;
-    return v;
-  }
-
-  f64(): number {
-    const v = this.view.getFloat64(this.at, true);
-    this.at += 8;
-    return v;
-  }
-
-  str(): string {
-    const n = this.view.getUint16(this.at, true);
-    const start = this.at + 2;
-    this.at = start + n;
-    return asciiString(this.buf, start, n) ?? this.buf.toString('utf8', start, start + n);
-  }
-
-  /** A string a few values repeat in (a channel, a location): the same string each time. */
-  name(): string {
-    const n = this.view.getUint16(this.at, true);
-    const start = this.at + 2;
-    this.at = start + n;
-    return names.read(this.buf, start, n) ?? this.buf.toString('utf8', start, start + n);
   }
 }
 
@@ -189,7 +140,7 @@ function writeConfirm(w: PeerWriter, id: number, cmd: ConfirmCommand): boolean {
  * The command of an item tagged Reserve, Release or Confirm (its id already read). Each op in
  * one object shape, absent fields undefined, as the gateway builds them (op-table.ts).
  */
-export function readCommand(r: PeerReader, tag: number): Command {
+export function readCommand(r: ByteReader, tag: number): Command {
   const flags = r.u8();
   switch (tag) {
     case ItemTag.Reserve: {

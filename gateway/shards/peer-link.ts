@@ -1,8 +1,13 @@
 import type { MessagePort } from 'node:worker_threads';
 import { Packr, Unpackr } from 'msgpackr';
-import type { Command, CommandResult, ResultSink } from '../../engine/index.ts';
+import {
+  ByteReader,
+  type Command,
+  type CommandResult,
+  type ResultSink,
+} from '../../engine/index.ts';
 import { packAnswer, readAnswer, writeAnswer } from './answer-codec.ts';
-import { ItemTag, PeerReader, PeerWriter, readCommand, writeCommand } from './peer-codec.ts';
+import { ItemTag, PeerWriter, readCommand, writeCommand } from './peer-codec.ts';
 
 // Records: a command's or a result's keys are written once per message, not once per object.
 const packr = new Packr({ useRecords: true });
@@ -174,7 +179,7 @@ export class PeerLink implements ResultSink<number> {
     const packed =
       end < buf.length ? (unpackr.unpack(buf.subarray(end)) as unknown[]) : ([] as unknown[]);
     let next = 0;
-    const r = new PeerReader(buf, 4);
+    const r = new ByteReader(buf, 4, 'peer message cut short');
     while (r.at < end) {
       const tag = r.u8();
       if (tag === ItemTag.Packed) {

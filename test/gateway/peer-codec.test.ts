@@ -2,12 +2,13 @@ import { MessageChannel } from 'node:worker_threads';
 import fc from 'fast-check';
 import { Packr, Unpackr } from 'msgpackr';
 import { afterEach, describe, expect, it } from 'vitest';
-import type {
-  Command,
-  CommandResult,
-  ErrorResult,
-  OkResult,
-  ReservationState,
+import {
+  ByteReader,
+  type Command,
+  type CommandResult,
+  type ErrorResult,
+  type OkResult,
+  type ReservationState,
 } from '../../engine/index.ts';
 import {
   packAnswer,
@@ -15,13 +16,7 @@ import {
   unpackAnswer,
   writeAnswer,
 } from '../../gateway/shards/answer-codec.ts';
-import {
-  ItemTag,
-  PeerReader,
-  PeerWriter,
-  readCommand,
-  writeCommand,
-} from '../../gateway/shards/peer-codec.ts';
+import { ItemTag, PeerWriter, readCommand, writeCommand } from '../../gateway/shards/peer-codec.ts';
 import { PeerLink, type CommandWaiter } from '../../gateway/shards/peer-link.ts';
 
 // Forwarded reserve, release and confirm commands and their answers cross between workers in a
@@ -114,7 +109,7 @@ describe('forwarded commands in binary', () => {
           if (written) sent.push({ id, cmd });
           else expect(w.at).toBe(before);
         });
-        const r = new PeerReader(bytesOf(w), 0);
+        const r = new ByteReader(bytesOf(w), 0, 'peer message cut short');
         for (const { id, cmd } of sent) {
           const tag = r.u8();
           expect(tag).toBe(
@@ -244,7 +239,7 @@ describe('answers in binary', () => {
           expect(w.at).toBe(0);
           return;
         }
-        const r = new PeerReader(bytesOf(w), 0);
+        const r = new ByteReader(bytesOf(w), 0, 'peer message cut short');
         const tag = r.u8();
         expect(tag).toBe(result.ok ? ItemTag.Reservation : ItemTag.Refusal);
         expect(r.f64()).toBe(42);
