@@ -8,19 +8,46 @@ import { UndoBatch, UndoLog } from './undo-log.ts';
 
 const EMPTY_UNDO = new UndoBatch();
 
-/** One group commit: the records of every command applied while the previous one was written. */
+/**
+ * One group commit: the records of every command applied while the previous one was written.
+ * Windows are reused (two take turns): the held replies' arrays keep their capacity, with a fill
+ * count, rather than being grown again from empty for every write. `records` is handed to the
+ * writer, so it is a new array each time.
+ */
 class Window {
-  readonly records: JournalRecord[] = [];
-  /** Held replies as two parallel lists (no object per reply). */
-  readonly envelopes: Envelope[] = [];
+  records: JournalRecord[] = [];
+  /** Held replies as two parallel lists (no object per reply): the first `held` entries. */
+  readonly envelopes: (Envelope | null)[] = [];
   readonly results: CommandResult[] = [];
+  held = 0;
   readonly waiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
   undo: UndoBatch = EMPTY_UNDO;
 
   get empty(): boolean {
-    return this.records.length === 0 && this.envelopes.length === 0 && this.waiters.length === 0;
+    return this.records.length === 0 && this.held === 0 && this.waiters.length === 0;
+  }
+
+  hold(envelope: Envelope, result: CommandResult): void {
+    this.envelopes[this.held] = envelope;
+    this.results[this.held] = result;
+    this.held++;
+  }
+
+  /** Ready for another write: nothing it answered stays referenced. */
+  reset(): void {
+    this.records = [];
+    this.envelopes.fill(null, 0, this.held);
+    this.results.fill(RESET, 0, this.held);
+    this.held = 0;
+    this.waiters.length = 0;
+    this.undo = EMPTY_UNDO;
   }
 }
+
+/** What a reused window's result slots hold between writes. */
+const RESET: CommandResult = Object.freeze(
+  fail(ErrorCode.INTERNAL, null, 'no result: the window was reset'),
+);
 
 const UNAVAILABLE: CommandResult = Object.freeze(
   fail(
@@ -50,6 +77,8 @@ export class CommitPipeline {
   readonly undo = new UndoLog<SkuBook>();
   private current = new Window();
   private inflight: Window | null = null;
+  /** A window whose write is done, for the next one. */
+  private spare: Window | null = null;
   private scheduled = false;
   nextSeq: number;
   durableSeq: number;
@@ -81,8 +110,7 @@ export class CommitPipeline {
   }
 
   hold(envelope: Envelope, result: CommandResult): void {
-    this.current.envelopes.push(envelope);
-    this.current.results.push(result);
+    this.current.hold(envelope, result);
     this.schedule();
   }
 
@@ -110,9 +138,10 @@ export class CommitPipeline {
     if (this.inflight !== null || this.current.empty) return;
     const window = this.current;
     window.undo = this.undo.take();
-    this.current = new Window();
+    this.current = this.fresh();
     if (window.records.length === 0) {
       this.release(window);
+      this.retire(window);
       return;
     }
     this.inflight = window;
@@ -123,6 +152,7 @@ export class CommitPipeline {
         this.durableSeq = (window.records[window.records.length - 1] as JournalRecord).seq;
         this.hooks.committed(window.records.length, this.now() - started);
         this.release(window);
+        this.retire(window);
         this.flush();
       },
       (error: unknown) => {
@@ -132,9 +162,21 @@ export class CommitPipeline {
     );
   }
 
+  private fresh(): Window {
+    const w = this.spare ?? new Window();
+    this.spare = null;
+    return w;
+  }
+
+  /** `window` is answered: it becomes the next one. */
+  private retire(window: Window): void {
+    window.reset();
+    this.spare = window;
+  }
+
   private release(window: Window): void {
     const { envelopes, results } = window;
-    for (let i = 0; i < envelopes.length; i++) {
+    for (let i = 0; i < window.held; i++) {
       this.hooks.deliver(envelopes[i] as Envelope, results[i] as CommandResult);
     }
     for (const w of window.waiters) w.resolve();
@@ -149,14 +191,15 @@ export class CommitPipeline {
     this.failures++;
     const later = this.current;
     later.undo = this.undo.take();
-    this.current = new Window();
+    this.current = this.fresh();
     this.hooks.rollback(later.undo);
     this.hooks.rollback(window.undo);
     this.nextSeq = this.durableSeq + 1;
     for (const w of [window, later]) {
-      for (const e of w.envelopes) this.hooks.deliver(e, UNAVAILABLE);
+      for (let i = 0; i < w.held; i++) this.hooks.deliver(w.envelopes[i] as Envelope, UNAVAILABLE);
       for (const waiter of w.waiters) waiter.reject(error);
     }
+    this.retire(window);
     this.hooks.failed(error);
   }
 
@@ -170,8 +213,8 @@ export class CommitPipeline {
   /** Answers every held reply UNAVAILABLE (shutdown after a failure). */
   abandon(): void {
     const w = this.current;
-    this.current = new Window();
-    for (const e of w.envelopes) this.hooks.deliver(e, UNAVAILABLE);
+    this.current = this.fresh();
+    for (let i = 0; i < w.held; i++) this.hooks.deliver(w.envelopes[i] as Envelope, UNAVAILABLE);
     for (const waiter of w.waiters) waiter.reject(new Error('engine stopped'));
   }
 }
