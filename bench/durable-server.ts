@@ -4,7 +4,8 @@
  * dir that also holds the file store's data. For the Redis store it gets a redis-server of its
  * own (gateway-redis.ts RedisServer: a free port, a temp dir, `appendonly yes`, `appendfsync
  * always`). Stock goes in through the HTTP API; CPU and RSS are read from /proc, GC time from the
- * server's /metrics.
+ * server's /metrics. `bare` is not Stockflow but the bare durable prototype (bench/durable-bare.ts,
+ * the architecture's ceiling), run with the same node flags and spoken to on the same paths.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -16,10 +17,12 @@ import { freePort, metricValue, waitFor } from '../test/persistence/server-proce
 import { RedisServer } from './gateway-redis.ts';
 import { CHANNEL, LOCATION } from './durable-load.ts';
 
-export type StoreKind = 'file' | 'redis' | 'memory';
+/** Stockflow's stores, and `bare`: the bare prototype (bench/durable-bare.ts), not Stockflow. */
+export type StoreKind = 'bare' | 'file' | 'redis' | 'memory';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const MAIN = join(ROOT, 'dist', 'gateway', 'main.js');
+const BARE = join(ROOT, 'bench', 'durable-bare.ts');
 
 /** The node flags of package.json's `start` script (`node <flags> dist/gateway/main.js`), so the
  * bench runs the server exactly as `npm start` does. */
@@ -103,6 +106,22 @@ export function buildConfig(
   };
 }
 
+/** Writes the server's STOCKFLOW_CONFIG file into `dir`; returns its path. */
+async function configFile(
+  store: StoreKind,
+  keys: ServerKeys,
+  products: readonly string[],
+  dir: string,
+  port: number,
+  redis: RedisServer | null,
+  patch: (config: Record<string, unknown>) => Record<string, unknown>,
+): Promise<string> {
+  const file = join(dir, 'config.json');
+  const url = redis === null ? null : `redis://127.0.0.1:${redis.port}`;
+  await writeFile(file, JSON.stringify(patch(buildConfig(store, keys, products, dir, port, url))));
+  return file;
+}
+
 /** The STOCKFLOW_* variables of this process's environment. */
 function stockflowEnv(): Record<string, string> {
   return Object.fromEntries(
@@ -145,23 +164,36 @@ export class StockflowServer {
     const dir = await mkdtemp(join(tmpdir(), 'stockflow-bench-durable-'));
     const redis = store === 'redis' ? await RedisServer.start('always') : null;
     const port = await freePort();
-    const file = join(dir, 'config.json');
-    const url = redis === null ? null : `redis://127.0.0.1:${redis.port}`;
-    await writeFile(
-      file,
-      JSON.stringify(patch(buildConfig(store, keys, products, dir, port, url))),
-    );
     // The node flags `npm start` passes, then DURABLE_SERVER_FLAGS (e.g. "--cpu-prof
     // --cpu-prof-dir=/tmp/p").
     const flags = [
       ...START_FLAGS,
       ...(process.env.DURABLE_SERVER_FLAGS ?? '').split(' ').filter(Boolean),
     ];
-    const child = spawn(process.execPath, [...flags, MAIN], {
-      cwd: dir,
-      // STOCKFLOW_* settings of the bench's own environment pass through (e.g.
-      // STOCKFLOW_SERVER__WORKERS=1 to compare one worker with the default), over the config file.
-      env: { PATH: process.env.PATH ?? '', ...stockflowEnv(), STOCKFLOW_CONFIG: file },
+    // The bare prototype needs no config (it knows no products, keys or rules) and runs from the
+    // repository root so `--import tsx` resolves; Stockflow runs from its temp dir.
+    const launch =
+      store === 'bare'
+        ? {
+            args: ['--import', 'tsx', ...flags, BARE, String(port), join(dir, 'data')],
+            cwd: ROOT,
+            env: { PATH: process.env.PATH ?? '' },
+          }
+        : {
+            args: [...flags, MAIN],
+            cwd: dir,
+            // STOCKFLOW_* settings of the bench's own environment pass through (e.g.
+            // STOCKFLOW_SERVER__WORKERS=1 to compare one worker with the default), over the
+            // config file.
+            env: {
+              PATH: process.env.PATH ?? '',
+              ...stockflowEnv(),
+              STOCKFLOW_CONFIG: await configFile(store, keys, products, dir, port, redis, patch),
+            },
+          };
+    const child = spawn(process.execPath, launch.args, {
+      cwd: launch.cwd,
+      env: launch.env,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
@@ -254,6 +286,11 @@ export class StockflowServer {
 
   proc(): ProcSample {
     return procSample(this.pid);
+  }
+
+  /** Sends the server process a signal (bench/alloc.ts brackets its heap profile with SIGUSR2). */
+  signal(name: NodeJS.Signals): void {
+    this.child.kill(name);
   }
 
   async stop(): Promise<void> {

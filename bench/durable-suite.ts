@@ -30,10 +30,12 @@ import { ratios, renderMarkdown, targets } from './durable-report.ts';
 
 /**
  * The durable benchmark (`npm run bench:durable`, `-- --quick` for a smoke run): durable granted
- * reserves through the real server on each store, against a Redis Lua check-and-reserve with
- * AOF always, in one run. Cases are grouped by the server state they need (a fresh server, or
- * one holding `held` reservations); within a group every system runs the same cases on the same
- * SKU and location names, one after the other, so they see the same machine load.
+ * reserves through the real server on each store, and through the bare durable prototype
+ * (`bare`, bench/durable-bare.ts: the architecture's ceiling), against a Redis Lua
+ * check-and-reserve with AOF always, in one run. Cases are grouped by the server state they need
+ * (a fresh server, or one holding `held` reservations); within a group every system runs the
+ * same cases on the same SKU and location names, one after the other, so they see the same
+ * machine load.
  */
 
 import type {
@@ -61,7 +63,8 @@ const FULL: Plan = {
   window: 128,
   luaCallers: 1_024,
   held: 1_000_000,
-  stores: ['file', 'redis', 'memory'],
+  // `bare` is the bare prototype (bench/durable-bare.ts): the ceiling, measured in the same run.
+  stores: ['bare', 'file', 'redis', 'memory'],
   groups: [
     { held: false, cases: ['refusal', 'hot'] },
     { held: false, cases: ['spread10k'] },
@@ -246,7 +249,10 @@ interface Log {
   (line: string): void;
 }
 
-/** One group on one Stockflow store: a fresh server, optionally a preload, then the cases. */
+/**
+ * One group on one Stockflow store (or the bare prototype, spoken to the same way): a fresh
+ * server, optionally a preload, then the cases.
+ */
 async function stockflowGroup(
   store: StoreKind,
   group: Group,
@@ -439,8 +445,8 @@ function newerSource(than: number): string | null {
 // ---- the run -------------------------------------------------------------------------------------
 
 /**
- * `--systems file,redis-lua` and `--cases hot,spread10k` keep only those systems and cases, and
- * `--fresh` only the cases without preloaded reservations (for a profile of one case: with DURABLE_SERVER_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/p"). A narrowed
+ * `--systems bare,file,redis-lua` and `--cases hot,spread10k` keep only those systems and cases,
+ * and `--fresh` only the cases without preloaded reservations (for a profile of one case: with DURABLE_SERVER_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/p"). A narrowed
  * run prints its table but writes no results file, so bench/results always holds a whole run.
  */
 function narrowed(plan: Plan, args: readonly string[]): Plan {
