@@ -25,6 +25,15 @@ export default tseslint.config(
     },
   },
   {
+    // Plain JavaScript preloaded into a server that runs without tsx (bench/alloc-sample.mjs).
+    files: ['bench/**/*.mjs'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      ...tseslint.configs.disableTypeChecked.languageOptions,
+      globals: { process: 'readonly', URL: 'readonly' },
+    },
+  },
+  {
     files: ['bench/**/*.ts', 'test/**/*.ts'],
     rules: { 'no-console': 'off', '@typescript-eslint/no-non-null-assertion': 'off' },
   },
