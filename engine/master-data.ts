@@ -3,6 +3,8 @@
  * optional group, attributes and prices, from the ERP). Stock feeds for an unknown SKU or
  * location are refused. docs/erp.md ("Master data") describes the fields as the ERP sends them.
  */
+import type { LocationQty } from './commands.ts';
+
 export interface LocationInput {
   readonly id: string;
   /** Free-form type; the sourcing and buffer rules match on it (e.g. "store", "dc", "dropship"). */
@@ -166,6 +168,9 @@ export function pricesOf(
 }
 
 /** One location as the engine holds it; positions point at it, so a type change is seen by all. */
+/** Quantities whose one-line view a location shares (Location.lines). */
+const SHARED_LINE_QTY = 64;
+
 export class Location {
   readonly id: string;
   type: string;
@@ -180,6 +185,8 @@ export class Location {
   pickup = true;
   /** The channel list as text, for caches of resolved rules (one per distinct list). */
   channelsKey = '*';
+  /** `lines(qty)` of the small quantities, made once each (see there). */
+  private readonly smallLines: (readonly LocationQty[] | undefined)[] = [];
 
   constructor(input: LocationInput) {
     this.id = input.id;
@@ -188,6 +195,25 @@ export class Location {
     this.lat = input.lat ?? null;
     this.lon = input.lon ?? null;
     this.merge(input);
+  }
+
+  /**
+   * The lines of a reservation of `qty` held here alone, as views show them: `[{ location, qty }]`.
+   * Shared for quantities up to SHARED_LINE_QTY (a view is built for every reserve's
+   * answer, and most hold a few units at one location), made anew above.
+   */
+  lines(qty: number): readonly LocationQty[] {
+    if (!Number.isInteger(qty) || qty < 0 || qty > SHARED_LINE_QTY) {
+      return [{ location: this.id, qty }];
+    }
+    let lines = this.smallLines[qty];
+    if (lines === undefined) {
+      // The line is frozen; the array is not (V8 iterates a frozen array through the generic
+      // iterator, which allocates for every `for...of`): it is typed read-only.
+      lines = [Object.freeze({ location: this.id, qty })];
+      this.smallLines[qty] = lines;
+    }
+    return lines;
   }
 
   /**

@@ -182,7 +182,7 @@ export class Reservation {
       state: this.state,
       lines:
         this.lines === null || this.lines.length === 0
-          ? [{ location: this.position.location.id, qty: this.qty }]
+          ? this.position.location.lines(this.qty)
           : this.lines.map((l) => ({ location: l.position.location.id, qty: l.qty })),
       expiresAt: this.expiresAt,
       orderId: this.orderId,

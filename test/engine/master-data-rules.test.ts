@@ -5,6 +5,7 @@ import {
   type AvailabilityDelta,
   type RulesInput,
 } from '../../engine/index.ts';
+import { Location } from '../../engine/master-data.ts';
 import { available, harness, RULES, stock, type Harness } from './fixtures.ts';
 
 let h: Harness;
@@ -224,5 +225,23 @@ describe('master data in snapshots', () => {
     // A location the old state holds is as it says: every channel, pick-up on.
     expect(restored.location('S1')).toEqual({ id: 'S1', type: 'store', name: 'S1' });
     expect(restored.availability('kiosk', 'A', 'S1')).toMatchObject({ available: 3 });
+  });
+});
+
+describe("a location's one-line view of a reservation", () => {
+  it('gives the location and the quantity, shares small quantities and keeps the line unchangeable', () => {
+    const dc = new Location({ id: 'DC1', type: 'dc' });
+    for (const qty of [0, 1, 2, 64, 65, 1_000, 2.5]) {
+      expect(dc.lines(qty)).toEqual([{ location: 'DC1', qty }]);
+    }
+    expect(dc.lines(3)).toBe(dc.lines(3));
+    expect(dc.lines(3)).not.toBe(dc.lines(4));
+    // Above the shared range every view gets its own.
+    expect(dc.lines(65)).not.toBe(dc.lines(65));
+    const line = dc.lines(1)[0] as { qty: number };
+    expect(() => {
+      line.qty = 5;
+    }).toThrow(TypeError);
+    expect(dc.lines(1)).toEqual([{ location: 'DC1', qty: 1 }]);
   });
 });
