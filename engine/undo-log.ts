@@ -202,8 +202,18 @@ export class UndoBatch {
     this.refs[this.refCount++] = x;
   }
 
+  ref2(x: unknown, y: unknown): void {
+    this.refs[this.refCount++] = x;
+    this.refs[this.refCount++] = y;
+  }
+
   num(x: number): void {
     this.nums[this.numCount++] = x;
+  }
+
+  num2(x: number, y: number): void {
+    this.nums[this.numCount++] = x;
+    this.nums[this.numCount++] = y;
   }
 
   purge(r: Reservation): void {
@@ -237,12 +247,9 @@ export class UndoLog<B extends UndoableBook> {
   position(book: B, p: Position): void {
     const b = this.batch;
     b.kind(POSITION);
-    b.ref(book);
-    b.ref(p);
-    b.num(p.onHand);
-    b.num(p.reserved);
-    b.num(p.allocated);
-    b.num(p.feedAsOf);
+    b.ref2(book, p);
+    b.num2(p.onHand, p.reserved);
+    b.num2(p.allocated, p.feedAsOf);
   }
 
   orderQty(p: Position, orderId: string): void {
@@ -252,25 +259,21 @@ export class UndoLog<B extends UndoableBook> {
   reservation(r: Reservation): void {
     const b = this.batch;
     b.kind(RESERVATION_FIELDS);
-    b.ref(r);
-    b.ref(r.state);
+    b.ref2(r, r.state);
     b.ref(r.orderId);
-    b.num(r.endedAt);
-    b.num(r.dueAt);
+    b.num2(r.endedAt, r.dueAt);
   }
 
   reservationAdded(book: B, r: Reservation): void {
     const b = this.batch;
     b.kind(RESERVATION_ADDED);
-    b.ref(book);
-    b.ref(r);
+    b.ref2(book, r);
   }
 
   reservationDeleted(book: B, r: Reservation): void {
     const b = this.batch;
     b.kind(RESERVATION_DELETED);
-    b.ref(book);
-    b.ref(r);
+    b.ref2(book, r);
     b.purge(r);
   }
 
