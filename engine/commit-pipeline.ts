@@ -4,50 +4,37 @@ import type { JournalEntry, JournalRecord, JournalWriter } from './journal.ts';
 import type { Envelope } from './partition-actors.ts';
 import { fail } from './results.ts';
 import type { SkuBook } from './sku-book.ts';
+import { RefillList } from './refill-list.ts';
 import { UndoBatch, UndoLog } from './undo-log.ts';
 
 const EMPTY_UNDO = new UndoBatch();
 
 /**
  * One group commit: the records of every command applied while the previous one was written.
- * Windows are reused (two take turns): the held replies' arrays keep their capacity, with a fill
- * count, rather than being grown again from empty for every write. `records` is handed to the
- * writer, so it is a new array each time.
+ * Windows are reused (two take turns), their held replies in lists that keep their capacity.
+ * `records` is handed to the writer, so it is a new array each time.
  */
 class Window {
   records: JournalRecord[] = [];
-  /** Held replies as two parallel lists (no object per reply): the first `held` entries. */
-  readonly envelopes: (Envelope | null)[] = [];
-  readonly results: CommandResult[] = [];
-  held = 0;
+  /** Held replies as two parallel lists (no object per reply). */
+  readonly envelopes = new RefillList<Envelope>();
+  readonly results = new RefillList<CommandResult>();
   readonly waiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
   undo: UndoBatch = EMPTY_UNDO;
 
   get empty(): boolean {
-    return this.records.length === 0 && this.held === 0 && this.waiters.length === 0;
-  }
-
-  hold(envelope: Envelope, result: CommandResult): void {
-    this.envelopes[this.held] = envelope;
-    this.results[this.held] = result;
-    this.held++;
+    return this.records.length === 0 && this.envelopes.length === 0 && this.waiters.length === 0;
   }
 
   /** Ready for another write: nothing it answered stays referenced. */
   reset(): void {
     this.records = [];
-    this.envelopes.fill(null, 0, this.held);
-    this.results.fill(RESET, 0, this.held);
-    this.held = 0;
+    this.envelopes.clear();
+    this.results.clear();
     this.waiters.length = 0;
     this.undo = EMPTY_UNDO;
   }
 }
-
-/** What a reused window's result slots hold between writes. */
-const RESET: CommandResult = Object.freeze(
-  fail(ErrorCode.INTERNAL, null, 'no result: the window was reset'),
-);
 
 const UNAVAILABLE: CommandResult = Object.freeze(
   fail(
@@ -110,7 +97,8 @@ export class CommitPipeline {
   }
 
   hold(envelope: Envelope, result: CommandResult): void {
-    this.current.hold(envelope, result);
+    this.current.envelopes.push(envelope);
+    this.current.results.push(result);
     this.schedule();
   }
 
@@ -176,8 +164,8 @@ export class CommitPipeline {
 
   private release(window: Window): void {
     const { envelopes, results } = window;
-    for (let i = 0; i < window.held; i++) {
-      this.hooks.deliver(envelopes[i] as Envelope, results[i] as CommandResult);
+    for (let i = 0; i < envelopes.length; i++) {
+      this.hooks.deliver(envelopes.at(i), results.at(i));
     }
     for (const w of window.waiters) w.resolve();
     // Durable: its changes will never be taken back.
@@ -196,7 +184,8 @@ export class CommitPipeline {
     this.hooks.rollback(window.undo);
     this.nextSeq = this.durableSeq + 1;
     for (const w of [window, later]) {
-      for (let i = 0; i < w.held; i++) this.hooks.deliver(w.envelopes[i] as Envelope, UNAVAILABLE);
+      for (let i = 0; i < w.envelopes.length; i++)
+        this.hooks.deliver(w.envelopes.at(i), UNAVAILABLE);
       for (const waiter of w.waiters) waiter.reject(error);
     }
     this.retire(window);
@@ -214,7 +203,7 @@ export class CommitPipeline {
   abandon(): void {
     const w = this.current;
     this.current = this.fresh();
-    for (let i = 0; i < w.held; i++) this.hooks.deliver(w.envelopes[i] as Envelope, UNAVAILABLE);
+    for (let i = 0; i < w.envelopes.length; i++) this.hooks.deliver(w.envelopes.at(i), UNAVAILABLE);
     for (const waiter of w.waiters) waiter.reject(new Error('engine stopped'));
   }
 }

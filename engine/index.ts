@@ -74,3 +74,4 @@ export { fnv1a32 } from './id-table.ts';
 export { asciiString, NameCache } from './ascii.ts';
 export { ByteReader } from './byte-reader.ts';
 export { ByteWriter } from './byte-writer.ts';
+export { RefillList } from './refill-list.ts';

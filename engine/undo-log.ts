@@ -5,6 +5,7 @@ import type { Position } from './position.ts';
 import type { Reservation } from './reservation.ts';
 import type { ReservationState } from './commands.ts';
 import type { RecentOp } from './recent-op.ts';
+import { RefillList } from './refill-list.ts';
 
 /** What undo needs of a SKU book (SkuBook implements it; this file does not depend on it). */
 export interface UndoableBook {
@@ -173,10 +174,9 @@ const OBJECT = 5;
  * code, their objects in `refs` and their numbers in `nums`, so recording a reserve allocates no
  * object. Rarer kinds are UndoEntry objects.
  *
- * The arrays are reused from window to window and keep their capacity: each has its own fill
- * count, and clearing resets the counts rather than the arrays' lengths (`array.length = 0` gives
- * V8's backing store back, and the next window's writes allocated it again, growing it step by
- * step: about a third of what a durable reserve allocated).
+ * The lists are reused from window to window and keep their capacity (see RefillList; the two
+ * number arrays, `kinds` and `nums`, keep a fill count of their own: cleared to null they would
+ * box their numbers).
  *
  * Per kind, refs / nums: POSITION [book, p] / [onHand, reserved, allocated, feedAsOf];
  * RESERVATION_FIELDS [r, state, orderId] / [endedAt, dueAt]; RESERVATION_ADDED and
@@ -184,27 +184,16 @@ const OBJECT = 5;
  */
 export class UndoBatch {
   readonly kinds: number[] = [];
-  readonly refs: unknown[] = [];
+  readonly refs = new RefillList<unknown>();
   readonly nums: number[] = [];
   /** Reservations purged in the window: gone for good once it is durable. */
-  readonly purged: (Reservation | null)[] = [];
-  /** How many entries of each array are this window's. */
+  readonly purged = new RefillList<Reservation>();
+  /** How many entries of `kinds` and of `nums` are this window's. */
   size = 0;
-  refCount = 0;
   numCount = 0;
-  purgedCount = 0;
 
   kind(k: number): void {
     this.kinds[this.size++] = k;
-  }
-
-  ref(x: unknown): void {
-    this.refs[this.refCount++] = x;
-  }
-
-  ref2(x: unknown, y: unknown): void {
-    this.refs[this.refCount++] = x;
-    this.refs[this.refCount++] = y;
   }
 
   num(x: number): void {
@@ -216,18 +205,12 @@ export class UndoBatch {
     this.nums[this.numCount++] = y;
   }
 
-  purge(r: Reservation): void {
-    this.purged[this.purgedCount++] = r;
-  }
-
   /** Empties it, keeping the capacity; the references are dropped so nothing stays alive. */
   clear(): void {
-    this.refs.fill(null, 0, this.refCount);
-    this.purged.fill(null, 0, this.purgedCount);
+    this.refs.clear();
+    this.purged.clear();
     this.size = 0;
-    this.refCount = 0;
     this.numCount = 0;
-    this.purgedCount = 0;
   }
 }
 
@@ -247,7 +230,8 @@ export class UndoLog<B extends UndoableBook> {
   position(book: B, p: Position): void {
     const b = this.batch;
     b.kind(POSITION);
-    b.ref2(book, p);
+    b.refs.push(book);
+    b.refs.push(p);
     b.num2(p.onHand, p.reserved);
     b.num2(p.allocated, p.feedAsOf);
   }
@@ -259,22 +243,25 @@ export class UndoLog<B extends UndoableBook> {
   reservation(r: Reservation): void {
     const b = this.batch;
     b.kind(RESERVATION_FIELDS);
-    b.ref2(r, r.state);
-    b.ref(r.orderId);
+    b.refs.push(r);
+    b.refs.push(r.state);
+    b.refs.push(r.orderId);
     b.num2(r.endedAt, r.dueAt);
   }
 
   reservationAdded(book: B, r: Reservation): void {
     const b = this.batch;
     b.kind(RESERVATION_ADDED);
-    b.ref2(book, r);
+    b.refs.push(book);
+    b.refs.push(r);
   }
 
   reservationDeleted(book: B, r: Reservation): void {
     const b = this.batch;
     b.kind(RESERVATION_DELETED);
-    b.ref2(book, r);
-    b.purge(r);
+    b.refs.push(book);
+    b.refs.push(r);
+    b.purged.push(r);
   }
 
   /** Before a position's ledger of changes since its feed is replaced (feeds, ships, deltas:
@@ -290,7 +277,7 @@ export class UndoLog<B extends UndoableBook> {
   lsn(book: B): void {
     const b = this.batch;
     b.kind(BOOK_LSN);
-    b.ref(book);
+    b.refs.push(book);
     b.num(book.lsn);
   }
 
@@ -320,7 +307,7 @@ export class UndoLog<B extends UndoableBook> {
 
   private entry(e: UndoEntry<B>): void {
     this.batch.kind(OBJECT);
-    this.batch.ref(e);
+    this.batch.refs.push(e);
   }
 
   /** Hands over the recorded changes and starts a new batch. */
@@ -335,7 +322,7 @@ export class UndoLog<B extends UndoableBook> {
   /** A batch handed over by `take` is no longer needed (its window is durable): reuse it. */
   recycle(batch: UndoBatch): void {
     if (batch === this.batch) return;
-    for (let i = 0; i < batch.purgedCount; i++) (batch.purged[i] as Reservation).dispose();
+    for (let i = 0; i < batch.purged.length; i++) batch.purged.at(i).dispose();
     batch.clear();
     this.spare = batch;
   }
@@ -344,15 +331,15 @@ export class UndoLog<B extends UndoableBook> {
 /** Undoes a batch's changes newest first, each restoring what it saw. */
 export function rollback<B extends UndoableBook>(batch: UndoBatch, target: UndoTarget<B>): void {
   const { kinds, refs, nums } = batch;
-  let ri = batch.refCount;
+  let ri = refs.length;
   let ni = batch.numCount;
   for (let k = batch.size - 1; k >= 0; k--) {
     switch (kinds[k]) {
       case POSITION: {
         ri -= 2;
         ni -= 4;
-        const book = refs[ri] as B;
-        const p = refs[ri + 1] as Position;
+        const book = refs.at(ri) as B;
+        const p = refs.at(ri + 1) as Position;
         p.onHand = nums[ni] as number;
         p.reserved = nums[ni + 1] as number;
         p.allocated = nums[ni + 2] as number;
@@ -364,9 +351,9 @@ export function rollback<B extends UndoableBook>(batch: UndoBatch, target: UndoT
       case RESERVATION_FIELDS: {
         ri -= 3;
         ni -= 2;
-        const r = refs[ri] as Reservation;
-        r.state = refs[ri + 1] as ReservationState;
-        r.orderId = refs[ri + 2] as string | null;
+        const r = refs.at(ri) as Reservation;
+        r.state = refs.at(ri + 1) as ReservationState;
+        r.orderId = refs.at(ri + 2) as string | null;
         r.endedAt = nums[ni] as number;
         r.dueAt = nums[ni + 1] as number;
         target.reschedule(r, true);
@@ -375,8 +362,8 @@ export function rollback<B extends UndoableBook>(batch: UndoBatch, target: UndoT
       case RESERVATION_ADDED:
       case RESERVATION_DELETED: {
         ri -= 2;
-        const book = refs[ri] as B;
-        const r = refs[ri + 1] as Reservation;
+        const book = refs.at(ri) as B;
+        const r = refs.at(ri + 1) as Reservation;
         const added = kinds[k] === RESERVATION_ADDED;
         if (added) book.reservations.remove(r);
         else book.reservations.add(r);
@@ -388,12 +375,12 @@ export function rollback<B extends UndoableBook>(batch: UndoBatch, target: UndoT
       case BOOK_LSN: {
         ri -= 1;
         ni -= 1;
-        (refs[ri] as B).lsn = nums[ni] as number;
+        (refs.at(ri) as B).lsn = nums[ni] as number;
         break;
       }
       default: {
         ri -= 1;
-        (refs[ri] as UndoEntry<B>).undo(target);
+        (refs.at(ri) as UndoEntry<B>).undo(target);
       }
     }
   }

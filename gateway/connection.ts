@@ -1,5 +1,5 @@
 import type { WebSocket } from 'uWebSockets.js';
-import type { Command, CommandResult, ResultSink } from '../engine/index.ts';
+import { RefillList, type Command, type CommandResult, type ResultSink } from '../engine/index.ts';
 import type { Principal } from './auth.ts';
 import type { RequestId } from './message-schemas.ts';
 import type { ReplyBatcher, ReplyTarget } from './reply-batcher.ts';
@@ -72,16 +72,14 @@ export class Connection implements ResultSink<Pending>, ReplyTarget {
   /** The encoding of the last frame received: pushes that answer no frame go out in it. */
   binary = false;
   readonly subscriptions = new Map<string, Subscription>();
-  /** Replies waiting for this turn's flush: the first `outCount` entries. The array keeps its
-   * capacity from turn to turn (`length = 0` would give its backing store back to V8, and the
-   * next turn's replies would allocate it again). */
-  private readonly out: (string | Uint8Array)[] = [];
-  private outCount = 0;
+  /** Replies waiting for this turn's flush (their bytes point into shared slabs: cleared once
+   * written, so none is kept alive). */
+  private readonly out = new RefillList<string | Uint8Array>();
   private readonly writeAll = (): void => {
     const ws = this.ws as WebSocket<SocketData>;
     const out = this.out;
-    for (let i = 0; i < this.outCount && !this.closed; i++) {
-      const message = out[i] as string | Uint8Array;
+    for (let i = 0; i < out.length && !this.closed; i++) {
+      const message = out.at(i);
       ws.send(message, typeof message !== 'string');
     }
   };
@@ -102,13 +100,13 @@ export class Connection implements ResultSink<Pending>, ReplyTarget {
   /** Queues an encoded reply for this turn's flush. */
   push(message: string | Uint8Array): void {
     if (this.closed) return;
-    this.out[this.outCount++] = message;
+    this.out.push(message);
     this.batcher.mark(this);
   }
 
   writeQueued(): void {
     if (this.closed || this.ws === null) {
-      this.clearOut();
+      this.out.clear();
       return;
     }
     try {
@@ -117,13 +115,7 @@ export class Connection implements ResultSink<Pending>, ReplyTarget {
       // uWS throws only on a socket that is already closed; its close handler has run or runs now.
       this.closed = true;
     } finally {
-      this.clearOut();
+      this.out.clear();
     }
-  }
-
-  /** Drops the written replies (their bytes point into shared slabs: keep none alive). */
-  private clearOut(): void {
-    this.out.fill('', 0, this.outCount);
-    this.outCount = 0;
   }
 }
