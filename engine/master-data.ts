@@ -167,10 +167,10 @@ export function pricesOf(
   return Object.freeze({ ...input });
 }
 
-/** One location as the engine holds it; positions point at it, so a type change is seen by all. */
 /** Quantities whose one-line view a location shares (Location.lines). */
 const SHARED_LINE_QTY = 64;
 
+/** One location as the engine holds it; positions point at it, so a type change is seen by all. */
 export class Location {
   readonly id: string;
   type: string;
