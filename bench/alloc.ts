@@ -21,30 +21,20 @@ import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import {
-  HOT_SKU,
-  spreadSku,
-  WARM_SKU,
-  type MeasureJob,
-  type MeasureResult,
-  type Target,
-} from './durable-load.ts';
+import type { MeasureJob, MeasureResult } from './durable-load.ts';
 import { StockflowServer, type StoreKind } from './durable-server.ts';
-import { runChild } from './durable-suite.ts';
+import { KEYS, runChild, stockPlan, targetOf } from './durable-suite.ts';
 import { waitFor } from '../test/persistence/server-process.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SAMPLER = join(ROOT, 'bench', 'alloc-sample.mjs');
-const KEYS = {
-  admin: 'bench-alloc-admin-key-00000000',
-  storefront: 'bench-alloc-web-key-0000000000',
-};
+const CASES = ['hot', 'spread10k'] as const;
+type CaseName = (typeof CASES)[number];
 
-type CaseName = 'hot' | 'spread10k';
-const TARGETS: Record<CaseName, Target> = {
-  hot: { kind: 'one', sku: HOT_SKU },
-  spread10k: { kind: 'spread', skus: 10_000 },
-};
+/** One worker: everything runs on the main thread, the one the sampler profiles. */
+function oneWorker(config: Record<string, unknown>): Record<string, unknown> {
+  return { ...config, server: { ...(config.server as object), workers: 1 } };
+}
 
 interface ProfileNode {
   readonly callFrame: {
@@ -94,31 +84,10 @@ async function profileAt(path: string): Promise<ProfileNode> {
 async function runCase(system: StoreKind, c: CaseName, seconds: number): Promise<AllocResult> {
   const dir = await mkdtemp(join(tmpdir(), 'stockflow-bench-alloc-'));
   const out = join(dir, 'profile');
-  const saved = {
-    flags: process.env.DURABLE_SERVER_FLAGS,
-    workers: process.env.STOCKFLOW_SERVER__WORKERS,
-  };
-  process.env.DURABLE_SERVER_FLAGS = `--import=${pathToFileURL(SAMPLER).href}?out=${encodeURIComponent(out)}`;
-  process.env.STOCKFLOW_SERVER__WORKERS = '1';
-  const target = TARGETS[c];
-  const stock = new Map<string, number>([
-    [HOT_SKU, 100_000_000],
-    [WARM_SKU, 100_000_000],
-  ]);
-  if (target.kind === 'spread')
-    for (let i = 0; i < target.skus; i++) stock.set(spreadSku(i), 1_000);
-  let server: StockflowServer;
-  try {
-    server = await StockflowServer.start(system, KEYS, [...stock.keys()]);
-  } finally {
-    for (const [k, v] of [
-      ['DURABLE_SERVER_FLAGS', saved.flags],
-      ['STOCKFLOW_SERVER__WORKERS', saved.workers],
-    ] as const) {
-      if (v === undefined) Reflect.deleteProperty(process.env, k);
-      else process.env[k] = v;
-    }
-  }
+  const target = targetOf(c);
+  const stock = stockPlan({ held: false, cases: [c] });
+  const sampler = `--import=${pathToFileURL(SAMPLER).href}?out=${encodeURIComponent(out)}`;
+  const server = await StockflowServer.start(system, KEYS, [...stock.keys()], oneWorker, [sampler]);
   try {
     await server.loadStock(stock, 1);
     const job: MeasureJob = {
@@ -192,8 +161,12 @@ const at = (flag: string): string | undefined => {
   return i === -1 ? undefined : args[i + 1];
 };
 const seconds = Number(at('--seconds') ?? 5);
-const cases = (at('--cases') ?? 'hot,spread10k').split(',') as CaseName[];
-for (const c of cases) if (!(c in TARGETS)) throw new Error(`unknown case ${c}`);
+const cases = (at('--cases') ?? CASES.join(',')).split(',') as CaseName[];
+for (const c of cases) if (!CASES.includes(c)) throw new Error(`unknown case ${c}`);
+// The environment's STOCKFLOW_* settings pass through to the server over its config.
+if ((process.env.STOCKFLOW_SERVER__WORKERS ?? '1') !== '1') {
+  throw new Error('bench:alloc profiles one worker: unset STOCKFLOW_SERVER__WORKERS');
+}
 const results: AllocResult[] = [];
 for (const c of cases) {
   for (const system of ['bare', 'file'] as const) {

@@ -153,22 +153,25 @@ export class StockflowServer {
 
   /**
    * Starts a server on `store` knowing `products` (at LOCATION), and waits for /readyz. `patch`
-   * changes the config before it is written (e.g. server.workers, more locations).
+   * changes the config before it is written (e.g. server.workers, more locations); `nodeFlags`
+   * go to node after the others (bench/alloc.ts preloads its heap sampler with them).
    */
   static async start(
     store: StoreKind,
     keys: ServerKeys,
     products: readonly string[],
     patch: (config: Record<string, unknown>) => Record<string, unknown> = (c) => c,
+    nodeFlags: readonly string[] = [],
   ): Promise<StockflowServer> {
     const dir = await mkdtemp(join(tmpdir(), 'stockflow-bench-durable-'));
     const redis = store === 'redis' ? await RedisServer.start('always') : null;
     const port = await freePort();
     // The node flags `npm start` passes, then DURABLE_SERVER_FLAGS (e.g. "--cpu-prof
-    // --cpu-prof-dir=/tmp/p").
+    // --cpu-prof-dir=/tmp/p"), then the caller's.
     const flags = [
       ...START_FLAGS,
       ...(process.env.DURABLE_SERVER_FLAGS ?? '').split(' ').filter(Boolean),
+      ...nodeFlags,
     ];
     // The bare prototype needs no config (it knows no products, keys or rules) and runs from the
     // repository root so `--import tsx` resolves; Stockflow runs from its temp dir.

@@ -85,7 +85,7 @@ const QUICK: Plan = {
   ],
 };
 
-function targetOf(c: CaseName): Target {
+export function targetOf(c: CaseName): Target {
   switch (c) {
     case 'refusal':
       return { kind: 'one', sku: EMPTY_SKU };
@@ -102,7 +102,7 @@ function targetOf(c: CaseName): Target {
  * A group's products and their stock at the one location: the hot, empty and warm-up SKUs, and
  * as many spread SKUs as its cases use (all 100k when reservations are preloaded over them).
  */
-function stockPlan(group: Group): Map<string, number> {
+export function stockPlan(group: Group): Map<string, number> {
   const stock = new Map<string, number>([
     [HOT_SKU, HOT_STOCK],
     [EMPTY_SKU, 0],
@@ -117,7 +117,7 @@ function stockPlan(group: Group): Map<string, number> {
   return stock;
 }
 
-const KEYS = {
+export const KEYS = {
   admin: 'bench-durable-admin-key-0000',
   storefront: 'bench-durable-web-key-000000',
 };
