@@ -6,6 +6,7 @@ import type { CaseName, CaseResult, Report, System } from './durable-types.ts';
 const SYSTEM_NAMES: Record<System, string> = {
   bare: 'bare prototype (uWS + msgpackr + group commit), file',
   file: 'Stockflow, file store',
+  file1: 'Stockflow, file store, one worker',
   redis: 'Stockflow, Redis store',
   memory: 'Stockflow, memory store',
   'redis-lua': 'Redis-Lua, AOF always',
@@ -121,6 +122,7 @@ export function targets(report: Report): Target[] {
   const redisLua = ratios('redis', 'redis-lua');
   const fileMem = ratios('file', 'memory');
   const redisMem = ratios('redis', 'memory');
+  const fileOneBare = ratios('file1', 'bare');
   return [
     {
       measure: 'durable granted reserves, file store, every case, against Redis-Lua AOF always',
@@ -133,6 +135,14 @@ export function targets(report: Report): Target[] {
         'the ceiling: bare prototype against Redis-Lua AOF always (information: is 4x reachable on this host at all)',
       target: '-',
       measured: span(bareLua, 'x'),
+      met: null,
+      informational: true,
+    },
+    {
+      measure:
+        'the file store on one worker against the bare prototype (information: one thread each, the share of the ceiling the product keeps)',
+      target: '-',
+      measured: span(fileOneBare, ''),
       met: null,
       informational: true,
     },
@@ -187,6 +197,8 @@ export interface RatioRow {
   readonly fileOverMemory: number | null;
   readonly redisOverMemory: number | null;
   readonly fileOverBare: number | null;
+  /** The file store on one worker against the bare prototype: one thread each. */
+  readonly fileOneOverBare: number | null;
 }
 
 /**
@@ -206,6 +218,7 @@ export function ratios(report: Report): RatioRow[] {
       fileOverMemory: ratio(row.by.file, mem),
       redisOverMemory: ratio(row.by.redis, mem),
       fileOverBare: ratio(row.by.file, row.by.bare),
+      fileOneOverBare: ratio(row.by.file1, row.by.bare),
     };
   });
 }
@@ -217,13 +230,13 @@ export function renderMarkdown(report: Report): string {
   const refusals = caseRows(report, true);
   const ratioRows = ratios(report).map(
     (r) =>
-      `| ${r.case} | ${show(r.bareOverLua)} | ${show(r.fileOverLua)} | ${show(r.redisOverLua)} | ${show(r.memoryOverLua)} | ${show(r.fileOverMemory, '')} | ${show(r.redisOverMemory, '')} | ${show(r.fileOverBare, '')} |`,
+      `| ${r.case} | ${show(r.bareOverLua)} | ${show(r.fileOverLua)} | ${show(r.redisOverLua)} | ${show(r.memoryOverLua)} | ${show(r.fileOverMemory, '')} | ${show(r.redisOverMemory, '')} | ${show(r.fileOverBare, '')} | ${show(r.fileOneOverBare, '')} |`,
   );
   return [
     '# Durable reserves benchmark',
     '',
     `${report.date} (${p.mode} run, ${report.wallSeconds} s), ${String(m.cpus)} × ${String(m.cpu)}, Node ${String(m.node)}; load average at start ${JSON.stringify(m.loadAverageAtStart)}, at end ${JSON.stringify(m.loadAverageAtEnd)}.`,
-    `Load: ${p.connections} WebSocket connections × ${p.window} in flight, msgpack frames, qty-1 reserves, ${p.durationMs / 1_000} s per case after a ${p.warmupMs / 1_000} s warm-up per server; Redis-Lua: ioredis auto-pipelining from ${p.luaCallers} callers. Stockflow runs as \`npm start\` runs it, \`server.workers\` left at its default (\`auto\`: one worker per core on fresh data, ${String(workersPerCore())} here); the bare prototype runs one thread. (\`npm run bench:durable\`, \`-- --quick\` for a smoke run.)`,
+    `Load: ${p.connections} WebSocket connections × ${p.window} in flight, msgpack frames, qty-1 reserves, ${p.durationMs / 1_000} s per case after a ${p.warmupMs / 1_000} s warm-up per server; Redis-Lua: ioredis auto-pipelining from ${p.luaCallers} callers. Stockflow runs as \`npm start\` runs it, \`server.workers\` left at its default (\`auto\`: one worker per core on fresh data, ${String(workersPerCore())} here), except "Stockflow, file store, one worker" (\`server.workers: 1\`, like for like with the bare prototype, which runs one thread). (\`npm run bench:durable\`, \`-- --quick\` for a smoke run.)`,
     '',
     '## Targets (issue #11)',
     '',
@@ -247,8 +260,8 @@ export function renderMarkdown(report: Report): string {
     '',
     '## Ratios (throughput of the expected outcome)',
     '',
-    '| case | bare / Redis-Lua | file / Redis-Lua | Redis store / Redis-Lua | memory / Redis-Lua | file / memory | Redis store / memory | file / bare |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| case | bare / Redis-Lua | file / Redis-Lua | Redis store / Redis-Lua | memory / Redis-Lua | file / memory | Redis store / memory | file / bare | file, one worker / bare |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...ratioRows,
     '',
     '## Preloading the held reservations',

@@ -17,8 +17,12 @@ import { freePort, metricValue, waitFor } from '../test/persistence/server-proce
 import { RedisServer } from './gateway-redis.ts';
 import { CHANNEL, LOCATION } from './durable-load.ts';
 
-/** Stockflow's stores, and `bare`: the bare prototype (bench/durable-bare.ts), not Stockflow. */
-export type StoreKind = 'bare' | 'file' | 'redis' | 'memory';
+/**
+ * Stockflow's stores, `file1`: the file store on one worker (`server.workers: 1`, like for like
+ * with the bare prototype, which runs one thread), and `bare`: the bare prototype
+ * (bench/durable-bare.ts), not Stockflow.
+ */
+export type StoreKind = 'bare' | 'file' | 'file1' | 'redis' | 'memory';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const MAIN = join(ROOT, 'dist', 'gateway', 'main.js');
@@ -83,7 +87,12 @@ export function buildConfig(
   redisUrl: string | null,
 ): Record<string, unknown> {
   return {
-    server: { host: '127.0.0.1', port, shutdownGraceMs: 1_000 },
+    server: {
+      host: '127.0.0.1',
+      port,
+      shutdownGraceMs: 1_000,
+      ...(store === 'file1' ? { workers: 1 } : {}),
+    },
     auth: {
       apiKeys: [
         { key: keys.admin, name: 'bench admin', role: 'admin' },
@@ -93,7 +102,7 @@ export function buildConfig(
       rateLimit: { perSecond: 1_000_000_000, burst: 1_000_000_000 },
     },
     persistence: {
-      store,
+      store: store === 'file1' ? 'file' : store,
       dir: join(dir, 'data'),
       ...(redisUrl === null ? {} : { redis: { url: redisUrl, strict: true } }),
     },
@@ -122,11 +131,14 @@ async function configFile(
   return file;
 }
 
-/** The STOCKFLOW_* variables of this process's environment. */
-function stockflowEnv(): Record<string, string> {
+/** The STOCKFLOW_* variables of this process's environment (`file1` keeps its one worker). */
+function stockflowEnv(store: StoreKind): Record<string, string> {
   return Object.fromEntries(
     Object.entries(process.env).filter(
-      (e): e is [string, string] => e[0].startsWith('STOCKFLOW_') && e[1] !== undefined,
+      (e): e is [string, string] =>
+        e[0].startsWith('STOCKFLOW_') &&
+        e[1] !== undefined &&
+        !(store === 'file1' && e[0] === 'STOCKFLOW_SERVER__WORKERS'),
     ),
   );
 }
@@ -190,7 +202,7 @@ export class StockflowServer {
             // config file.
             env: {
               PATH: process.env.PATH ?? '',
-              ...stockflowEnv(),
+              ...stockflowEnv(store),
               STOCKFLOW_CONFIG: await configFile(store, keys, products, dir, port, redis, patch),
             },
           };

@@ -63,8 +63,9 @@ const FULL: Plan = {
   window: 128,
   luaCallers: 1_024,
   held: 1_000_000,
-  // `bare` is the bare prototype (bench/durable-bare.ts): the ceiling, measured in the same run.
-  stores: ['bare', 'file', 'redis', 'memory'],
+  // `bare` is the bare prototype (bench/durable-bare.ts): the ceiling, measured in the same run;
+  // `file1` the file store on one worker, like for like with it.
+  stores: ['bare', 'file', 'file1', 'redis', 'memory'],
   groups: [
     { held: false, cases: ['refusal', 'hot'] },
     { held: false, cases: ['spread10k'] },
