@@ -219,6 +219,20 @@ function describe(selector: Selector): string {
 }
 
 /** The values of the named attributes, as a cache key part ('' when no rule names any). */
+/**
+ * The rules resolved at one location, shared by every SKU of a group there. They hold for the
+ * location's type and channel list they were resolved with (a location merged with others is
+ * resolved again); its id never changes.
+ */
+class ResolvedAt {
+  readonly byGroup = new Map<string, Float64Array>();
+
+  constructor(
+    readonly type: string,
+    readonly channelsKey: string,
+  ) {}
+}
+
 function attributeKey(
   names: readonly string[],
   attributes: Readonly<Record<string, string>>,
@@ -278,7 +292,8 @@ export class ChannelRules {
   // position. The arrays handed out are never written to.
   private readonly skusInRules = new Set<string>();
   private readonly skusInCaps = new Set<string>();
-  private readonly resolved = new Map<string, Float64Array>();
+  /** Per location: its shared results by SKU group (and rule attributes), see `resolve`. */
+  private readonly resolved = new WeakMap<Location, ResolvedAt>();
   private readonly capsByGroup = new Map<string, Cap | null>();
   /** Attribute names buffer and exclusion rules (resp. caps) list, sorted: part of cache keys. */
   private readonly ruleAttributes: readonly string[];
@@ -390,13 +405,21 @@ export class ChannelRules {
     location: Location,
   ): Float64Array {
     if (this.skusInRules.has(sku)) return this.compute(sku, skuGroup, attributes, location);
+    // Found by the location itself, then by its SKU group: no key string is built per position
+    // (a million positions resolve once each on their first reserve).
+    let at = this.resolved.get(location);
+    if (at === undefined || at.type !== location.type || at.channelsKey !== location.channelsKey) {
+      at = new ResolvedAt(location.type, location.channelsKey);
+      this.resolved.set(location, at);
+    }
     const key =
-      `${location.id}\u0000${location.type}\u0000${location.channelsKey}\u0000${skuGroup}` +
-      `\u0000${attributeKey(this.ruleAttributes, attributes)}`;
-    let shared = this.resolved.get(key);
+      this.ruleAttributes.length === 0
+        ? skuGroup
+        : `${skuGroup}\u0000${attributeKey(this.ruleAttributes, attributes)}`;
+    let shared = at.byGroup.get(key);
     if (shared === undefined) {
       shared = this.compute(sku, skuGroup, attributes, location);
-      this.resolved.set(key, shared);
+      at.byGroup.set(key, shared);
     }
     return shared;
   }
