@@ -123,6 +123,10 @@ export class EngineCore implements BookContext, UndoTarget<SkuBook> {
     this.expiry.schedule(reservation);
   }
 
+  unschedule(reservation: Reservation): void {
+    this.expiry.remove(reservation);
+  }
+
   changed(book: SkuBook): void {
     if (book.watches !== null) this.conflation.enqueue(book);
   }

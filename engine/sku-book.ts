@@ -37,6 +37,8 @@ export interface BookContext {
   readonly reservationTimes: ReservationTimes;
   /** (Re)schedules a reservation in the engine's expiry structure at its `dueAt`. */
   schedule(reservation: Reservation): void;
+  /** Takes a reservation out of the expiry structure (it is purged); none there is fine. */
+  unschedule(reservation: Reservation): void;
   /** A number some channel may see changed in this book. */
   changed(book: SkuBook): void;
   /** A feed older than the position's newest was ignored. */
@@ -424,6 +426,10 @@ export class SkuBook implements UndoableBook {
     }
     if (r.endedAt + ctx.tombstoneTtlMs <= cmd.at) {
       this.reservations.remove(r);
+      // The expiry scheduler took it out before it sent this purge; a purge replayed from the
+      // journal (recovery, a resync) finds it still scheduled, and a purged reservation left
+      // there would sit at the head of the queue with its times given back.
+      ctx.unschedule(r);
       // With a journal its times are given back once the purge is durable (it may be undone).
       if (ctx.undo !== null) ctx.undo.reservationDeleted(this, r);
       else r.dispose();

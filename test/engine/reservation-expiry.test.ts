@@ -1,5 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { ManualClock, type ReserveCommand } from '../../engine/index.ts';
 import { harness, stock, type Harness } from './fixtures.ts';
+import { MemoryJournal } from './memory-journal.ts';
 
 let h: Harness;
 afterEach(async () => {
@@ -130,5 +132,49 @@ describe('reservation expiry', () => {
     h.clock.advance(1_000 + 250 * 10);
     await h.engine.settle();
     expect(h.engine.position('A', 'S1')?.reserved).toBe(249);
+  });
+});
+
+describe('reservation expiry after a replay', () => {
+  it('keeps no purged reservation in the schedule: holds granted after it still expire', async () => {
+    const live = harness({ tombstoneTtlMs: 1_000 });
+    h = live;
+    const journal = new MemoryJournal();
+    live.engine.storage.attachJournal(journal, 0);
+    await stock(live, 'A', { S1: 10 });
+    const reserve = (id: string, ttlMs?: number): ReserveCommand => ({
+      op: 'reserve',
+      reservationId: id,
+      channel: 'web',
+      sku: 'A',
+      qty: 1,
+      location: 'S1',
+      ...(ttlMs === undefined ? {} : { ttlMs }),
+    });
+    await live.ok(reserve('gone'));
+    await live.ok({ op: 'release', reservationId: 'gone' });
+    // Past its tombstone's time: the scheduler purges it, and the purge is journaled.
+    live.clock.advance(1_001);
+    await live.engine.settle();
+    await live.engine.durable();
+    expect(live.engine.reservation('gone')).toBeNull();
+    await live.ok(reserve('later', 5_000));
+    await live.engine.durable();
+
+    // Recovery replays the purge while the released reservation is still scheduled for it (the
+    // live scheduler had taken it out first); the hold granted after must still expire.
+    const clock = new ManualClock(live.clock.now());
+    const replayed = harness({ tombstoneTtlMs: 1_000, clock });
+    try {
+      replayed.engine.storage.replay(journal.records);
+      expect(replayed.engine.reservation('gone')).toBeNull();
+      expect(replayed.engine.reservation('later')?.state).toBe('held');
+      clock.advance(5_000);
+      await replayed.engine.settle();
+      expect(replayed.engine.reservation('later')?.state).toBe('expired');
+      expect(replayed.engine.position('A', 'S1')?.reserved).toBe(0);
+    } finally {
+      await replayed.engine.stop();
+    }
   });
 });
