@@ -1,3 +1,5 @@
+import { PagedF64, PagedList } from './paged.ts';
+
 /**
  * A binary min-heap of items keyed by `dueAt`, with each item's slot kept on the item so it can
  * be removed or re-keyed in O(log n). One heap serves the whole engine: no timer per reservation.
@@ -8,21 +10,28 @@ export interface HeapItem {
 }
 
 export class ExpiryHeap<T extends HeapItem> {
-  private readonly items: T[] = [];
+  /** The heap's slots, in pages: a heap of millions grows without copying (see paged.ts). */
+  private readonly items: PagedList<T>;
   /**
    * Each slot's `dueAt` as of when it was placed (or re-keyed through `update`), beside the items:
    * sifting compares these instead of reaching every item it passes. A reservation keeps its times
    * in columns of its own (ReservationTimes), so reading a parent's `dueAt` was two cache misses
    * (the item, then its row) per push, a million times at recovery.
    */
-  private keys = new Float64Array(64);
+  private readonly keys: PagedF64;
+
+  /** `listPageBits` and `keyPageBits` set the page sizes (tests make them small). */
+  constructor(listPageBits?: number, keyPageBits?: number) {
+    this.items = new PagedList<T>(listPageBits);
+    this.keys = new PagedF64(keyPageBits);
+  }
 
   get size(): number {
     return this.items.length;
   }
 
   peek(): T | undefined {
-    return this.items[0];
+    return this.items.length === 0 ? undefined : this.items.at(0);
   }
 
   push(item: T): void {
@@ -31,20 +40,16 @@ export class ExpiryHeap<T extends HeapItem> {
       return;
     }
     const index = this.items.length;
-    if (index === this.keys.length) {
-      const keys = new Float64Array(index * 2);
-      keys.set(this.keys);
-      this.keys = keys;
-    }
+    this.keys.ensure(index + 1);
     this.items.push(item);
-    this.keys[index] = item.dueAt;
+    this.keys.set(index, item.dueAt);
     item.heapIndex = index;
     this.up(index);
   }
 
   pop(): T | undefined {
-    const top = this.items[0];
-    if (top === undefined) return undefined;
+    if (this.items.length === 0) return undefined;
+    const top = this.items.at(0);
     this.removeAt(0);
     return top;
   }
@@ -55,24 +60,25 @@ export class ExpiryHeap<T extends HeapItem> {
 
   /** Restores heap order after `item.dueAt` changed. */
   update(item: T): void {
-    this.keys[item.heapIndex] = item.dueAt;
+    this.keys.set(item.heapIndex, item.dueAt);
     this.up(item.heapIndex);
     this.down(item.heapIndex);
   }
 
   clear(): void {
-    for (const item of this.items) item.heapIndex = -1;
-    this.items.length = 0;
+    const items = this.items;
+    for (let i = 0; i < items.length; i++) items.at(i).heapIndex = -1;
+    items.clear();
   }
 
   private removeAt(index: number): void {
     const items = this.items;
-    const removed = items[index] as T;
+    const removed = items.at(index);
     const last = items.pop() as T;
     removed.heapIndex = -1;
     if (index < items.length) {
-      items[index] = last;
-      this.keys[index] = this.keys[items.length] as number;
+      items.set(index, last);
+      this.keys.set(index, this.keys.at(items.length));
       last.heapIndex = index;
       this.up(index);
       this.down(last.heapIndex);
@@ -82,20 +88,20 @@ export class ExpiryHeap<T extends HeapItem> {
   private up(index: number): void {
     const items = this.items;
     const keys = this.keys;
-    const item = items[index] as T;
-    const key = keys[index] as number;
+    const item = items.at(index);
+    const key = keys.at(index);
     while (index > 0) {
       const parentIndex = (index - 1) >> 1;
-      const parentKey = keys[parentIndex] as number;
+      const parentKey = keys.at(parentIndex);
       if (parentKey <= key) break;
-      const parent = items[parentIndex] as T;
-      items[index] = parent;
-      keys[index] = parentKey;
+      const parent = items.at(parentIndex);
+      items.set(index, parent);
+      keys.set(index, parentKey);
       parent.heapIndex = index;
       index = parentIndex;
     }
-    items[index] = item;
-    keys[index] = key;
+    items.set(index, item);
+    keys.set(index, key);
     item.heapIndex = index;
   }
 
@@ -103,24 +109,24 @@ export class ExpiryHeap<T extends HeapItem> {
     const items = this.items;
     const keys = this.keys;
     const n = items.length;
-    const item = items[index] as T;
-    const key = keys[index] as number;
+    const item = items.at(index);
+    const key = keys.at(index);
     for (;;) {
       const left = 2 * index + 1;
       if (left >= n) break;
       const right = left + 1;
       let child = left;
-      if (right < n && (keys[right] as number) < (keys[left] as number)) child = right;
-      const childKey = keys[child] as number;
+      if (right < n && keys.at(right) < keys.at(left)) child = right;
+      const childKey = keys.at(child);
       if (childKey >= key) break;
-      const c = items[child] as T;
-      items[index] = c;
-      keys[index] = childKey;
+      const c = items.at(child);
+      items.set(index, c);
+      keys.set(index, childKey);
       c.heapIndex = index;
       index = child;
     }
-    items[index] = item;
-    keys[index] = key;
+    items.set(index, item);
+    keys.set(index, key);
     item.heapIndex = index;
   }
 }

@@ -1,4 +1,4 @@
-import { IdTable, idHash } from './id-table.ts';
+import { idHash, SegmentedIdTable } from './id-table.ts';
 import { Reservation } from './reservation.ts';
 
 /** A reservation id while a reserve of it is on its way (routed, not yet answered): its SKU
@@ -28,7 +28,7 @@ export class ReservationSlot<B extends object> {
  * becomes its reservation, or is dropped when it holds none.
  */
 export class ReservationIndex<B extends object> {
-  private readonly entries = new IdTable<ReservationSlot<B> | Reservation>();
+  private readonly entries = new SegmentedIdTable<ReservationSlot<B> | Reservation>();
   /** The slot of the command being applied: spares the hot path a second lookup. */
   current: ReservationSlot<B> | null = null;
 

@@ -9,8 +9,10 @@ class Item implements HeapItem {
 
 describe('ExpiryHeap', () => {
   it('pops in due order under random pushes, removals and re-keys', () => {
+    // Pages of 2 to 8 slots as well as the default ones: sifts cross pages all the time.
     fc.assert(
       fc.property(
+        fc.constantFrom<[number, number] | []>([1, 1], [2, 3], []),
         fc.array(
           fc.oneof(
             fc.record({
@@ -27,8 +29,8 @@ describe('ExpiryHeap', () => {
           ),
           { maxLength: 200, size: 'max' },
         ),
-        (steps) => {
-          const heap = new ExpiryHeap<Item>();
+        (pages, steps) => {
+          const heap = new ExpiryHeap<Item>(...pages);
           const live: Item[] = [];
           for (const step of steps) {
             if (step.kind === 'push') {

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { fnv1a32, IdTable, idHash } from '../../engine/id-table.ts';
+import { fnv1a32, IdTable, idHash, SegmentedIdTable } from '../../engine/id-table.ts';
 
 type Op =
   | { kind: 'set'; key: number; value: number }
@@ -23,10 +23,13 @@ const opArb = (keys: number): fc.Arbitrary<Op> =>
  * table must agree with the Map whatever hash a caller gives, as long as one key always gets the
  * same one).
  */
+/** What agreesWithMap drives: an IdTable or a SegmentedIdTable. */
+type StringTable = Pick<IdTable<number>, 'get' | 'has' | 'set' | 'delete' | 'size'>;
+
 function agreesWithMap(
   ops: readonly Op[],
   hashOf: (key: number) => number,
-  table = new IdTable<number>(),
+  table: StringTable = new IdTable<number>(),
 ): void {
   const model = new Map<string, number>();
   const name = (k: number): string => `r-${k}`;
@@ -142,5 +145,47 @@ describe('IdTable', () => {
     expect(fnv1a32('')).toBe(0x811c9dc5);
     expect(fnv1a32('a')).toBe(0xe40c292c);
     for (let i = 0; i < 1_000; i++) expect(idHash(`x${i}`)).not.toBe(0);
+  });
+});
+
+describe('SegmentedIdTable', () => {
+  it('behaves as a Map under random sets, deletes and gets, whatever hashes the keys get', () => {
+    // Its own hash (spread over the 64 segments), hashes all in one segment (top bits equal),
+    // colliding ones, and the two a segment keeps for itself; a growth drains a slot at a time.
+    const hashArb = fc.oneof(
+      fc.constant(null),
+      fc.array(fc.integer({ min: 0, max: (1 << 26) - 1 }), { minLength: 300, maxLength: 300 }),
+      fc.array(fc.constantFrom(0, 1, 2, -1, -2, 1 << 24, 1 << 26, -(1 << 26)), {
+        minLength: 300,
+        maxLength: 300,
+      }),
+    );
+    fc.assert(
+      fc.property(
+        hashArb,
+        fc.array(opArb(300), { minLength: 100, maxLength: 800, size: 'max' }),
+        (hashes, ops) => {
+          const hashOf = (k: number): number =>
+            hashes === null ? idHash(`r-${k}`) : (hashes[k] as number);
+          agreesWithMap(ops, hashOf, new SegmentedIdTable<number>(1));
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it('grows segment by segment: no segment holds much more than its share', () => {
+    const table = new SegmentedIdTable<number>();
+    for (let i = 0; i < 200_000; i++) table.set(`id-${i}`, i);
+    expect(table.size).toBe(200_000);
+    // 200,000 keys over 64 segments: about 3,125 each, so 8,192 slots (filled to 5/8 at most),
+    // where one table would be 524,288 slots, allocated whole by its last growth.
+    expect(table.largestSegment).toBeLessThanOrEqual(8_192);
+    for (let i = 0; i < 200_000; i += 3) expect(table.delete(`id-${i}`)).toBe(true);
+    for (let i = 0; i < 200_000; i++)
+      expect(table.get(`id-${i}`)).toBe(i % 3 === 0 ? undefined : i);
+    table.clear();
+    expect(table.size).toBe(0);
+    expect(table.has('id-1')).toBe(false);
   });
 });

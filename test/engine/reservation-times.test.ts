@@ -4,14 +4,16 @@ import { ReservationTimes } from '../../engine/reservation-times.ts';
 
 describe('ReservationTimes', () => {
   it('never hands out a handle in use, and keeps every row through growth', () => {
+    // Pages of 4 or 32 doubles: rows straddle pages and growth adds many (the default, too).
     fc.assert(
       fc.property(
+        fc.constantFrom(2, 5, undefined),
         fc.array(fc.oneof(fc.constant(-1), fc.nat({ max: 5_000 })), {
           maxLength: 3_000,
           size: 'max',
         }),
-        (steps) => {
-          const times = new ReservationTimes();
+        (pageBits, steps) => {
+          const times = new ReservationTimes(pageBits);
           const live = new Map<number, number>();
           let stamp = 1.5e12;
           for (const step of steps) {
