@@ -26,6 +26,57 @@ export type SnapshotItem = SkuState | ReservationsPart | ExtensionItem;
  */
 export const CHUNK_RESERVATIONS = 5_000;
 
+/** A reservation state as one byte in the frozen columns. */
+const STATES: readonly ReservationState[] = ['held', 'released', 'expired', 'confirmed'];
+
+function stateCode(state: ReservationState): number {
+  switch (state) {
+    case 'held':
+      return 0;
+    case 'released':
+      return 1;
+    case 'expired':
+      return 2;
+    case 'confirmed':
+      return 3;
+  }
+}
+
+/**
+ * The columns a freeze copies a book's reservations into, kept from one snapshot to the next: a
+ * hot book's million reservations are copied into memory already touched, not into five arrays
+ * allocated anew (on this project's machine fresh memory costs about 25 ns per 8 bytes, about half
+ * of a million-reservation freeze). One set is kept per thread; a freeze while it is in use (or
+ * after a snapshot abandoned half-way, which never gives it back) gets a set of its own.
+ */
+class FrozenColumns {
+  list: (Reservation | undefined)[] = [];
+  states = new Uint8Array(0);
+  endedAt = new Float64Array(0);
+  expiresAt = new Float64Array(0);
+  inUse = false;
+
+  /** Room for `n` reservations (columns grow to the biggest book frozen so far). */
+  ensure(n: number): void {
+    if (this.states.length >= n) return;
+    const cap = Math.max(n, this.states.length * 2);
+    this.list = new Array<Reservation | undefined>(cap);
+    this.states = new Uint8Array(cap);
+    this.endedAt = new Float64Array(cap);
+    this.expiresAt = new Float64Array(cap);
+  }
+}
+
+let keptColumns = new FrozenColumns();
+
+function acquireColumns(n: number): FrozenColumns {
+  if (keptColumns.inUse) keptColumns = new FrozenColumns();
+  const c = keptColumns;
+  c.inUse = true;
+  c.ensure(n);
+  return c;
+}
+
 /**
  * A book's reservations as they were in the turn its snapshot item was taken, handed out a part
  * at a time in later turns. What a reservation was asked for is fixed when it is made; what
@@ -33,11 +84,10 @@ export const CHUNK_RESERVATIONS = 5_000;
  * part says what the book held at its sequence, whatever happened since.
  */
 class FrozenReservations {
-  private readonly list: Reservation[];
-  private readonly states: ReservationState[];
-  private readonly orderIds: (string | null)[];
-  private readonly endedAt: Float64Array;
-  private readonly expiresAt: Float64Array;
+  private readonly columns: FrozenColumns;
+  /** Order ids of the few that have one, by position (during a sale most have none). */
+  private readonly orderIds = new Map<number, string>();
+  private readonly size: number;
   private taken = 0;
 
   readonly sku: string;
@@ -47,46 +97,46 @@ class FrozenReservations {
     // One walk of the book's list, oldest first, as a whole book exports them (this turn holds
     // the event loop for every reservation of the book).
     const n = book.reservations.size;
-    const list = new Array<Reservation>(n);
-    const states = new Array<ReservationState>(n);
-    const orderIds = new Array<string | null>(n);
-    const endedAt = new Float64Array(n);
-    const expiresAt = new Float64Array(n);
+    const c = acquireColumns(n);
+    const { list, states, endedAt, expiresAt } = c;
+    const orderIds = this.orderIds;
     let i = 0;
     for (let r = book.reservations.oldest; r !== null; r = r.prev, i++) {
       list[i] = r;
-      states[i] = r.state;
-      orderIds[i] = r.orderId;
+      states[i] = stateCode(r.state);
+      if (r.orderId !== null) orderIds.set(i, r.orderId);
       endedAt[i] = r.endedAt;
       expiresAt[i] = r.expiresAt;
     }
-    this.list = list;
-    this.states = states;
-    this.orderIds = orderIds;
-    this.endedAt = endedAt;
-    this.expiresAt = expiresAt;
+    this.columns = c;
+    this.size = n;
   }
 
   get left(): number {
-    return this.list.length - this.taken;
+    return this.size - this.taken;
   }
 
   /** The next up to `max` reservations, oldest first, as a block (reservation-block.ts). */
   take(max: number): { readonly packed: Uint8Array; readonly count: number } {
     const from = this.taken;
-    const end = Math.min(this.list.length, from + max);
+    const end = Math.min(this.size, from + max);
+    const { list, states, endedAt, expiresAt } = this.columns;
+    const orderIds = this.orderIds.size === 0 ? null : this.orderIds;
     const w = blockWriter;
     w.start();
     for (let i = from; i < end; i++) {
       w.add(
-        this.list[i] as Reservation,
-        this.states[i] as ReservationState,
-        this.orderIds[i] ?? null,
-        this.endedAt[i] as number,
-        this.expiresAt[i] as number,
+        list[i] as Reservation,
+        STATES[states[i] as number] as ReservationState,
+        orderIds === null ? null : (orderIds.get(i) ?? null),
+        endedAt[i] as number,
+        expiresAt[i] as number,
       );
+      // Handed out: the column no longer keeps it alive.
+      list[i] = undefined;
     }
     this.taken = end;
+    if (end === this.size) this.columns.inUse = false;
     return { packed: w.finish(), count: end - from };
   }
 }
