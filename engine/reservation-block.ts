@@ -21,9 +21,10 @@ import type { Reservation } from './reservation.ts';
  */
 export const BLOCK_VERSION = 1;
 
-/** A state's number in the flags: written into data, so never renumbered. */
-const STATES: readonly ReservationState[] = ['held', 'released', 'expired', 'confirmed'];
-const STATE_BITS: Readonly<Record<ReservationState, number>> = {
+/** A state's number in the flags: written into data, so never renumbered (a snapshot's frozen
+ * columns keep states as these numbers too). */
+export const STATES: readonly ReservationState[] = ['held', 'released', 'expired', 'confirmed'];
+export const STATE_BITS: Readonly<Record<ReservationState, number>> = {
   held: 0,
   released: 1,
   expired: 2,

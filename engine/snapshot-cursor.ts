@@ -7,7 +7,7 @@ import {
   type SkuState,
   type StateFormat,
 } from './engine-state.ts';
-import { blockWriter, encodeOldestFirst } from './reservation-block.ts';
+import { blockWriter, encodeOldestFirst, STATE_BITS, STATES } from './reservation-block.ts';
 import type { ExtensionItem } from './journal.ts';
 import type { LocationInput } from './master-data.ts';
 import type { Reservation } from './reservation.ts';
@@ -25,22 +25,6 @@ export type SnapshotItem = SkuState | ReservationsPart | ExtensionItem;
  * turn near 5 ms.
  */
 export const CHUNK_RESERVATIONS = 5_000;
-
-/** A reservation state as one byte in the frozen columns. */
-const STATES: readonly ReservationState[] = ['held', 'released', 'expired', 'confirmed'];
-
-function stateCode(state: ReservationState): number {
-  switch (state) {
-    case 'held':
-      return 0;
-    case 'released':
-      return 1;
-    case 'expired':
-      return 2;
-    case 'confirmed':
-      return 3;
-  }
-}
 
 /**
  * The columns a freeze copies a book's reservations into, kept from one snapshot to the next: a
@@ -103,7 +87,7 @@ class FrozenReservations {
     let i = 0;
     for (let r = book.reservations.oldest; r !== null; r = r.prev, i++) {
       list[i] = r;
-      states[i] = stateCode(r.state);
+      states[i] = STATE_BITS[r.state];
       if (r.orderId !== null) orderIds.set(i, r.orderId);
       endedAt[i] = r.endedAt;
       expiresAt[i] = r.expiresAt;
