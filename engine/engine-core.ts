@@ -287,8 +287,8 @@ export class EngineCore implements BookContext, UndoTarget<SkuBook> {
   // ---- UndoTarget ----------------------------------------------------------------------------------
 
   reschedule(reservation: Reservation, present: boolean): void {
-    if (present) this.expiry.schedule(reservation);
-    else this.expiry.remove(reservation);
+    if (present) this.schedule(reservation);
+    else this.unschedule(reservation);
   }
 
   restoreRules(rules: ChannelRules): void {
