@@ -25,6 +25,25 @@ async function reserveMany(h: Harness, sku: string, from: number, count: number)
   await Promise.all(all);
 }
 
+type Cursor = ReturnType<StockEngine['storage']['beginSnapshot']>;
+
+/** The cursor's chunks (50 books and `maxReservations` reservations each at most) to its end,
+ * after those already in `into`. */
+function drain(
+  cursor: Cursor,
+  maxReservations: number,
+  into: SnapshotItem[][] = [],
+): SnapshotItem[][] {
+  for (
+    let chunk = cursor.next(50, maxReservations);
+    chunk !== null;
+    chunk = cursor.next(50, maxReservations)
+  ) {
+    into.push(chunk);
+  }
+  return into;
+}
+
 /**
  * A SKU held by a flash sale is serialized over several chunks, each one event-loop turn, instead
  * of all of it in one turn (which held every request for up to a second). The parts must still
@@ -48,11 +67,7 @@ describe('a snapshot splits a book that holds many reservations', () => {
     await reserveMany(h, 'B', 0, 40);
     const before = h.engine.storage.exportState();
 
-    const cursor = h.engine.storage.beginSnapshot();
-    const chunks: SnapshotItem[][] = [];
-    for (let chunk = cursor.next(50, 500); chunk !== null; chunk = cursor.next(50, 500)) {
-      chunks.push(chunk);
-    }
+    const chunks = drain(h.engine.storage.beginSnapshot(), 500);
     for (const chunk of chunks) {
       expect(chunk.map(reservationsIn).reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(500);
     }
@@ -83,9 +98,7 @@ describe('a snapshot splits a book that holds many reservations', () => {
     await reserveMany(h, 'A', 5_000, 30);
     h.clock.advance(5_000);
     await h.engine.durable();
-    for (let chunk = cursor.next(50, 300); chunk !== null; chunk = cursor.next(50, 300)) {
-      chunks.push(chunk);
-    }
+    drain(cursor, 300, chunks);
 
     other = loadedFrom(chunks, h);
     const book = (state: typeof expected) => state.skus.find((s) => s.sku === 'A');
@@ -102,13 +115,6 @@ describe('a snapshot splits a book that holds many reservations', () => {
     await h.ok({ op: 'confirm', reservationId: 'A-7', orderId: 'O-7' });
     const book = (state: ReturnType<StockEngine['storage']['exportState']>) =>
       state.skus.find((s) => s.sku === 'A');
-    const drain = (cursor: ReturnType<StockEngine['storage']['beginSnapshot']>) => {
-      const chunks: SnapshotItem[][] = [];
-      for (let chunk = cursor.next(50, 300); chunk !== null; chunk = cursor.next(50, 300)) {
-        chunks.push(chunk);
-      }
-      return chunks;
-    };
 
     const first = h.engine.storage.beginSnapshot();
     const firstState = h.engine.storage.exportState();
@@ -138,7 +144,7 @@ describe('a snapshot splits a book that holds many reservations', () => {
     expect(abandoned.next(50, 300)).not.toBeNull();
     await h.ok({ op: 'release', reservationId: 'A-500' });
     const now = h.engine.storage.exportState();
-    other = loadedFrom(drain(h.engine.storage.beginSnapshot()), h);
+    other = loadedFrom(drain(h.engine.storage.beginSnapshot(), 300), h);
     expect(book(other.storage.exportState())).toEqual(book(now));
   });
 
@@ -148,11 +154,7 @@ describe('a snapshot splits a book that holds many reservations', () => {
     await stock(h, 'B', { DC1: 1_000 });
     await reserveMany(h, 'A', 0, 300);
     await reserveMany(h, 'B', 0, 300);
-    const cursor = h.engine.storage.beginSnapshot();
-    const chunks: SnapshotItem[][] = [];
-    for (let chunk = cursor.next(50, 400); chunk !== null; chunk = cursor.next(50, 400)) {
-      chunks.push(chunk);
-    }
+    const chunks = drain(h.engine.storage.beginSnapshot(), 400);
     // Each book whole in a chunk of its own rather than split over two.
     expect(chunks.flat().filter((item) => 'part' in item)).toEqual([]);
     expect(chunks.map((c) => c.map(reservationsIn).reduce((a, b) => a + b, 0))).toContain(300);
