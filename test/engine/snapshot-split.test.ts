@@ -44,6 +44,11 @@ function drain(
   return into;
 }
 
+/** SKU A's book in an exported state. */
+function bookA(state: ReturnType<StockEngine['storage']['exportState']>): SkuState | undefined {
+  return state.skus.find((s) => s.sku === 'A');
+}
+
 /**
  * A SKU held by a flash sale is serialized over several chunks, each one event-loop turn, instead
  * of all of it in one turn (which held every request for up to a second). The parts must still
@@ -101,8 +106,7 @@ describe('a snapshot splits a book that holds many reservations', () => {
     drain(cursor, 300, chunks);
 
     other = loadedFrom(chunks, h);
-    const book = (state: typeof expected) => state.skus.find((s) => s.sku === 'A');
-    expect(book(other.storage.exportState())).toEqual(book(expected));
+    expect(bookA(other.storage.exportState())).toEqual(bookA(expected));
     expect(h.engine.storage.exportState()).not.toEqual(expected);
   });
 
@@ -113,8 +117,6 @@ describe('a snapshot splits a book that holds many reservations', () => {
     await stock(h, 'A', { DC1: 10_000 });
     await reserveMany(h, 'A', 0, 1_000);
     await h.ok({ op: 'confirm', reservationId: 'A-7', orderId: 'O-7' });
-    const book = (state: ReturnType<StockEngine['storage']['exportState']>) =>
-      state.skus.find((s) => s.sku === 'A');
 
     const first = h.engine.storage.beginSnapshot();
     const firstState = h.engine.storage.exportState();
@@ -133,10 +135,10 @@ describe('a snapshot splits a book that holds many reservations', () => {
       b = b === null ? null : second.next(50, 300);
     }
     other = loadedFrom(firstChunks, h);
-    expect(book(other.storage.exportState())).toEqual(book(firstState));
+    expect(bookA(other.storage.exportState())).toEqual(bookA(firstState));
     await other.stop();
     other = loadedFrom(secondChunks, h);
-    expect(book(other.storage.exportState())).toEqual(book(secondState));
+    expect(bookA(other.storage.exportState())).toEqual(bookA(secondState));
     await other.stop();
 
     // One abandoned after its first chunk, then a whole one.
@@ -145,7 +147,7 @@ describe('a snapshot splits a book that holds many reservations', () => {
     await h.ok({ op: 'release', reservationId: 'A-500' });
     const now = h.engine.storage.exportState();
     other = loadedFrom(drain(h.engine.storage.beginSnapshot(), 300), h);
-    expect(book(other.storage.exportState())).toEqual(book(now));
+    expect(bookA(other.storage.exportState())).toEqual(bookA(now));
   });
 
   it('starts a chunk with a book that does not fit in what is left of the one before', async () => {
