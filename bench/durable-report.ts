@@ -3,7 +3,7 @@ import type { CaseName, CaseResult, Report, System } from './durable-types.ts';
 
 /** The durable benchmark's markdown: targets of issue #11, the tables, and how to read them. */
 
-const SYSTEM_NAMES: Record<System, string> = {
+export const SYSTEM_NAMES: Record<System, string> = {
   bare: 'bare prototype (uWS + msgpackr + group commit), file',
   file: 'Stockflow, file store',
   file1: 'Stockflow, file store, one worker',
