@@ -218,7 +218,6 @@ function describe(selector: Selector): string {
   return parts.length === 0 ? 'everything' : parts.join(', ');
 }
 
-/** The values of the named attributes, as a cache key part ('' when no rule names any). */
 /**
  * The rules resolved at one location, shared by every SKU of a group there. They hold for the
  * location's type and channel list they were resolved with (a location merged with others is
@@ -233,6 +232,7 @@ class ResolvedAt {
   ) {}
 }
 
+/** The values of the named attributes, as a cache key part ('' when no rule names any). */
 function attributeKey(
   names: readonly string[],
   attributes: Readonly<Record<string, string>>,
